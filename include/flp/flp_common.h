@@ -1,0 +1,101 @@
+/*
+ * flp_common.h - versions, status codes, error messages and export macros.
+ *
+ * Every libflp function returns an flp_status. FLP_OK (0) means success; every
+ * error is negative. On error, flp_last_error() returns a message for the
+ * calling thread saying what was wrong and where ("flp_net_forward: x has 12
+ * columns, the network expects 11"). Nothing in libflp aborts or exits.
+ */
+#ifndef FLP_COMMON_H
+#define FLP_COMMON_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- export and deprecation macros ------------------------------------ */
+#if defined(_WIN32) && defined(FLP_BUILDING)
+#  define FLP_API __declspec(dllexport)
+#elif defined(__GNUC__) && __GNUC__ >= 4
+#  define FLP_API __attribute__((visibility("default")))
+#else
+#  define FLP_API
+#endif
+
+#if defined(__GNUC__)
+#  define FLP_DEPRECATED(msg) __attribute__((deprecated(msg)))
+#else
+#  define FLP_DEPRECATED(msg)
+#endif
+
+/* ---- version ------------------------------------------------------------
+ * Same major version = ABI compatible. A binding checks
+ * flp_version_number() / 10000 == FLP_VERSION_MAJOR at load time. */
+#define FLP_VERSION_MAJOR 0
+#define FLP_VERSION_MINOR 1
+#define FLP_VERSION_PATCH 0
+#define FLP_VERSION_NUMBER (FLP_VERSION_MAJOR * 10000 + FLP_VERSION_MINOR * 100 + FLP_VERSION_PATCH)
+#define FLP__STR2(x) #x
+#define FLP__STR(x) FLP__STR2(x)
+#define FLP_VERSION_STRING \
+    FLP__STR(FLP_VERSION_MAJOR) "." FLP__STR(FLP_VERSION_MINOR) "." FLP__STR(FLP_VERSION_PATCH)
+
+/** Runtime version as MAJOR*10000 + MINOR*100 + PATCH. @since 0.1 */
+FLP_API unsigned flp_version_number(void);
+/** Runtime version as "MAJOR.MINOR.PATCH"; static storage. @since 0.1 */
+FLP_API const char *flp_version(void);
+
+/* ---- status codes ---------------------------------------------------------
+ * One list generates the enum, flp_status_name() and flp_strerror().
+ * Codes only ever grow at the end; their values never change. */
+#define FLP_STATUS_MAP(X)                                                            \
+    X(OK, 0, "success")                                                              \
+    X(ERR_NULL, -1, "a required pointer argument is NULL")                           \
+    X(ERR_INVALID, -2, "invalid argument")                                           \
+    X(ERR_SHAPE, -3, "array shape does not match")                                   \
+    X(ERR_RANGE, -4, "value out of range")                                           \
+    X(ERR_NOMEM, -5, "out of memory")                                                \
+    X(ERR_IO, -6, "file could not be opened, read or written")                       \
+    X(ERR_FORMAT, -7, "file is corrupt or not in the expected format")               \
+    X(ERR_VERSION, -8, "file was written by an incompatible version or configuration") \
+    X(ERR_NONFINITE, -9, "a non-finite value (NaN or infinity) appeared")            \
+    X(ERR_STATE, -10, "call not valid in the handle's current state")                \
+    X(ERR_UNSUPPORTED, -11, "operation not supported by this build or configuration")
+
+typedef enum {
+#define FLP__STATUS_ENUM(name, value, msg) FLP_##name = value,
+    FLP_STATUS_MAP(FLP__STATUS_ENUM)
+#undef FLP__STATUS_ENUM
+} flp_status;
+
+/** Short description of a status code; "unknown status" for values not in
+ *  FLP_STATUS_MAP. Static storage, never NULL. @since 0.1 */
+FLP_API const char *flp_strerror(flp_status status);
+
+/** The code's name without prefix ("ERR_SHAPE"); static storage. @since 0.1 */
+FLP_API const char *flp_status_name(flp_status status);
+
+/** Message of the last error raised on the calling thread, naming the
+ *  function and the offending argument; "" if none. The string stays valid
+ *  until the next libflp call on this thread. @since 0.1 */
+FLP_API const char *flp_last_error(void);
+
+/** Forget the calling thread's last error message. @since 0.1 */
+FLP_API void flp_clear_error(void);
+
+/* ---- threads ---------------------------------------------------------------
+ * libflp's dense math runs on BLIS. Results never depend on the thread
+ * count: every reduction libflp does itself has a fixed order. */
+
+/** Set the number of threads BLIS may use in this process (>= 1). @since 0.1 */
+FLP_API flp_status flp_set_num_threads(int n);
+/** The number of threads BLIS currently uses. @since 0.1 */
+FLP_API flp_status flp_get_num_threads(int *n);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* FLP_COMMON_H */

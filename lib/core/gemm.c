@@ -1,0 +1,53 @@
+/* gemm.c - BLIS sgemm behind libflp's strided interface. */
+#include "core/gemm.h"
+
+#include <blis.h>
+
+#include "core/error.h"
+
+void flp__sgemm(int64_t m, int64_t n, int64_t k, float alpha,
+                const float *A, int64_t rsa, int64_t csa,
+                const float *B, int64_t rsb, int64_t csb,
+                float beta, float *C, int64_t rsc, int64_t csc)
+{
+    if (m == 0 || n == 0)
+        return;
+    /* BLIS's typed API takes non-const pointers but does not write A or B. */
+    bli_sgemm(BLIS_NO_TRANSPOSE, BLIS_NO_TRANSPOSE, (dim_t)m, (dim_t)n, (dim_t)k, &alpha,
+              (float *)A, (inc_t)rsa, (inc_t)csa, (float *)B, (inc_t)rsb, (inc_t)csb,
+              &beta, C, (inc_t)rsc, (inc_t)csc);
+}
+
+void flp__gemm_nt(int64_t m, int64_t n, int64_t k, float alpha, const float *A, int64_t lda,
+                  const float *B, int64_t ldb, float beta, float *C, int64_t ldc)
+{
+    flp__sgemm(m, n, k, alpha, A, lda, 1, B, 1, ldb, beta, C, ldc, 1);
+}
+
+void flp__gemm_nn(int64_t m, int64_t n, int64_t k, float alpha, const float *A, int64_t lda,
+                  const float *B, int64_t ldb, float beta, float *C, int64_t ldc)
+{
+    flp__sgemm(m, n, k, alpha, A, lda, 1, B, ldb, 1, beta, C, ldc, 1);
+}
+
+void flp__gemm_tn(int64_t m, int64_t n, int64_t k, float alpha, const float *A, int64_t lda,
+                  const float *B, int64_t ldb, float beta, float *C, int64_t ldc)
+{
+    flp__sgemm(m, n, k, alpha, A, 1, lda, B, ldb, 1, beta, C, ldc, 1);
+}
+
+flp_status flp_set_num_threads(int n)
+{
+    if (n < 1)
+        return flp__error(FLP_ERR_RANGE, "flp_set_num_threads: n = %d, need at least 1", n);
+    bli_thread_set_num_threads((dim_t)n);
+    return FLP_OK;
+}
+
+flp_status flp_get_num_threads(int *n)
+{
+    FLP__CHECK_NULL(n);
+    dim_t t = bli_thread_get_num_threads();
+    *n = t < 1 ? 1 : (int)t;
+    return FLP_OK;
+}

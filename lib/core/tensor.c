@@ -1,0 +1,51 @@
+/* tensor.c - lists of meta-parameter views. */
+#include "core/tensor.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "core/alloc.h"
+
+flp_status flp__tensor_list_add(flp__tensor_list *list, float *value, float *grad, int64_t count,
+                                int group, const char *fmt, ...)
+{
+    if (list->n == list->cap) {
+        int cap = list->cap ? 2 * list->cap : 16;
+        flp__tensor *items = flp__alloc_bytes((size_t)cap * sizeof *items, "tensor list");
+        if (items == NULL)
+            return FLP_ERR_NOMEM;
+        for (int i = 0; i < list->n; i++)
+            items[i] = list->items[i];
+        flp__free(list->items);
+        list->items = items;
+        list->cap = cap;
+    }
+    flp__tensor *t = &list->items[list->n++];
+    t->value = value;
+    t->grad = grad;
+    t->count = count;
+    t->group = group;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(t->name, sizeof t->name, fmt, ap);
+    va_end(ap);
+    return FLP_OK;
+}
+
+void flp__tensor_list_clear(flp__tensor_list *list) { list->n = 0; }
+
+void flp__tensor_list_free(flp__tensor_list *list)
+{
+    flp__free(list->items);
+    list->items = NULL;
+    list->n = list->cap = 0;
+}
+
+int64_t flp__tensor_list_total(const flp__tensor_list *list)
+{
+    int64_t total = 0;
+    for (int i = 0; i < list->n; i++)
+        total += list->items[i].count;
+    return total;
+}

@@ -1,0 +1,2 @@
+/* meta/adam.c: being written (placeholder so the tree builds) */
+typedef int flp__placeholder_adam;

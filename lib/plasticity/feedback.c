@@ -1,0 +1,2 @@
+/* plasticity/feedback.c: being written (placeholder so the tree builds) */
+typedef int flp__placeholder_feedback;

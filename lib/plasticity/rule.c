@@ -1,0 +1,2 @@
+/* plasticity/rule.c: being written (placeholder so the tree builds) */
+typedef int flp__placeholder_rule;

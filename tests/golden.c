@@ -1,0 +1,2 @@
+/* golden.c: being written */
+typedef int flp__placeholder_golden;
