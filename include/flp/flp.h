@@ -1,7 +1,51 @@
-/* flp.h - umbrella header (tutorial being written) */
+/*
+ * flp.h - libflp: meta-learning networks that learn by feedback and local
+ * plasticity. Include this one header.
+ *
+ * A meta-training loop on incremental sine waves (error checks elided; every
+ * call returns an flp_status, and flp_last_error() explains a failure):
+ *
+ *     flp_rng *rng;        flp_rng_create(1, &rng);
+ *     int64_t in = 11;
+ *     flp_net *net;        flp_net_create(1, &in, &net);
+ *     for (int i = 0; i < 3; i++) { flp_net_add_linear(net, 300, 1); flp_net_add_relu(net); }
+ *     flp_net_add_linear(net, 1, 1);
+ *     flp_net_init(net, FLP_INIT_KAIMING_NORMAL, rng);
+ *
+ *     flp_feedback *fb;    flp_feedback_create(net, &fb);
+ *     flp_feedback_init(fb, rng, 0.5f);               // B Kaiming, beta = 0.5
+ *     flp_rule *rule;      flp_rule_create(net, FLP_RULE_OJA, &rule);
+ *     flp_rule_set(rule, FLP_RULE_PLASTIC_LAST, 3);
+ *
+ *     flp_lifetime *lt;    flp_lifetime_create(net, fb, rule, &lt);
+ *     flp_meta *meta;      flp_meta_create(net, fb, rule, &meta);
+ *     flp_meta_set_lr(meta, FLP_GROUP_PLASTICITY, 1e-8);
+ *     flp_sampler *tasks;  flp_sampler_create_sine(42, &tasks);
+ *     flp_episode *ep;     flp_episode_create(&ep);
+ *
+ *     for (int step = 0; step < 20000; step++) {
+ *         float loss;
+ *         flp_sampler_next(tasks, FLP_SPLIT_TRAIN, ep);
+ *         flp_meta_train_step(meta, lt, ep, &loss);   // lifetime + exact meta-gradient + Adam
+ *     }
+ *     flp_checkpoint_save("sine.ckpt", meta, tasks);
+ *     // ... free every handle with its flp_*_free()
+ *
+ * Headers by concern: flp_common.h (status codes, versions, threads),
+ * flp_rng.h, flp_net.h (networks), flp_plasticity.h (feedback pathways and
+ * rules), flp_episode.h (episodes and task samplers), flp_lifetime.h (the
+ * inner loop and its meta-gradient), flp_meta.h (Adam and checkpoints).
+ * Conventions: doc/CONVENTIONS.md.
+ */
 #ifndef FLP_H
 #define FLP_H
+
 #include "flp_common.h"
 #include "flp_rng.h"
 #include "flp_net.h"
-#endif
+#include "flp_plasticity.h"
+#include "flp_episode.h"
+#include "flp_lifetime.h"
+#include "flp_meta.h"
+
+#endif /* FLP_H */

@@ -86,6 +86,18 @@ FLP_API const char *flp_last_error(void);
 /** Forget the calling thread's last error message. @since 0.1 */
 FLP_API void flp_clear_error(void);
 
+/* ---- meta-parameter groups ------------------------------------------------
+ * Every meta-parameter belongs to one group; the meta-optimizer gives each
+ * group its own learning rate and schedule and can freeze it. */
+typedef enum {
+    FLP_GROUP_WEIGHTS = 0,    /* initial weights and biases of the network */
+    FLP_GROUP_FEEDBACK = 1,   /* feedback weights B_l and biases c_l */
+    FLP_GROUP_PLASTICITY = 2, /* plasticity coefficients alpha_l (or inner learning rates) */
+    FLP_GROUP_STRENGTH = 3,   /* feedback strengths beta_l */
+    FLP_GROUP_RULE = 4        /* rule-family coefficients theta */
+} flp_group;
+#define FLP_GROUP_COUNT 5
+
 /* ---- threads ---------------------------------------------------------------
  * libflp's dense math runs on BLIS. Results never depend on the thread
  * count: every reduction libflp does itself has a fixed order. */

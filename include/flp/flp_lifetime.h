@@ -1,0 +1,84 @@
+/*
+ * flp_lifetime.h - run a whole lifetime and differentiate through it.
+ *
+ * A lifetime takes the network's initial parameters, applies the plasticity
+ * rule once per inner step of an episode (feedback pathway + rule, see
+ * flp_plasticity.h), then measures the meta-loss on the episode's query set
+ * with the final weights: mean squared error (regression) or mean
+ * cross-entropy (classification). With `want_gradient`, it also computes the
+ * exact gradient of that loss with respect to every meta-parameter — the
+ * initial weights and all biases of the network, B, c and beta of the
+ * feedback, alpha of the rule — and ADDS it to their gradients (read them
+ * with flp_net_get_grad, flp_feedback_get_grad, flp_rule_get_alpha_grad).
+ *
+ * Memory. The reverse sweep needs every step's weights. The lifetime keeps
+ * checkpoints of the plastic weights and recomputes the steps in between,
+ * nesting checkpoints as deep as needed to stay inside
+ * FLP_LIFETIME_MEMORY_BUDGET; the gradient is the same for every budget.
+ *
+ * The network must be a dense stack: rank-1 input, then linear layers, each
+ * optionally followed by relu or softplus. The lifetime reads the handles'
+ * parameters at each run and never modifies them.
+ */
+#ifndef FLP_LIFETIME_H
+#define FLP_LIFETIME_H
+
+#include "flp_common.h"
+#include "flp_episode.h"
+#include "flp_net.h"
+#include "flp_plasticity.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct flp_lifetime flp_lifetime;
+
+typedef enum {
+    /* Bytes the lifetime may use for stored weights and activities in the
+     * reverse sweep (>= 0; default 512 MiB). Too small a budget for even the
+     * minimum (a few copies of the plastic weights) is FLP_ERR_NOMEM from
+     * flp_lifetime_run with a message giving the minimum. 0 = no limit: keep
+     * every step. */
+    FLP_LIFETIME_MEMORY_BUDGET = 0,
+    /* 1 (default): check plastic weights for NaN/inf after every step and
+     * stop with FLP_ERR_NONFINITE naming the step and layer. */
+    FLP_LIFETIME_CHECK_FINITE = 1
+} flp_lifetime_key;
+
+/** Create a lifetime over the three handles, which must outlive it. The
+ *  feedback and rule must have been created for `net`. FLP_ERR_UNSUPPORTED
+ *  (naming the layer) for a network that is not a dense stack. @since 0.1 */
+FLP_API flp_status flp_lifetime_create(flp_net *net, flp_feedback *fb, flp_rule *rule,
+                                       flp_lifetime **out);
+/** Free; NULL is accepted. @since 0.1 */
+FLP_API void flp_lifetime_free(flp_lifetime *lt);
+FLP_API flp_status flp_lifetime_set(flp_lifetime *lt, flp_lifetime_key key, double value);
+FLP_API flp_status flp_lifetime_get(const flp_lifetime *lt, flp_lifetime_key key, double *value);
+
+/** Run the lifetime on `ep` and put the query loss in *loss. With
+ *  want_gradient != 0, add the meta-gradient to the handles' gradients.
+ *  Errors: FLP_ERR_SHAPE (episode does not fit the network, or its kind
+ *  does not fit the feedback signal), FLP_ERR_NONFINITE (a weight or the
+ *  loss became non-finite: the message names the step and layer; no
+ *  gradient is added), FLP_ERR_NOMEM. @since 0.1 */
+FLP_API flp_status flp_lifetime_run(flp_lifetime *lt, const flp_episode *ep, int want_gradient,
+                                    float *loss);
+
+/** Weights of linear layer `layer` at the end of the last run. @since 0.1 */
+FLP_API flp_status flp_lifetime_final_weight(const flp_lifetime *lt, int layer, float *dst,
+                                             int64_t count);
+/** Outputs of the network with the final weights of the last run:
+ *  y[n, n_out] = net(x[n, n_in]). @since 0.1 */
+FLP_API flp_status flp_lifetime_predict(flp_lifetime *lt, int64_t n, const float *x, float *y);
+
+/** Bytes of workspace the last run used (stored weights, activities and
+ *  scratch), and the number of inner steps it recomputed in the reverse
+ *  sweep. @since 0.1 */
+FLP_API flp_status flp_lifetime_stats(const flp_lifetime *lt, int64_t *workspace_bytes,
+                                      int64_t *recomputed_steps);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* FLP_LIFETIME_H */

@@ -1,0 +1,107 @@
+/*
+ * flp_meta.h - the meta-optimizer (Adam over parameter groups) and
+ * checkpoint files.
+ *
+ * flp_meta owns Adam's state for every meta-parameter of a network and,
+ * optionally, its feedback pathways and plasticity rule. Each group
+ * (flp_group) has its own learning rate, schedule and can be frozen. A
+ * meta-step is: zero the gradients, run lifetimes that add their
+ * meta-gradients, then flp_meta_step(). flp_meta_train_step() does the three.
+ *
+ * Non-finite gradients are never applied: flp_meta_step() returns
+ * FLP_ERR_NONFINITE naming the first offending tensor and, by default,
+ * skips the whole step (FLP_META_NONFINITE = 0); with FLP_META_NONFINITE =
+ * 1 it zeroes the offending entries and applies the rest (what the FLP
+ * reference does silently), still returning FLP_ERR_NONFINITE so the caller
+ * knows.
+ */
+#ifndef FLP_META_H
+#define FLP_META_H
+
+#include "flp_common.h"
+#include "flp_episode.h"
+#include "flp_lifetime.h"
+#include "flp_net.h"
+#include "flp_plasticity.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct flp_meta flp_meta;
+
+typedef enum {
+    FLP_META_BETA1 = 0,       /* default 0.9 */
+    FLP_META_BETA2 = 1,       /* default 0.999 */
+    FLP_META_EPSILON = 2,     /* default 1e-8 */
+    FLP_META_NONFINITE = 3    /* 0 skip the step (default), 1 zero the entries */
+} flp_meta_key;
+
+/** Learning-rate schedule: return the learning rate of `group` at meta-step
+ *  `step` (0-based) given its base rate. Must be pure (checkpoints replay it). */
+typedef double (*flp_lr_schedule)(flp_group group, int64_t step, double base_lr, void *user);
+
+/** Create an optimizer over net and, when not NULL, fb and rule (which
+ *  must outlive it). Default base learning rates: 1e-3 for every group.
+ *  The handles' configuration must not change afterwards (FLP_ERR_STATE at
+ *  the next step if it does). @since 0.1 */
+FLP_API flp_status flp_meta_create(flp_net *net, flp_feedback *fb, flp_rule *rule, flp_meta **out);
+/** Free; NULL is accepted. @since 0.1 */
+FLP_API void flp_meta_free(flp_meta *meta);
+FLP_API flp_status flp_meta_set(flp_meta *meta, flp_meta_key key, double value);
+FLP_API flp_status flp_meta_get(const flp_meta *meta, flp_meta_key key, double *value);
+
+/** Base learning rate of a group (>= 0). @since 0.1 */
+FLP_API flp_status flp_meta_set_lr(flp_meta *meta, flp_group group, double lr);
+/** Learning rate of a group at the current step, after schedule and decay. @since 0.1 */
+FLP_API flp_status flp_meta_get_lr(const flp_meta *meta, flp_group group, double *lr);
+/** Freeze (1) or unfreeze (0) a group: frozen parameters never move and
+ *  their Adam state is left alone. @since 0.1 */
+FLP_API flp_status flp_meta_freeze(flp_meta *meta, flp_group group, int frozen);
+/** Step decay: multiply the group's rate by `factor` at each milestone
+ *  (meta-step counts, strictly increasing; at most 16). n = 0 clears it. @since 0.1 */
+FLP_API flp_status flp_meta_set_step_decay(flp_meta *meta, flp_group group, double factor,
+                                           const int64_t *milestones, int n);
+/** Replace step decay by a callback for every group (NULL restores decay). @since 0.1 */
+FLP_API flp_status flp_meta_set_schedule(flp_meta *meta, flp_lr_schedule fn, void *user);
+
+/** Zero the gradients of every meta-parameter. @since 0.1 */
+FLP_API flp_status flp_meta_zero_grad(flp_meta *meta);
+/** Divide every accumulated gradient by n (average over a meta-batch). @since 0.1 */
+FLP_API flp_status flp_meta_scale_grad(flp_meta *meta, double factor);
+/** Apply one Adam step with the accumulated gradients. @since 0.1 */
+FLP_API flp_status flp_meta_step(flp_meta *meta);
+/** Zero the gradients, run `lt` on `ep` with gradient, step. *loss gets the
+ *  query loss (may be NULL). @since 0.1 */
+FLP_API flp_status flp_meta_train_step(flp_meta *meta, flp_lifetime *lt, const flp_episode *ep,
+                                       float *loss);
+/** Number of meta-steps applied so far. @since 0.1 */
+FLP_API flp_status flp_meta_step_count(const flp_meta *meta, int64_t *steps);
+/** Global L2 norm of the accumulated gradients of a group (all groups if
+ *  group < 0). @since 0.1 */
+FLP_API flp_status flp_meta_grad_norm(const flp_meta *meta, int group, double *norm);
+
+/* ======================================================================
+ * Checkpoints
+ *
+ * A checkpoint holds everything needed to resume meta-training bit for
+ * bit: every meta-parameter, Adam's moments and step count, the optimizer's
+ * settings and, when given, the sampler's state. Files are versioned and
+ * checksummed (CRC-32 per section) and written atomically (temporary file,
+ * fsync, rename): a crash never leaves a partial file under `path`.
+ * Loading checks the configuration (tensor names and sizes, sampler kind)
+ * against the handles and refuses a mismatch with a message saying what
+ * differs; truncated, corrupt and wrong-version files are refused
+ * (FLP_ERR_FORMAT / FLP_ERR_VERSION) and leave the handles untouched.
+ * ====================================================================== */
+
+/** Write a checkpoint of `meta` (and `sampler`, may be NULL). @since 0.1 */
+FLP_API flp_status flp_checkpoint_save(const char *path, const flp_meta *meta,
+                                       const flp_sampler *sampler);
+/** Restore a checkpoint into handles configured as when it was saved. @since 0.1 */
+FLP_API flp_status flp_checkpoint_load(const char *path, flp_meta *meta, flp_sampler *sampler);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* FLP_META_H */

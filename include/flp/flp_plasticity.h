@@ -1,0 +1,143 @@
+/*
+ * flp_plasticity.h - feedback pathways and local plasticity rules.
+ *
+ * A feedback pathway carries a signal s from the output back to every
+ * plastic layer l (FLP, Lindsey & Litwin-Kumar 2020):
+ *
+ *     f_l    = act(s B_l^T + c_l)           B_l [n_l, n_out], c_l [n_l]
+ *     post_l = beta_l f_l + (1 - beta_l) h_l
+ *
+ * where h_l is layer l's activity in the forward pass and s is the error
+ * y - yhat (regression) or the one-hot target (classification). A plasticity
+ * rule then updates the layer's weights from post_l and the presynaptic
+ * activity pre_l = h_{l-1}:
+ *
+ *     Oja:  W_l += m_l alpha_l ⊙ (post_l^T pre_l - diag(sum_batch post_l^2) W_l)
+ *     Hebb: W_l += m_l alpha_l ⊙ (post_l^T pre_l)
+ *
+ * Layers are named by their index in the network (flp_net.h); feedback
+ * pathways and plasticity coefficients exist for linear layers only. Every
+ * pathway of every linear layer is a meta-parameter, used or not: a
+ * pathway into a layer that is not plastic simply receives a zero gradient.
+ *
+ * Settings are set through flp_*_set(handle, key, value) with a double
+ * value (integers and enums are passed as their value) so that the ABI never
+ * freezes a struct; flp_*_bounds() says what each key accepts.
+ */
+#ifndef FLP_PLASTICITY_H
+#define FLP_PLASTICITY_H
+
+#include "flp_common.h"
+#include "flp_net.h"
+#include "flp_rng.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ======================================================================
+ * Feedback pathways
+ * ====================================================================== */
+typedef struct flp_feedback flp_feedback;
+
+typedef enum {
+    FLP_SIGNAL_ERROR = 0,                 /* s = y - yhat (regression) */
+    FLP_SIGNAL_TARGET = 1,                /* s = onehot(label) */
+    FLP_SIGNAL_TARGET_MINUS_SOFTMAX = 2   /* s = onehot(label) - softmax(yhat) */
+} flp_signal;
+
+typedef enum {
+    /* flp_signal; default FLP_SIGNAL_ERROR. */
+    FLP_FEEDBACK_SIGNAL = 0,
+    /* Activation of the pathway: 1 = ReLU (default, as the reference), 0 = linear. */
+    FLP_FEEDBACK_RELU = 1,
+    /* 1: the output layer's postsynaptic activity is the signal itself (the
+     * output is clamped to the target, classification). Default 0. */
+    FLP_FEEDBACK_CLAMP_OUTPUT = 2,
+    /* 1: pre_l is the feedback-modulated activity post_{l-1} when layer l-1
+     * is plastic, instead of the forward activity h_{l-1}. Default 0. */
+    FLP_FEEDBACK_POST_PRESYNAPTIC = 3,
+    /* 1: differentiate through softmax in FLP_SIGNAL_TARGET_MINUS_SOFTMAX.
+     * Default 0: the signal is a constant in the meta-gradient, as in the
+     * reference code. The error signal y - yhat is always differentiated. */
+    FLP_FEEDBACK_DIFFERENTIATE_SIGNAL = 4
+} flp_feedback_key;
+
+typedef enum {
+    FLP_FEEDBACK_B = 0,    /* [n_l, n_out] */
+    FLP_FEEDBACK_C = 1,    /* [n_l] */
+    FLP_FEEDBACK_BETA = 2  /* [1] */
+} flp_feedback_tensor;
+
+/** Create pathways into every linear layer of `net` (B, c zero, beta 1).
+ *  The network must not change shape afterwards. @since 0.1 */
+FLP_API flp_status flp_feedback_create(const flp_net *net, flp_feedback **out);
+/** Free; NULL is accepted. @since 0.1 */
+FLP_API void flp_feedback_free(flp_feedback *fb);
+/** Set / get a flp_feedback_key. FLP_ERR_RANGE outside flp_feedback_bounds. @since 0.1 */
+FLP_API flp_status flp_feedback_set(flp_feedback *fb, flp_feedback_key key, double value);
+FLP_API flp_status flp_feedback_get(const flp_feedback *fb, flp_feedback_key key, double *value);
+FLP_API flp_status flp_feedback_bounds(flp_feedback_key key, double *lo, double *hi);
+/** B_l Kaiming normal (std sqrt(2 / n_out)) from rng, c_l = 0, beta_l = beta. @since 0.1 */
+FLP_API flp_status flp_feedback_init(flp_feedback *fb, flp_rng *rng, float beta);
+/** Element count / copy out / overwrite / gradient of a pathway tensor of
+ *  linear layer `layer`. FLP_ERR_INVALID if the layer is not linear. @since 0.1 */
+FLP_API flp_status flp_feedback_count(const flp_feedback *fb, int layer, flp_feedback_tensor which, int64_t *count);
+FLP_API flp_status flp_feedback_get_param(const flp_feedback *fb, int layer, flp_feedback_tensor which, float *dst, int64_t count);
+FLP_API flp_status flp_feedback_set_param(flp_feedback *fb, int layer, flp_feedback_tensor which, const float *src, int64_t count);
+FLP_API flp_status flp_feedback_get_grad(const flp_feedback *fb, int layer, flp_feedback_tensor which, float *dst, int64_t count);
+
+/* ======================================================================
+ * Plasticity rules
+ * ====================================================================== */
+typedef struct flp_rule flp_rule;
+
+typedef enum {
+    FLP_RULE_OJA = 0,
+    FLP_RULE_HEBB = 1
+} flp_rule_kind;
+
+typedef enum {
+    FLP_GRANULARITY_SYNAPSE = 0,  /* alpha_l is [n_l, n_{l-1}] */
+    FLP_GRANULARITY_NEURON = 1,   /* alpha_l is [n_l] (one per postsynaptic neuron) */
+    FLP_GRANULARITY_LAYER = 2     /* alpha_l is [1] */
+} flp_granularity;
+
+typedef enum {
+    /* flp_granularity; default FLP_GRANULARITY_SYNAPSE. Changing it
+     * reallocates every alpha, filled with FLP_RULE_ALPHA_INIT. */
+    FLP_RULE_GRANULARITY = 0,
+    /* Make the last N linear layers plastic (N >= 0); default all. */
+    FLP_RULE_PLASTIC_LAST = 1,
+    /* Multiplier m_l of the update in plastic hidden layers (the output
+     * layer always uses 1). Default 1; the paper's Omniglot runs use 100. */
+    FLP_RULE_HIDDEN_MULTIPLIER = 2,
+    /* Fill every alpha with this value (default 0). */
+    FLP_RULE_ALPHA_INIT = 3
+} flp_rule_key;
+
+/** Create a rule for `net` with every linear layer plastic. @since 0.1 */
+FLP_API flp_status flp_rule_create(const flp_net *net, flp_rule_kind kind, flp_rule **out);
+/** Free; NULL is accepted. @since 0.1 */
+FLP_API void flp_rule_free(flp_rule *rule);
+FLP_API flp_status flp_rule_set(flp_rule *rule, flp_rule_key key, double value);
+FLP_API flp_status flp_rule_get(const flp_rule *rule, flp_rule_key key, double *value);
+FLP_API flp_status flp_rule_bounds(flp_rule_key key, double *lo, double *hi);
+/** The rule's kind. @since 0.1 */
+FLP_API flp_status flp_rule_kind_of(const flp_rule *rule, flp_rule_kind *kind);
+/** Choose plastic layers explicitly: mask[i] != 0 makes net layer i plastic;
+ *  n must equal the network's layer count and only linear layers may be
+ *  marked. @since 0.1 */
+FLP_API flp_status flp_rule_set_plastic_mask(flp_rule *rule, const int *mask, int n);
+/** *plastic = 1 if net layer `layer` is plastic. @since 0.1 */
+FLP_API flp_status flp_rule_is_plastic(const flp_rule *rule, int layer, int *plastic);
+/** alpha of linear layer `layer` (whether plastic or not): count, get, set, gradient. @since 0.1 */
+FLP_API flp_status flp_rule_alpha_count(const flp_rule *rule, int layer, int64_t *count);
+FLP_API flp_status flp_rule_get_alpha(const flp_rule *rule, int layer, float *dst, int64_t count);
+FLP_API flp_status flp_rule_set_alpha(flp_rule *rule, int layer, const float *src, int64_t count);
+FLP_API flp_status flp_rule_get_alpha_grad(const flp_rule *rule, int layer, float *dst, int64_t count);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* FLP_PLASTICITY_H */

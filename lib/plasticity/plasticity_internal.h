@@ -1,0 +1,43 @@
+/* plasticity_internal.h - feedback and rule layouts, shared with the
+ * lifetime that runs them. Per-layer arrays are indexed by NET layer index;
+ * entries of non-linear layers are unused (NULL / 0). */
+#ifndef FLP_PLASTICITY_INTERNAL_H
+#define FLP_PLASTICITY_INTERNAL_H
+
+#include "core/tensor.h"
+#include "flp/flp_plasticity.h"
+
+typedef struct {
+    int64_t n_post;          /* n_l */
+    float *B, *c, *beta;     /* [n_l, n_out], [n_l], [1] */
+    float *gB, *gc, *gbeta;
+} flp__pathway;
+
+struct flp_feedback {
+    int n_layers;
+    int64_t n_out;           /* the network's output size */
+    flp__pathway *path;      /* [n_layers] */
+    int signal, relu, clamp_output, post_presynaptic, differentiate_signal;
+};
+
+typedef struct {
+    int64_t n_alpha;         /* per granularity; 0 for non-linear layers */
+    int64_t rows, cols;      /* the layer's weight shape [n_l, n_{l-1}] */
+    float *alpha, *galpha;
+    int plastic;
+} flp__plastic_layer;
+
+struct flp_rule {
+    flp_rule_kind kind;
+    int n_layers;
+    flp__plastic_layer *layer;  /* [n_layers] */
+    int granularity;
+    double hidden_multiplier, alpha_init;
+};
+
+/* Append the handle's meta-parameters to `list` in a fixed order
+ * ("feedback.<l>.B|c|beta", "rule.<l>.alpha"). */
+flp_status flp__feedback_tensors(flp_feedback *fb, flp__tensor_list *list);
+flp_status flp__rule_tensors(flp_rule *rule, flp__tensor_list *list);
+
+#endif
