@@ -49,6 +49,8 @@ flp_status flp__error_context(flp_status status, const char *fmt, ...)
     vsnprintf(prefix, sizeof prefix, fmt, ap);
     va_end(ap);
     memcpy(old, flp__msg, sizeof old);
-    snprintf(flp__msg, sizeof flp__msg, "%s: %s", prefix, old);
+    int n = snprintf(flp__msg, sizeof flp__msg, "%s: ", prefix);
+    if (n > 0 && (size_t)n < sizeof flp__msg)
+        snprintf(flp__msg + n, sizeof flp__msg - (size_t)n, "%s", old);
     return status;
 }

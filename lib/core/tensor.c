@@ -3,9 +3,12 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "core/alloc.h"
+#include "core/error.h"
 
 flp_status flp__tensor_list_add(flp__tensor_list *list, float *value, float *grad, int64_t count,
                                 int group, const char *fmt, ...)
@@ -48,4 +51,33 @@ int64_t flp__tensor_list_total(const flp__tensor_list *list)
     for (int i = 0; i < list->n; i++)
         total += list->items[i].count;
     return total;
+}
+
+static flp_status check_copy(const char *fn, const char *what, int64_t n, const void *buf, int64_t count)
+{
+    if (buf == NULL)
+        return flp__error(FLP_ERR_NULL, "%s: %s: data pointer is NULL", fn, what);
+    if (count != n)
+        return flp__error(FLP_ERR_SHAPE, "%s: %s has %lld values, count is %lld", fn, what,
+                          (long long)n, (long long)count);
+    return FLP_OK;
+}
+
+flp_status flp__copy_out(const char *fn, const char *what, const float *src, int64_t n, float *dst,
+                         int64_t count)
+{
+    FLP__TRY(check_copy(fn, what, n, dst, count));
+    memcpy(dst, src, (size_t)n * sizeof *dst);
+    return FLP_OK;
+}
+
+flp_status flp__copy_in(const char *fn, const char *what, float *dst, int64_t n, const float *src,
+                        int64_t count)
+{
+    FLP__TRY(check_copy(fn, what, n, src, count));
+    for (int64_t i = 0; i < n; i++)
+        if (!isfinite(src[i]))
+            return flp__error(FLP_ERR_NONFINITE, "%s: %s value %lld is not finite", fn, what, (long long)i);
+    memcpy(dst, src, (size_t)n * sizeof *dst);
+    return FLP_OK;
 }

@@ -29,4 +29,12 @@ void flp__tensor_list_clear(flp__tensor_list *list);
 void flp__tensor_list_free(flp__tensor_list *list);
 int64_t flp__tensor_list_total(const flp__tensor_list *list);
 
+/* Checked copies between a parameter of `n` floats and a caller's array of
+ * `count` floats: FLP_ERR_NULL / FLP_ERR_SHAPE (and FLP_ERR_NONFINITE for
+ * copy_in, which then leaves dst untouched), messages prefixed by fn and what. */
+flp_status flp__copy_out(const char *fn, const char *what, const float *src, int64_t n, float *dst,
+                         int64_t count);
+flp_status flp__copy_in(const char *fn, const char *what, float *dst, int64_t n, const float *src,
+                        int64_t count);
+
 #endif

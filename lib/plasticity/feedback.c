@@ -1,2 +1,221 @@
-/* plasticity/feedback.c: being written (placeholder so the tree builds) */
-typedef int flp__placeholder_feedback;
+/* feedback.c - the feedback-pathway handle: B_l, c_l, beta_l for every
+ * linear layer, and the settings that say what the pathway carries. */
+#include <math.h>
+
+#include "core/alloc.h"
+#include "core/error.h"
+#include "core/rng_internal.h"
+#include "net/net_internal.h"
+#include "plasticity/plasticity_internal.h"
+
+static void free_pathways(flp_feedback *fb)
+{
+    for (int l = 0; l < fb->n_layers; l++) {
+        flp__pathway *p = &fb->path[l];
+        flp__free(p->B);  /* B, c, beta and their grads share one block */
+    }
+    flp__free(fb->path);
+}
+
+void flp_feedback_free(flp_feedback *fb)
+{
+    if (fb == NULL)
+        return;
+    free_pathways(fb);
+    flp__free(fb);
+}
+
+/* One allocation per pathway: [B | c | beta | gB | gc | gbeta]. */
+static flp_status alloc_pathway(flp__pathway *p, int64_t n_post, int64_t n_out)
+{
+    int64_t nB = n_post * n_out, total = 2 * (nB + n_post + 1);
+    float *block = flp__alloc_floats(total, "feedback pathway");
+    if (block == NULL)
+        return FLP_ERR_NOMEM;
+    p->n_post = n_post;
+    p->B = block;
+    p->c = p->B + nB;
+    p->beta = p->c + n_post;
+    p->gB = p->beta + 1;
+    p->gc = p->gB + nB;
+    p->gbeta = p->gc + n_post;
+    p->beta[0] = 1.0f;
+    return FLP_OK;
+}
+
+flp_status flp_feedback_create(const flp_net *net, flp_feedback **out)
+{
+    FLP__CHECK_NULL(out);
+    *out = NULL;
+    FLP__CHECK_NULL(net);
+    if (net->n_layers == 0)
+        return flp__error(FLP_ERR_STATE, "%s: the network has no layers", __func__);
+    flp_feedback *fb = flp__alloc_bytes(sizeof *fb, "flp_feedback");
+    if (fb == NULL)
+        return FLP_ERR_NOMEM;
+    fb->n_layers = net->n_layers;
+    fb->n_out = net->layers[net->n_layers - 1].out_size;
+    fb->relu = 1;
+    fb->signal = FLP_SIGNAL_ERROR;
+    fb->path = flp__alloc_bytes((size_t)net->n_layers * sizeof *fb->path, "feedback pathways");
+    if (fb->path == NULL) {
+        flp__free(fb);
+        return FLP_ERR_NOMEM;
+    }
+    for (int l = 0; l < net->n_layers; l++) {
+        if (net->layers[l].kind != FLP_LAYER_LINEAR)
+            continue;
+        if (alloc_pathway(&fb->path[l], net->layers[l].out_size, fb->n_out) != FLP_OK) {
+            flp_feedback_free(fb);
+            return FLP_ERR_NOMEM;
+        }
+    }
+    *out = fb;
+    return FLP_OK;
+}
+
+static const double key_bounds[][2] = {
+    [FLP_FEEDBACK_SIGNAL] = {FLP_SIGNAL_ERROR, FLP_SIGNAL_TARGET_MINUS_SOFTMAX},
+    [FLP_FEEDBACK_RELU] = {0, 1},
+    [FLP_FEEDBACK_CLAMP_OUTPUT] = {0, 1},
+    [FLP_FEEDBACK_POST_PRESYNAPTIC] = {0, 1},
+    [FLP_FEEDBACK_DIFFERENTIATE_SIGNAL] = {0, 1},
+};
+#define N_KEYS ((int)(sizeof key_bounds / sizeof key_bounds[0]))
+
+flp_status flp_feedback_bounds(flp_feedback_key key, double *lo, double *hi)
+{
+    FLP__CHECK_NULL(lo);
+    FLP__CHECK_NULL(hi);
+    if ((int)key < 0 || (int)key >= N_KEYS)
+        return flp__error(FLP_ERR_RANGE, "%s: unknown feedback key %d", __func__, (int)key);
+    *lo = key_bounds[key][0];
+    *hi = key_bounds[key][1];
+    return FLP_OK;
+}
+
+static int *key_slot(flp_feedback *fb, flp_feedback_key key)
+{
+    switch (key) {
+    case FLP_FEEDBACK_SIGNAL: return &fb->signal;
+    case FLP_FEEDBACK_RELU: return &fb->relu;
+    case FLP_FEEDBACK_CLAMP_OUTPUT: return &fb->clamp_output;
+    case FLP_FEEDBACK_POST_PRESYNAPTIC: return &fb->post_presynaptic;
+    case FLP_FEEDBACK_DIFFERENTIATE_SIGNAL: return &fb->differentiate_signal;
+    }
+    return NULL;
+}
+
+flp_status flp_feedback_set(flp_feedback *fb, flp_feedback_key key, double value)
+{
+    FLP__CHECK_NULL(fb);
+    double lo, hi;
+    if ((int)key < 0 || (int)key >= N_KEYS)
+        return flp__error(FLP_ERR_RANGE, "%s: unknown feedback key %d", __func__, (int)key);
+    flp_feedback_bounds(key, &lo, &hi);
+    if (!(value >= lo && value <= hi) || value != floor(value))
+        return flp__error(FLP_ERR_RANGE, "%s: key %d takes an integer in [%g, %g], got %g",
+                          __func__, (int)key, lo, hi, value);
+    *key_slot(fb, key) = (int)value;
+    return FLP_OK;
+}
+
+flp_status flp_feedback_get(const flp_feedback *fb, flp_feedback_key key, double *value)
+{
+    FLP__CHECK_NULL(fb);
+    FLP__CHECK_NULL(value);
+    if ((int)key < 0 || (int)key >= N_KEYS)
+        return flp__error(FLP_ERR_RANGE, "%s: unknown feedback key %d", __func__, (int)key);
+    *value = *key_slot((flp_feedback *)fb, key);
+    return FLP_OK;
+}
+
+flp_status flp_feedback_init(flp_feedback *fb, flp_rng *rng, float beta)
+{
+    FLP__CHECK_NULL(fb);
+    FLP__CHECK_NULL(rng);
+    if (!isfinite(beta))
+        return flp__error(FLP_ERR_NONFINITE, "%s: beta is not finite", __func__);
+    double std = sqrt(2.0 / (double)fb->n_out);
+    for (int l = 0; l < fb->n_layers; l++) {
+        flp__pathway *p = &fb->path[l];
+        if (p->B == NULL)
+            continue;
+        for (int64_t i = 0; i < p->n_post * fb->n_out; i++)
+            p->B[i] = (float)(std * flp__rng_gauss(rng));
+        for (int64_t i = 0; i < p->n_post; i++)
+            p->c[i] = 0.0f;
+        p->beta[0] = beta;
+    }
+    return FLP_OK;
+}
+
+/* Locate tensor `which` of layer `layer`, checking everything a caller can get wrong. */
+static flp_status locate(const flp_feedback *fb, int layer, flp_feedback_tensor which, int grad,
+                         float **ptr, int64_t *count, const char *fn)
+{
+    if (fb == NULL)
+        return flp__error(FLP_ERR_NULL, "%s: argument 'fb' is NULL", fn);
+    if (layer < 0 || layer >= fb->n_layers)
+        return flp__error(FLP_ERR_RANGE, "%s: layer %d out of range [0, %d)", fn, layer, fb->n_layers);
+    const flp__pathway *p = &fb->path[layer];
+    if (p->B == NULL)
+        return flp__error(FLP_ERR_INVALID, "%s: layer %d is not linear and has no feedback pathway", fn, layer);
+    switch (which) {
+    case FLP_FEEDBACK_B: *ptr = grad ? p->gB : p->B; *count = p->n_post * fb->n_out; return FLP_OK;
+    case FLP_FEEDBACK_C: *ptr = grad ? p->gc : p->c; *count = p->n_post; return FLP_OK;
+    case FLP_FEEDBACK_BETA: *ptr = grad ? p->gbeta : p->beta; *count = 1; return FLP_OK;
+    }
+    return flp__error(FLP_ERR_RANGE, "%s: unknown feedback tensor %d", fn, (int)which);
+}
+
+flp_status flp_feedback_count(const flp_feedback *fb, int layer, flp_feedback_tensor which, int64_t *count)
+{
+    float *p;
+    FLP__CHECK_NULL(count);
+    return locate(fb, layer, which, 0, &p, count, __func__);
+}
+
+static flp_status copy_out(const flp_feedback *fb, int layer, flp_feedback_tensor which, int grad,
+                           float *dst, int64_t count, const char *fn)
+{
+    float *p;
+    int64_t n;
+    FLP__TRY(locate(fb, layer, which, grad, &p, &n, fn));
+    return flp__copy_out(fn, "feedback tensor", p, n, dst, count);
+}
+
+flp_status flp_feedback_get_param(const flp_feedback *fb, int layer, flp_feedback_tensor which,
+                                  float *dst, int64_t count)
+{
+    return copy_out(fb, layer, which, 0, dst, count, __func__);
+}
+
+flp_status flp_feedback_get_grad(const flp_feedback *fb, int layer, flp_feedback_tensor which,
+                                 float *dst, int64_t count)
+{
+    return copy_out(fb, layer, which, 1, dst, count, __func__);
+}
+
+flp_status flp_feedback_set_param(flp_feedback *fb, int layer, flp_feedback_tensor which,
+                                  const float *src, int64_t count)
+{
+    float *p;
+    int64_t n;
+    FLP__TRY(locate(fb, layer, which, 0, &p, &n, __func__));
+    return flp__copy_in(__func__, "feedback tensor", p, n, src, count);
+}
+
+flp_status flp__feedback_tensors(flp_feedback *fb, flp__tensor_list *list)
+{
+    for (int l = 0; l < fb->n_layers; l++) {
+        flp__pathway *p = &fb->path[l];
+        if (p->B == NULL)
+            continue;
+        FLP__TRY(flp__tensor_list_add(list, p->B, p->gB, p->n_post * fb->n_out, FLP_GROUP_FEEDBACK,
+                                      "feedback.%d.B", l));
+        FLP__TRY(flp__tensor_list_add(list, p->c, p->gc, p->n_post, FLP_GROUP_FEEDBACK, "feedback.%d.c", l));
+        FLP__TRY(flp__tensor_list_add(list, p->beta, p->gbeta, 1, FLP_GROUP_STRENGTH, "feedback.%d.beta", l));
+    }
+    return FLP_OK;
+}

@@ -1,2 +1,288 @@
-/* plasticity/rule.c: being written (placeholder so the tree builds) */
-typedef int flp__placeholder_rule;
+/* rule.c - the plasticity-rule handle: kind, which layers are plastic, the
+ * coefficients alpha_l at the chosen granularity, the hidden multiplier. */
+#include <math.h>
+
+#include "core/alloc.h"
+#include "core/error.h"
+#include "net/net_internal.h"
+#include "plasticity/plasticity_internal.h"
+
+static int64_t alpha_count(const flp__plastic_layer *p, int granularity)
+{
+    switch (granularity) {
+    case FLP_GRANULARITY_SYNAPSE: return p->rows * p->cols;
+    case FLP_GRANULARITY_NEURON: return p->rows;
+    default: return 1;
+    }
+}
+
+static void free_alphas(flp_rule *rule)
+{
+    for (int l = 0; l < rule->n_layers; l++) {
+        flp__free(rule->layer[l].alpha); /* alpha and galpha share one block */
+        rule->layer[l].alpha = rule->layer[l].galpha = NULL;
+    }
+}
+
+void flp_rule_free(flp_rule *rule)
+{
+    if (rule == NULL)
+        return;
+    free_alphas(rule);
+    flp__free(rule->layer);
+    flp__free(rule);
+}
+
+/* (Re)allocate every alpha for `granularity`, filled with alpha_init. On
+ * failure the old coefficients stay in place. */
+static flp_status realloc_alphas(flp_rule *rule, int granularity)
+{
+    float *blocks[rule->n_layers];
+    for (int l = 0; l < rule->n_layers; l++) {
+        flp__plastic_layer *p = &rule->layer[l];
+        blocks[l] = NULL;
+        if (p->rows == 0)
+            continue;
+        blocks[l] = flp__alloc_floats(2 * alpha_count(p, granularity), "plasticity coefficients");
+        if (blocks[l] == NULL) {
+            for (int k = 0; k < l; k++)
+                flp__free(blocks[k]);
+            return FLP_ERR_NOMEM;
+        }
+    }
+    free_alphas(rule);
+    rule->granularity = granularity;
+    for (int l = 0; l < rule->n_layers; l++) {
+        flp__plastic_layer *p = &rule->layer[l];
+        if (blocks[l] == NULL)
+            continue;
+        p->n_alpha = alpha_count(p, granularity);
+        p->alpha = blocks[l];
+        p->galpha = blocks[l] + p->n_alpha;
+        for (int64_t i = 0; i < p->n_alpha; i++)
+            p->alpha[i] = (float)rule->alpha_init;
+    }
+    return FLP_OK;
+}
+
+flp_status flp_rule_create(const flp_net *net, flp_rule_kind kind, flp_rule **out)
+{
+    FLP__CHECK_NULL(out);
+    *out = NULL;
+    FLP__CHECK_NULL(net);
+    if (kind != FLP_RULE_OJA && kind != FLP_RULE_HEBB)
+        return flp__error(FLP_ERR_RANGE, "%s: unknown rule kind %d", __func__, (int)kind);
+    if (net->n_layers == 0)
+        return flp__error(FLP_ERR_STATE, "%s: the network has no layers", __func__);
+    flp_rule *rule = flp__alloc_bytes(sizeof *rule, "flp_rule");
+    if (rule == NULL)
+        return FLP_ERR_NOMEM;
+    rule->kind = kind;
+    rule->n_layers = net->n_layers;
+    rule->hidden_multiplier = 1.0;
+    rule->layer = flp__alloc_bytes((size_t)net->n_layers * sizeof *rule->layer, "plastic layers");
+    if (rule->layer == NULL) {
+        flp__free(rule);
+        return FLP_ERR_NOMEM;
+    }
+    for (int l = 0; l < net->n_layers; l++) {
+        const flp__layer *L = &net->layers[l];
+        if (L->kind != FLP_LAYER_LINEAR)
+            continue;
+        rule->layer[l].rows = L->out_size;
+        rule->layer[l].cols = L->in_size;
+        rule->layer[l].plastic = 1;
+    }
+    if (realloc_alphas(rule, FLP_GRANULARITY_SYNAPSE) != FLP_OK) {
+        flp_rule_free(rule);
+        return FLP_ERR_NOMEM;
+    }
+    *out = rule;
+    return FLP_OK;
+}
+
+static const double key_bounds[][2] = {
+    [FLP_RULE_GRANULARITY] = {FLP_GRANULARITY_SYNAPSE, FLP_GRANULARITY_LAYER},
+    [FLP_RULE_PLASTIC_LAST] = {0, 1e9},
+    [FLP_RULE_HIDDEN_MULTIPLIER] = {-1e30, 1e30},
+    [FLP_RULE_ALPHA_INIT] = {-1e30, 1e30},
+};
+#define N_KEYS ((int)(sizeof key_bounds / sizeof key_bounds[0]))
+
+flp_status flp_rule_bounds(flp_rule_key key, double *lo, double *hi)
+{
+    FLP__CHECK_NULL(lo);
+    FLP__CHECK_NULL(hi);
+    if ((int)key < 0 || (int)key >= N_KEYS)
+        return flp__error(FLP_ERR_RANGE, "%s: unknown rule key %d", __func__, (int)key);
+    *lo = key_bounds[key][0];
+    *hi = key_bounds[key][1];
+    return FLP_OK;
+}
+
+static void set_plastic_last(flp_rule *rule, int n)
+{
+    for (int l = rule->n_layers - 1; l >= 0; l--) {
+        flp__plastic_layer *p = &rule->layer[l];
+        if (p->rows == 0)
+            continue;
+        p->plastic = n > 0;
+        n--;
+    }
+}
+
+static int count_plastic(const flp_rule *rule)
+{
+    int n = 0;
+    for (int l = 0; l < rule->n_layers; l++)
+        n += rule->layer[l].plastic;
+    return n;
+}
+
+/* FLP_RULE_PLASTIC_LAST reads back as N only when the plastic layers are a
+ * suffix; otherwise -1 (a mask was set). */
+static double plastic_last_value(const flp_rule *rule)
+{
+    int seen_plastic = 0;
+    for (int l = 0; l < rule->n_layers; l++) {
+        const flp__plastic_layer *p = &rule->layer[l];
+        if (p->rows == 0)
+            continue;
+        if (p->plastic)
+            seen_plastic = 1;
+        else if (seen_plastic)
+            return -1;
+    }
+    return count_plastic(rule);
+}
+
+flp_status flp_rule_set(flp_rule *rule, flp_rule_key key, double value)
+{
+    FLP__CHECK_NULL(rule);
+    double lo, hi;
+    FLP__TRY(flp_rule_bounds(key, &lo, &hi));
+    if (!(value >= lo && value <= hi))
+        return flp__error(FLP_ERR_RANGE, "%s: key %d takes a value in [%g, %g], got %g", __func__,
+                          (int)key, lo, hi, value);
+    switch (key) {
+    case FLP_RULE_GRANULARITY:
+    case FLP_RULE_PLASTIC_LAST:
+        if (value != floor(value))
+            return flp__error(FLP_ERR_RANGE, "%s: key %d takes an integer, got %g", __func__, (int)key, value);
+        if (key == FLP_RULE_GRANULARITY)
+            return realloc_alphas(rule, (int)value);
+        set_plastic_last(rule, (int)value);
+        return FLP_OK;
+    case FLP_RULE_HIDDEN_MULTIPLIER:
+        rule->hidden_multiplier = value;
+        return FLP_OK;
+    case FLP_RULE_ALPHA_INIT:
+        rule->alpha_init = value;
+        for (int l = 0; l < rule->n_layers; l++)
+            for (int64_t i = 0; i < rule->layer[l].n_alpha; i++)
+                rule->layer[l].alpha[i] = (float)value;
+        return FLP_OK;
+    }
+    return FLP_OK;
+}
+
+flp_status flp_rule_get(const flp_rule *rule, flp_rule_key key, double *value)
+{
+    FLP__CHECK_NULL(rule);
+    FLP__CHECK_NULL(value);
+    switch (key) {
+    case FLP_RULE_GRANULARITY: *value = rule->granularity; return FLP_OK;
+    case FLP_RULE_PLASTIC_LAST: *value = plastic_last_value(rule); return FLP_OK;
+    case FLP_RULE_HIDDEN_MULTIPLIER: *value = rule->hidden_multiplier; return FLP_OK;
+    case FLP_RULE_ALPHA_INIT: *value = rule->alpha_init; return FLP_OK;
+    }
+    return flp__error(FLP_ERR_RANGE, "%s: unknown rule key %d", __func__, (int)key);
+}
+
+flp_status flp_rule_kind_of(const flp_rule *rule, flp_rule_kind *kind)
+{
+    FLP__CHECK_NULL(rule);
+    FLP__CHECK_NULL(kind);
+    *kind = rule->kind;
+    return FLP_OK;
+}
+
+flp_status flp_rule_set_plastic_mask(flp_rule *rule, const int *mask, int n)
+{
+    FLP__CHECK_NULL(rule);
+    FLP__CHECK_NULL(mask);
+    if (n != rule->n_layers)
+        return flp__error(FLP_ERR_SHAPE, "%s: mask has %d entries, the network has %d layers",
+                          __func__, n, rule->n_layers);
+    for (int l = 0; l < n; l++)
+        if (mask[l] && rule->layer[l].rows == 0)
+            return flp__error(FLP_ERR_INVALID, "%s: layer %d is not linear and cannot be plastic", __func__, l);
+    for (int l = 0; l < n; l++)
+        rule->layer[l].plastic = mask[l] != 0;
+    return FLP_OK;
+}
+
+static flp_status check_layer(const flp_rule *rule, int layer, const char *fn)
+{
+    if (rule == NULL)
+        return flp__error(FLP_ERR_NULL, "%s: argument 'rule' is NULL", fn);
+    if (layer < 0 || layer >= rule->n_layers)
+        return flp__error(FLP_ERR_RANGE, "%s: layer %d out of range [0, %d)", fn, layer, rule->n_layers);
+    return FLP_OK;
+}
+
+static flp_status check_linear(const flp_rule *rule, int layer, const char *fn)
+{
+    FLP__TRY(check_layer(rule, layer, fn));
+    if (rule->layer[layer].rows == 0)
+        return flp__error(FLP_ERR_INVALID, "%s: layer %d is not linear and has no coefficients", fn, layer);
+    return FLP_OK;
+}
+
+flp_status flp_rule_is_plastic(const flp_rule *rule, int layer, int *plastic)
+{
+    FLP__CHECK_NULL(plastic);
+    FLP__TRY(check_layer(rule, layer, __func__));
+    *plastic = rule->layer[layer].plastic;
+    return FLP_OK;
+}
+
+flp_status flp_rule_alpha_count(const flp_rule *rule, int layer, int64_t *count)
+{
+    FLP__CHECK_NULL(count);
+    FLP__TRY(check_linear(rule, layer, __func__));
+    *count = rule->layer[layer].n_alpha;
+    return FLP_OK;
+}
+
+flp_status flp_rule_get_alpha(const flp_rule *rule, int layer, float *dst, int64_t count)
+{
+    FLP__TRY(check_linear(rule, layer, __func__));
+    const flp__plastic_layer *p = &rule->layer[layer];
+    return flp__copy_out(__func__, "alpha", p->alpha, p->n_alpha, dst, count);
+}
+
+flp_status flp_rule_set_alpha(flp_rule *rule, int layer, const float *src, int64_t count)
+{
+    FLP__TRY(check_linear(rule, layer, __func__));
+    flp__plastic_layer *p = &rule->layer[layer];
+    return flp__copy_in(__func__, "alpha", p->alpha, p->n_alpha, src, count);
+}
+
+flp_status flp_rule_get_alpha_grad(const flp_rule *rule, int layer, float *dst, int64_t count)
+{
+    FLP__TRY(check_linear(rule, layer, __func__));
+    const flp__plastic_layer *p = &rule->layer[layer];
+    return flp__copy_out(__func__, "alpha gradient", p->galpha, p->n_alpha, dst, count);
+}
+
+flp_status flp__rule_tensors(flp_rule *rule, flp__tensor_list *list)
+{
+    for (int l = 0; l < rule->n_layers; l++) {
+        flp__plastic_layer *p = &rule->layer[l];
+        if (p->alpha != NULL)
+            FLP__TRY(flp__tensor_list_add(list, p->alpha, p->galpha, p->n_alpha, FLP_GROUP_PLASTICITY,
+                                          "rule.%d.alpha", l));
+    }
+    return FLP_OK;
+}
