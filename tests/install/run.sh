@@ -25,8 +25,8 @@ meson install -C "$builddir" --destdir "$dest" --no-rebuild --quiet \
 
 pc=$(find "$dest" -name libflp.pc -path '*/pkgconfig/*' | head -n 1)
 [ -n "$pc" ] || fail "libflp.pc was not installed"
-export PKG_CONFIG_PATH=$(dirname "$pc")
-export PKG_CONFIG_SYSROOT_DIR=$dest
+PKG_CONFIG_PATH=$(dirname "$pc")
+export PKG_CONFIG_PATH PKG_CONFIG_SYSROOT_DIR=$dest
 
 version=$(pkg-config --modversion libflp)
 read -r -a flags <<<"$(pkg-config --cflags --libs libflp)"
