@@ -1,2 +1,404 @@
-/* tasks/sine.c: being written (placeholder so the tree builds) */
-typedef int flp__placeholder_sine;
+/* sine.c - incremental sine waves (Lindsey & Litwin-Kumar 2020, after Javed
+ * & White 2019); see flp_episode.h for the protocol.
+ *
+ * Randomness. The seed feeds a splitmix-seeded generator that hands out
+ * three independent seeds: one builds the training pool, one drives the
+ * training episodes, one the evaluation episodes. Drawing evaluation
+ * episodes therefore never shifts the training stream, and the pool is a
+ * pure function of (seed, pool index): growing the pool keeps its first
+ * entries. The state that determines every episode still to come is the
+ * seed, the settings and the two episode generators; it serialises into a
+ * fixed 136-byte little-endian record for checkpoints.
+ *
+ * Drawing order within an episode (fixed, so equal states give equal
+ * episodes): the episode's sinusoids, the presentation order, the training
+ * inputs task by task, then the query inputs task by task. */
+#include <math.h>
+#include <string.h>
+
+#include "core/alloc.h"
+#include "core/error.h"
+#include "core/rng_internal.h"
+#include "tasks/episode_internal.h"
+#include "tasks/sampler_internal.h"
+
+#define SINE_PI 3.14159265358979323846
+#define SINE_AMP_LO 0.1
+#define SINE_AMP_HI 5.1
+#define SINE_X_LO (-5.0)
+#define SINE_X_HI 5.0
+
+#define SINE_NKEYS 7
+
+/* Bounds keep every product of settings far from int64 overflow before the
+ * episode's own size check; values beyond them are not useful anyway. */
+static const struct {
+    const char *name;
+    int64_t def, lo, hi;
+} sine_keys[SINE_NKEYS] = {
+    [FLP_SINE_TASKS] = {"FLP_SINE_TASKS", 10, 1, 4096},
+    [FLP_SINE_BATCHES_PER_TASK] = {"FLP_SINE_BATCHES_PER_TASK", 40, 1, 1 << 20},
+    [FLP_SINE_BATCH] = {"FLP_SINE_BATCH", 32, 1, 1 << 20},
+    [FLP_SINE_QUERY_PER_TASK] = {"FLP_SINE_QUERY_PER_TASK", 32, 1, 1 << 20},
+    [FLP_SINE_ORDER] = {"FLP_SINE_ORDER", FLP_ORDER_IID, FLP_ORDER_IID, FLP_ORDER_CONTINUAL},
+    [FLP_SINE_POOL] = {"FLP_SINE_POOL", 400, 1, 1 << 20},
+    [FLP_SINE_SHUFFLE_EXAMPLES] = {"FLP_SINE_SHUFFLE_EXAMPLES", 0, 0, 1},
+};
+
+typedef struct {
+    double amp, phase;
+} sinusoid;
+
+typedef struct {
+    flp_sampler base; /* first member: the handle and its state are one allocation */
+    uint64_t seed;
+    int64_t set[SINE_NKEYS];
+    flp_rng train, eval; /* episode streams */
+    sinusoid *pool;
+    int64_t pool_n;
+    /* scratch, grown only when settings grow */
+    int64_t *pick, pick_cap;     /* pool indices for a partial shuffle */
+    int64_t *order, order_cap;   /* presentation order of batches or examples */
+    sinusoid *chosen;            /* the episode's sinusoids */
+    int64_t chosen_cap;
+} sine;
+
+enum { STREAM_POOL = 0, STREAM_TRAIN = 1, STREAM_EVAL = 2 };
+
+/* Seed of one of the three streams derived from the user's seed. */
+static uint64_t stream_seed(uint64_t seed, int stream)
+{
+    flp_rng master;
+    flp__rng_seed(&master, seed);
+    uint64_t v = 0;
+    for (int i = 0; i <= stream; i++)
+        v = flp__rng_u64(&master);
+    return v;
+}
+
+static sinusoid draw_sinusoid(flp_rng *rng)
+{
+    sinusoid s;
+    s.amp = SINE_AMP_LO + (SINE_AMP_HI - SINE_AMP_LO) * flp__rng_unit(rng);
+    s.phase = SINE_PI * flp__rng_unit(rng);
+    return s;
+}
+
+/* A freshly built pool of n sinusoids for `seed`, or NULL (error set). */
+static sinusoid *build_pool(uint64_t seed, int64_t n)
+{
+    sinusoid *pool = flp__alloc_bytes((size_t)n * sizeof *pool, "sine pool");
+    if (pool == NULL)
+        return NULL;
+    flp_rng rng;
+    flp__rng_seed(&rng, stream_seed(seed, STREAM_POOL));
+    for (int64_t i = 0; i < n; i++)
+        pool[i] = draw_sinusoid(&rng);
+    return pool;
+}
+
+/* Grow a scratch buffer to hold n elements of `size` bytes; contents are
+ * not kept (every user rewrites its scratch from scratch). */
+static flp_status grow(void **buf, int64_t *cap, int64_t n, size_t size, const char *what)
+{
+    if (n <= *cap)
+        return FLP_OK;
+    void *p = flp__alloc_bytes((size_t)n * size, what);
+    if (p == NULL)
+        return FLP_ERR_NOMEM;
+    flp__free(*buf);
+    *buf = p;
+    *cap = n;
+    return FLP_OK;
+}
+
+/* ---- settings ------------------------------------------------------------- */
+
+static flp_status sine_bounds(int key, double *lo, double *hi)
+{
+    if (key < 0 || key >= SINE_NKEYS)
+        return flp__error(FLP_ERR_INVALID, "flp_sampler_bounds: %d is not an flp_sine_key", key);
+    *lo = (double)sine_keys[key].lo;
+    *hi = (double)sine_keys[key].hi;
+    return FLP_OK;
+}
+
+/* FLP_OK if `value` is an integer within the key's bounds. */
+static flp_status check_setting(int key, double value, const char *fn)
+{
+    if (key < 0 || key >= SINE_NKEYS)
+        return flp__error(FLP_ERR_INVALID, "%s: %d is not an flp_sine_key", fn, key);
+    if (!(value >= (double)sine_keys[key].lo && value <= (double)sine_keys[key].hi) ||
+        value != floor(value))
+        return flp__error(FLP_ERR_RANGE, "%s: %s = %g, expected an integer in [%lld, %lld]", fn,
+                          sine_keys[key].name, value, (long long)sine_keys[key].lo,
+                          (long long)sine_keys[key].hi);
+    return FLP_OK;
+}
+
+/* Make the pool match (seed, n): a no-op when it already does, since the
+ * pool is a pure function of the two. Leaves the old pool on failure. */
+static flp_status ensure_pool(sine *S, uint64_t seed, int64_t n, const char *fn)
+{
+    if (S->pool != NULL && S->seed == seed && S->pool_n == n)
+        return FLP_OK;
+    sinusoid *pool = build_pool(seed, n);
+    if (pool == NULL)
+        return flp__error_context(FLP_ERR_NOMEM, "%s", fn);
+    flp__free(S->pool);
+    S->pool = pool;
+    S->pool_n = n;
+    return FLP_OK;
+}
+
+static flp_status sine_set(flp_sampler *s, int key, double value)
+{
+    sine *S = s->impl;
+    FLP__TRY(check_setting(key, value, "flp_sampler_set"));
+    if (key == FLP_SINE_POOL)
+        FLP__TRY(ensure_pool(S, S->seed, (int64_t)value, "flp_sampler_set"));
+    /* FLP_SINE_TASKS needs no rebuild: the pool does not depend on it. */
+    S->set[key] = (int64_t)value;
+    return FLP_OK;
+}
+
+static flp_status sine_get(const flp_sampler *s, int key, double *value)
+{
+    const sine *S = s->impl;
+    if (key < 0 || key >= SINE_NKEYS)
+        return flp__error(FLP_ERR_INVALID, "flp_sampler_get: %d is not an flp_sine_key", key);
+    *value = (double)S->set[key];
+    return FLP_OK;
+}
+
+static flp_status sine_io_size(const flp_sampler *s, int64_t *n_in, int64_t *n_out, int *classification)
+{
+    const sine *S = s->impl;
+    *n_in = S->set[FLP_SINE_TASKS] + 1;
+    *n_out = 1;
+    *classification = 0;
+    return FLP_OK;
+}
+
+/* ---- episodes --------------------------------------------------------------- */
+
+/* The episode's sinusoids: distinct pool entries (partial Fisher-Yates over
+ * a fresh identity, so the choice depends on the generator state alone) or
+ * fresh draws for evaluation. */
+static void choose_sinusoids(sine *S, flp_split split, flp_rng *rng, int64_t tasks)
+{
+    if (split == FLP_SPLIT_EVAL) {
+        for (int64_t t = 0; t < tasks; t++)
+            S->chosen[t] = draw_sinusoid(rng);
+        return;
+    }
+    for (int64_t i = 0; i < S->pool_n; i++)
+        S->pick[i] = i;
+    for (int64_t t = 0; t < tasks; t++) {
+        int64_t j = t + (int64_t)flp__rng_below(rng, (uint64_t)(S->pool_n - t));
+        int64_t tmp = S->pick[t];
+        S->pick[t] = S->pick[j];
+        S->pick[j] = tmp;
+        S->chosen[t] = S->pool[S->pick[t]];
+    }
+}
+
+static float draw_x(flp_rng *rng)
+{
+    return (float)(SINE_X_LO + (SINE_X_HI - SINE_X_LO) * flp__rng_unit(rng));
+}
+
+/* One example of task t at row `row` of x (n_in = tasks + 1 columns) and y. */
+static void write_example(float *x, float *y, int64_t row, int64_t tasks, int64_t t, float xv,
+                          sinusoid f)
+{
+    float *r = x + row * (tasks + 1);
+    memset(r, 0, (size_t)tasks * sizeof *r);
+    r[t] = 1.0f;
+    r[tasks] = xv;
+    y[row] = (float)(f.amp * sin((double)xv + f.phase));
+}
+
+static flp_status sine_next(flp_sampler *s, flp_split split, flp_episode *ep)
+{
+    sine *S = s->impl;
+    const int64_t tasks = S->set[FLP_SINE_TASKS], per_task = S->set[FLP_SINE_BATCHES_PER_TASK];
+    const int64_t B = S->set[FLP_SINE_BATCH], Q = S->set[FLP_SINE_QUERY_PER_TASK];
+    const int64_t K = tasks * per_task;
+    if (split == FLP_SPLIT_TRAIN && S->pool_n < tasks)
+        return flp__error(FLP_ERR_STATE,
+                          "flp_sampler_next: the training pool has %lld sinusoids, fewer than the "
+                          "%lld an episode draws without replacement (FLP_SINE_POOL < FLP_SINE_TASKS)",
+                          (long long)S->pool_n, (long long)tasks);
+
+    /* Granules are what gets shuffled: whole batches, or single examples with
+     * FLP_SINE_SHUFFLE_EXAMPLES. Continual order keeps the identity. */
+    const int iid = S->set[FLP_SINE_ORDER] == FLP_ORDER_IID;
+    const int64_t g = iid && S->set[FLP_SINE_SHUFFLE_EXAMPLES] ? 1 : B;
+
+    /* Every allocation happens before the generator moves, so a failed call
+     * leaves the stream where it was. */
+    FLP__TRY(flp__episode_reshape(ep, FLP__EPISODE_REGRESSION, K, B, tasks + 1, 1, tasks * Q,
+                                  "flp_sampler_next"));
+    const int64_t n_granules = K * B / g;
+    if (grow((void **)&S->order, &S->order_cap, n_granules, sizeof *S->order, "sine order") ||
+        grow((void **)&S->chosen, &S->chosen_cap, tasks, sizeof *S->chosen, "sine tasks") ||
+        grow((void **)&S->pick, &S->pick_cap, S->pool_n, sizeof *S->pick, "sine pool indices"))
+        return flp__error_context(FLP_ERR_NOMEM, "flp_sampler_next");
+
+    flp_rng *rng = split == FLP_SPLIT_TRAIN ? &S->train : &S->eval;
+    choose_sinusoids(S, split, rng, tasks);
+    for (int64_t j = 0; j < n_granules; j++)
+        S->order[j] = j;
+    if (iid)
+        flp__rng_shuffle(rng, S->order, n_granules);
+
+    float *x = flp__episode_f32(ep, FLP_EPISODE_X), *y = flp__episode_f32(ep, FLP_EPISODE_Y);
+    const int64_t per_task_examples = per_task * B;
+    for (int64_t i = 0; i < K * B; i++) {
+        int64_t t = i / per_task_examples;
+        int64_t row = S->order[i / g] * g + i % g;
+        write_example(x, y, row, tasks, t, draw_x(rng), S->chosen[t]);
+    }
+    float *xq = flp__episode_f32(ep, FLP_EPISODE_XQ), *yq = flp__episode_f32(ep, FLP_EPISODE_YQ);
+    for (int64_t i = 0; i < tasks * Q; i++)
+        write_example(xq, yq, i, tasks, i / Q, draw_x(rng), S->chosen[i / Q]);
+    return FLP_OK;
+}
+
+/* ---- state -------------------------------------------------------------------- */
+
+static const uint8_t state_magic[4] = {'S', 'I', 'N', 'E'};
+#define SINE_STATE_VERSION 1u
+#define SINE_STATE_SIZE (4 + 4 + 8 + 8 * SINE_NKEYS + 8 * 8)
+
+static void put_u64(uint8_t **p, uint64_t v)
+{
+    for (int i = 0; i < 8; i++)
+        *(*p)++ = (uint8_t)(v >> (8 * i));
+}
+
+static uint64_t get_u64(const uint8_t **p)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v |= (uint64_t)*(*p)++ << (8 * i);
+    return v;
+}
+
+static int64_t sine_state_size(const flp_sampler *s)
+{
+    (void)s;
+    return SINE_STATE_SIZE;
+}
+
+static void sine_get_state(const flp_sampler *s, uint8_t *buf)
+{
+    const sine *S = s->impl;
+    uint8_t *p = buf;
+    memcpy(p, state_magic, 4);
+    p += 4;
+    for (int i = 0; i < 4; i++)
+        *p++ = (uint8_t)(SINE_STATE_VERSION >> (8 * i));
+    put_u64(&p, S->seed);
+    for (int k = 0; k < SINE_NKEYS; k++)
+        put_u64(&p, (uint64_t)S->set[k]);
+    for (int i = 0; i < 4; i++)
+        put_u64(&p, S->train.s[i]);
+    for (int i = 0; i < 4; i++)
+        put_u64(&p, S->eval.s[i]);
+}
+
+static flp_status read_rng(const uint8_t **p, flp_rng *rng, const char *which)
+{
+    for (int i = 0; i < 4; i++)
+        rng->s[i] = get_u64(p);
+    if ((rng->s[0] | rng->s[1] | rng->s[2] | rng->s[3]) == 0)
+        return flp__error(FLP_ERR_FORMAT, "sine sampler state: the %s generator state is all zero",
+                          which);
+    return FLP_OK;
+}
+
+/* Decode and validate everything first, then commit: a refused state
+ * leaves the sampler untouched. */
+static flp_status sine_set_state(flp_sampler *s, const uint8_t *buf, int64_t n)
+{
+    sine *S = s->impl;
+    if (buf == NULL)
+        return flp__error(FLP_ERR_NULL, "sine sampler state: argument 'buf' is NULL");
+    if (n != SINE_STATE_SIZE)
+        return flp__error(FLP_ERR_FORMAT, "sine sampler state: %lld bytes, expected %d",
+                          (long long)n, SINE_STATE_SIZE);
+    if (memcmp(buf, state_magic, 4) != 0)
+        return flp__error(FLP_ERR_FORMAT, "sine sampler state: bad magic (not a sine sampler)");
+    uint32_t version = 0;
+    for (int i = 0; i < 4; i++)
+        version |= (uint32_t)buf[4 + i] << (8 * i);
+    if (version != SINE_STATE_VERSION)
+        return flp__error(FLP_ERR_VERSION, "sine sampler state: version %u, this library reads %u",
+                          version, SINE_STATE_VERSION);
+    const uint8_t *p = buf + 8;
+    uint64_t seed = get_u64(&p);
+    int64_t set[SINE_NKEYS];
+    for (int k = 0; k < SINE_NKEYS; k++) {
+        set[k] = (int64_t)get_u64(&p);
+        if (set[k] < sine_keys[k].lo || set[k] > sine_keys[k].hi)
+            return flp__error(FLP_ERR_FORMAT, "sine sampler state: %s = %lld is outside [%lld, %lld]",
+                              sine_keys[k].name, (long long)set[k], (long long)sine_keys[k].lo,
+                              (long long)sine_keys[k].hi);
+    }
+    flp_rng train, eval;
+    FLP__TRY(read_rng(&p, &train, "training"));
+    FLP__TRY(read_rng(&p, &eval, "evaluation"));
+    FLP__TRY(ensure_pool(S, seed, set[FLP_SINE_POOL], "sine sampler state"));
+    S->seed = seed;
+    memcpy(S->set, set, sizeof set);
+    S->train = train;
+    S->eval = eval;
+    return FLP_OK;
+}
+
+static void sine_destroy(flp_sampler *s)
+{
+    sine *S = s->impl;
+    flp__free(S->pool);
+    flp__free(S->pick);
+    flp__free(S->order);
+    flp__free(S->chosen);
+    flp__free(S);
+}
+
+static const flp__sampler_ops sine_ops = {
+    .kind = "sine",
+    .set = sine_set,
+    .get = sine_get,
+    .bounds = sine_bounds,
+    .io_size = sine_io_size,
+    .next = sine_next,
+    .state_size = sine_state_size,
+    .get_state = sine_get_state,
+    .set_state = sine_set_state,
+    .destroy = sine_destroy,
+};
+
+flp_status flp_sampler_create_sine(uint64_t seed, flp_sampler **out)
+{
+    FLP__CHECK_NULL(out);
+    *out = NULL;
+    sine *S = flp__alloc_bytes(sizeof *S, "sine sampler");
+    if (S == NULL)
+        return flp__error_context(FLP_ERR_NOMEM, "%s", __func__);
+    S->base.ops = &sine_ops;
+    S->base.impl = S;
+    S->seed = seed;
+    for (int k = 0; k < SINE_NKEYS; k++)
+        S->set[k] = sine_keys[k].def;
+    flp__rng_seed(&S->train, stream_seed(seed, STREAM_TRAIN));
+    flp__rng_seed(&S->eval, stream_seed(seed, STREAM_EVAL));
+    if (ensure_pool(S, seed, S->set[FLP_SINE_POOL], __func__) != FLP_OK) {
+        flp__free(S);
+        return FLP_ERR_NOMEM;
+    }
+    *out = &S->base;
+    return FLP_OK;
+}
