@@ -1,12 +1,1166 @@
-/* placeholder: suite being written */
+/* check_meta.c - the meta-optimizer (Adam, schedules, freezing, non-finite
+ * policy, configuration checks) and checkpoint files.
+ *
+ * Gradients are written straight into the handles' tensor views, so these
+ * tests depend on the net, feedback and rule handles but not on the
+ * lifetime. */
+#include <dirent.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/alloc.h"
+#include "io/checkpoint_format.h"
+#include "meta/meta_internal.h"
+#include "tasks/sampler_internal.h"
 #include "testutil.h"
-START_TEST(test_placeholder) { ck_assert_int_eq(flp_version_number(), FLP_VERSION_NUMBER); }
+
+/* ---- fixture: a small network with feedback and rule --------------------- */
+
+typedef struct {
+    flp_net *net;
+    flp_feedback *fb;
+    flp_rule *rule;
+    flp_meta *meta;
+} rig;
+
+/* 3 -> linear 4 -> relu -> linear 2, every meta-parameter set from `seed`. */
+static void rig_handles(rig *r, uint64_t seed, flp_granularity gran)
+{
+    int64_t in = 3;
+    flp_rng *rng;
+    ck_flp(flp_rng_create(seed, &rng));
+    ck_flp(flp_net_create(1, &in, &r->net));
+    ck_flp(flp_net_add_linear(r->net, 4, 1));
+    ck_flp(flp_net_add_relu(r->net));
+    ck_flp(flp_net_add_linear(r->net, 2, 1));
+    ck_flp(flp_net_init(r->net, FLP_INIT_KAIMING_NORMAL, rng));
+    ck_flp(flp_feedback_create(r->net, &r->fb));
+    ck_flp(flp_feedback_init(r->fb, rng, 0.5f));
+    ck_flp(flp_rule_create(r->net, FLP_RULE_OJA, &r->rule));
+    ck_flp(flp_rule_set(r->rule, FLP_RULE_GRANULARITY, gran));
+    ck_flp(flp_rule_set(r->rule, FLP_RULE_ALPHA_INIT, 0.01));
+    flp_rng_free(rng);
+    r->meta = NULL;
+}
+
+static void rig_make(rig *r, uint64_t seed)
+{
+    rig_handles(r, seed, FLP_GRANULARITY_SYNAPSE);
+    ck_flp(flp_meta_create(r->net, r->fb, r->rule, &r->meta));
+}
+
+static void rig_free(rig *r)
+{
+    flp_meta_free(r->meta);
+    flp_rule_free(r->rule);
+    flp_feedback_free(r->fb);
+    flp_net_free(r->net);
+}
+
+/* Fresh views of the meta-parameters (caller frees with flp__tensor_list_free). */
+static flp__tensor_list views(const flp_meta *meta)
+{
+    flp__tensor_list list = {0};
+    ck_flp(flp__meta_collect(meta, &list, "test"));
+    return list;
+}
+
+/* A deterministic gradient: a function of (step, tensor, index) with a
+ * different scale per tensor, so that Adam's normalisation matters. */
+static double grad_value(int step, int tensor, int64_t j)
+{
+    double scale = pow(10.0, (tensor % 5) - 2);
+    return scale * sin(1.3 * (double)j + 0.7 * tensor + 2.1 * step + 0.1);
+}
+
+static void set_grads(flp_meta *meta, int step)
+{
+    flp__tensor_list l = views(meta);
+    for (int i = 0; i < l.n; i++)
+        for (int64_t j = 0; j < l.items[i].count; j++)
+            l.items[i].grad[j] = (float)grad_value(step, i, j);
+    flp__tensor_list_free(&l);
+}
+
+/* ---- snapshots: everything a load or a refused step must leave alone ---- */
+
+typedef struct {
+    float *data;  /* values, then Adam moments */
+    int64_t n_values, n_moments;
+    int64_t step;
+    flp__adam_settings adam;
+    flp__group_schedule groups[FLP_GROUP_COUNT];
+} snapshot;
+
+static snapshot snap_take(const flp_meta *meta)
+{
+    snapshot s = {0};
+    flp__tensor_list l = views(meta);
+    s.n_values = flp__tensor_list_total(&l);
+    s.n_moments = 2 * meta->total;
+    s.data = malloc((size_t)(s.n_values + s.n_moments + 1) * sizeof(float));
+    ck_assert_ptr_nonnull(s.data);
+    int64_t k = 0;
+    for (int i = 0; i < l.n; i++)
+        for (int64_t j = 0; j < l.items[i].count; j++)
+            s.data[k++] = l.items[i].value[j];
+    memcpy(s.data + k, meta->moments, (size_t)s.n_moments * sizeof(float));
+    s.step = meta->step;
+    s.adam = meta->adam;
+    memcpy(s.groups, meta->sched.group, sizeof s.groups);
+    flp__tensor_list_free(&l);
+    return s;
+}
+
+static void snap_check_same(const snapshot *a, const flp_meta *meta, const char *what)
+{
+    snapshot b = snap_take(meta);
+    ck_assert_msg(a->n_values == b.n_values && a->step == b.step, "%s: step or size changed", what);
+    ck_assert_msg(memcmp(a->data, b.data, (size_t)(a->n_values + a->n_moments) * sizeof(float)) == 0,
+                  "%s: values or moments changed", what);
+    ck_assert_msg(memcmp(&a->adam, &b.adam, sizeof a->adam) == 0, "%s: settings changed", what);
+    ck_assert_msg(memcmp(a->groups, b.groups, sizeof a->groups) == 0, "%s: schedule changed", what);
+    free(b.data);
+}
+
+/* ---- a double-precision Adam, as torch.optim.Adam ------------------------ */
+
+typedef struct {
+    int n;
+    int64_t *count;
+    int *group;
+    double **p, **m, **v;
+    int64_t t;
+} ref_adam;
+
+static ref_adam ref_make(const flp_meta *meta)
+{
+    flp__tensor_list l = views(meta);
+    ref_adam r = {.n = l.n};
+    r.count = calloc((size_t)l.n, sizeof *r.count);
+    r.group = calloc((size_t)l.n, sizeof *r.group);
+    r.p = calloc((size_t)l.n, sizeof *r.p);
+    r.m = calloc((size_t)l.n, sizeof *r.m);
+    r.v = calloc((size_t)l.n, sizeof *r.v);
+    for (int i = 0; i < l.n; i++) {
+        r.count[i] = l.items[i].count;
+        r.group[i] = l.items[i].group;
+        r.p[i] = calloc((size_t)r.count[i], sizeof(double));
+        r.m[i] = calloc((size_t)r.count[i], sizeof(double));
+        r.v[i] = calloc((size_t)r.count[i], sizeof(double));
+        for (int64_t j = 0; j < r.count[i]; j++)
+            r.p[i][j] = l.items[i].value[j];
+    }
+    flp__tensor_list_free(&l);
+    return r;
+}
+
+static void ref_free(ref_adam *r)
+{
+    for (int i = 0; i < r->n; i++) {
+        free(r->p[i]);
+        free(r->m[i]);
+        free(r->v[i]);
+    }
+    free(r->p);
+    free(r->m);
+    free(r->v);
+    free(r->count);
+    free(r->group);
+}
+
+static void ref_step(ref_adam *r, int step, const double lr[FLP_GROUP_COUNT],
+                     const int frozen[FLP_GROUP_COUNT], double b1, double b2, double eps)
+{
+    r->t++;
+    for (int i = 0; i < r->n; i++) {
+        if (frozen[r->group[i]])
+            continue;
+        for (int64_t j = 0; j < r->count[i]; j++) {
+            double g = (float)grad_value(step, i, j);
+            r->m[i][j] = b1 * r->m[i][j] + (1 - b1) * g;
+            r->v[i][j] = b2 * r->v[i][j] + (1 - b2) * g * g;
+            double mhat = r->m[i][j] / (1 - pow(b1, (double)r->t));
+            double vhat = r->v[i][j] / (1 - pow(b2, (double)r->t));
+            r->p[i][j] -= lr[r->group[i]] * mhat / (sqrt(vhat) + eps);
+        }
+    }
+}
+
+static void ref_compare(const ref_adam *r, const flp_meta *meta, int step)
+{
+    flp__tensor_list l = views(meta);
+    char what[64];
+    for (int i = 0; i < l.n; i++) {
+        snprintf(what, sizeof what, "step %d %s", step, l.items[i].name);
+        ck_allclose(what, l.items[i].value, r->p[i], r->count[i], 1e-5, 1e-7);
+    }
+    flp__tensor_list_free(&l);
+}
+
+/* Five steps with per-group rates, a step decay on the weights, non-default
+ * Adam settings and the feedback group frozen for steps 2-3. */
+START_TEST(test_adam_matches_reference)
+{
+    rig r;
+    rig_make(&r, 11);
+    const double b1 = 0.8, b2 = 0.99, eps = 1e-6;
+    ck_flp(flp_meta_set(r.meta, FLP_META_BETA1, b1));
+    ck_flp(flp_meta_set(r.meta, FLP_META_BETA2, b2));
+    ck_flp(flp_meta_set(r.meta, FLP_META_EPSILON, eps));
+    const double base[FLP_GROUP_COUNT] = {1e-2, 3e-3, 5e-2, 2e-2, 1e-3};
+    for (int g = 0; g < FLP_GROUP_COUNT; g++)
+        ck_flp(flp_meta_set_lr(r.meta, (flp_group)g, base[g]));
+    const int64_t milestones[2] = {1, 3};
+    ck_flp(flp_meta_set_step_decay(r.meta, FLP_GROUP_WEIGHTS, 0.5, milestones, 2));
+    ref_adam ref = ref_make(r.meta);
+    for (int step = 0; step < 5; step++) {
+        int frozen[FLP_GROUP_COUNT] = {0};
+        frozen[FLP_GROUP_FEEDBACK] = step == 2 || step == 3;
+        ck_flp(flp_meta_freeze(r.meta, FLP_GROUP_FEEDBACK, frozen[FLP_GROUP_FEEDBACK]));
+        double lr[FLP_GROUP_COUNT];
+        memcpy(lr, base, sizeof lr);
+        lr[FLP_GROUP_WEIGHTS] *= step >= 3 ? 0.25 : step >= 1 ? 0.5 : 1;
+        double got;
+        ck_flp(flp_meta_get_lr(r.meta, FLP_GROUP_WEIGHTS, &got));
+        ck_assert_double_eq_tol(got, lr[FLP_GROUP_WEIGHTS], 1e-15);
+        set_grads(r.meta, step);
+        ck_flp(flp_meta_step(r.meta));
+        ref_step(&ref, step, lr, frozen, b1, b2, eps);
+        ref_compare(&ref, r.meta, step);
+    }
+    int64_t steps;
+    ck_flp(flp_meta_step_count(r.meta, &steps));
+    ck_assert_int_eq(steps, 5);
+    ref_free(&ref);
+    rig_free(&r);
+}
 END_TEST
+
+/* The same through the public gradient path: forward/backward on the net
+ * fills the weight gradients that the step then uses. */
+START_TEST(test_step_uses_backward_gradients)
+{
+    rig r;
+    rig_make(&r, 5);
+    float x[2 * 3] = {0.5f, -1.0f, 2.0f, 1.5f, 0.25f, -0.75f}, y[2 * 2], dy[2 * 2] = {1, -1, 0.5f, 2};
+    float w0[12], w1[12], g[12];
+    ck_flp(flp_meta_zero_grad(r.meta));
+    ck_flp(flp_net_forward(r.net, 2, x, y));
+    ck_flp(flp_net_backward(r.net, dy, NULL));
+    ck_flp(flp_net_get_param(r.net, 0, FLP_PARAM_WEIGHT, w0, 12));
+    ck_flp(flp_net_get_grad(r.net, 0, FLP_PARAM_WEIGHT, g, 12));
+    ck_flp(flp_meta_step(r.meta));
+    ck_flp(flp_net_get_param(r.net, 0, FLP_PARAM_WEIGHT, w1, 12));
+    /* First Adam step: p -= lr * g / (|g| + eps) elementwise. */
+    double expect[12];
+    for (int j = 0; j < 12; j++)
+        expect[j] = w0[j] - 1e-3 * g[j] / (fabs(g[j]) + 1e-8);
+    ck_allclose("net.0.weight", w1, expect, 12, 1e-6, 1e-9);
+    rig_free(&r);
+}
+END_TEST
+
+START_TEST(test_defaults)
+{
+    rig r;
+    rig_make(&r, 1);
+    double v;
+    ck_flp(flp_meta_get(r.meta, FLP_META_BETA1, &v));
+    ck_assert_double_eq(v, 0.9);
+    ck_flp(flp_meta_get(r.meta, FLP_META_BETA2, &v));
+    ck_assert_double_eq(v, 0.999);
+    ck_flp(flp_meta_get(r.meta, FLP_META_EPSILON, &v));
+    ck_assert_double_eq(v, 1e-8);
+    ck_flp(flp_meta_get(r.meta, FLP_META_NONFINITE, &v));
+    ck_assert_double_eq(v, 0);
+    for (int g = 0; g < FLP_GROUP_COUNT; g++) {
+        ck_flp(flp_meta_get_lr(r.meta, (flp_group)g, &v));
+        ck_assert_double_eq(v, 1e-3);
+    }
+    int64_t steps = -1;
+    ck_flp(flp_meta_step_count(r.meta, &steps));
+    ck_assert_int_eq(steps, 0);
+    /* Twelve tensors: 4 net, 6 feedback (B, c, beta of 2 layers), 2 alpha. */
+    ck_assert_int_eq(r.meta->ref.n, 12);
+    ck_assert_str_eq(r.meta->ref.items[0].name, "net.0.weight");
+    ck_assert_str_eq(r.meta->ref.items[11].name, "rule.2.alpha");
+    rig_free(&r);
+}
+END_TEST
+
+/* A net without feedback or rule is a valid optimizer too. */
+START_TEST(test_net_only)
+{
+    rig r;
+    rig_handles(&r, 2, FLP_GRANULARITY_SYNAPSE);
+    ck_flp(flp_meta_create(r.net, NULL, NULL, &r.meta));
+    ck_assert_int_eq(r.meta->ref.n, 4);
+    set_grads(r.meta, 0);
+    ck_flp(flp_meta_step(r.meta));
+    rig_free(&r);
+}
+END_TEST
+
+/* ---- schedules -------------------------------------------------------------- */
+
+START_TEST(test_step_decay_milestones)
+{
+    rig r;
+    rig_make(&r, 1);
+    const int64_t ms[3] = {0, 2, 5};
+    ck_flp(flp_meta_set_lr(r.meta, FLP_GROUP_PLASTICITY, 2.0));
+    ck_flp(flp_meta_set_step_decay(r.meta, FLP_GROUP_PLASTICITY, 0.1, ms, 3));
+    const double expect[7] = {0.2, 0.2, 0.02, 0.02, 0.02, 0.002, 0.002};
+    for (int s = 0; s < 7; s++) {
+        double lr;
+        ck_flp(flp_meta_get_lr(r.meta, FLP_GROUP_PLASTICITY, &lr));
+        ck_assert_double_eq_tol(lr, expect[s], 1e-15);
+        ck_flp(flp_meta_get_lr(r.meta, FLP_GROUP_RULE, &lr));
+        ck_assert_double_eq(lr, 1e-3); /* other groups keep their rate */
+        ck_flp(flp_meta_zero_grad(r.meta));
+        ck_flp(flp_meta_step(r.meta));
+    }
+    /* n = 0 clears the decay; sixteen milestones are accepted. */
+    ck_flp(flp_meta_set_step_decay(r.meta, FLP_GROUP_PLASTICITY, 0.1, NULL, 0));
+    double lr;
+    ck_flp(flp_meta_get_lr(r.meta, FLP_GROUP_PLASTICITY, &lr));
+    ck_assert_double_eq(lr, 2.0);
+    int64_t many[16];
+    for (int i = 0; i < 16; i++)
+        many[i] = i;
+    ck_flp(flp_meta_set_step_decay(r.meta, FLP_GROUP_PLASTICITY, 0.5, many, 16));
+    ck_flp(flp_meta_get_lr(r.meta, FLP_GROUP_PLASTICITY, &lr));
+    ck_assert_double_eq_tol(lr, 2.0 * pow(0.5, 8), 1e-15); /* step 7: milestones 0..7 passed */
+    rig_free(&r);
+}
+END_TEST
+
+static double sched_fn(flp_group group, int64_t step, double base, void *user)
+{
+    return base * (double)(step + 1) * (1 + (int)group) * *(double *)user;
+}
+
+static double sched_bad(flp_group group, int64_t step, double base, void *user)
+{
+    (void)group;
+    (void)base;
+    (void)user;
+    return step >= 1 ? NAN : 1e-3;
+}
+
+START_TEST(test_schedule_callback)
+{
+    rig r;
+    rig_make(&r, 1);
+    double k = 0.5, lr;
+    const int64_t ms[1] = {0};
+    ck_flp(flp_meta_set_step_decay(r.meta, FLP_GROUP_FEEDBACK, 0.01, ms, 1));
+    ck_flp(flp_meta_set_schedule(r.meta, sched_fn, &k));
+    for (int s = 0; s < 3; s++) {
+        for (int g = 0; g < FLP_GROUP_COUNT; g++) {
+            ck_flp(flp_meta_get_lr(r.meta, (flp_group)g, &lr));
+            ck_assert_double_eq_tol(lr, 1e-3 * (s + 1) * (1 + g) * 0.5, 1e-15); /* no decay */
+        }
+        ck_flp(flp_meta_step(r.meta));
+    }
+    ck_flp(flp_meta_set_schedule(r.meta, NULL, NULL));
+    ck_flp(flp_meta_get_lr(r.meta, FLP_GROUP_FEEDBACK, &lr));
+    ck_assert_double_eq_tol(lr, 1e-5, 1e-18);
+    /* A callback that returns NaN stops the step before anything moves. */
+    ck_flp(flp_meta_set_schedule(r.meta, sched_bad, NULL));
+    set_grads(r.meta, 0);
+    snapshot before = snap_take(r.meta);
+    ck_flp_fails(flp_meta_step(r.meta), FLP_ERR_RANGE);
+    ck_assert_ptr_nonnull(strstr(flp_last_error(), "schedule returned nan"));
+    ck_flp_fails(flp_meta_get_lr(r.meta, FLP_GROUP_WEIGHTS, &lr), FLP_ERR_RANGE);
+    snap_check_same(&before, r.meta, "refused step");
+    free(before.data);
+    rig_free(&r);
+}
+END_TEST
+
+/* ---- freezing --------------------------------------------------------------- */
+
+START_TEST(test_freeze)
+{
+    rig r;
+    rig_make(&r, 3);
+    ck_flp(flp_meta_freeze(r.meta, FLP_GROUP_WEIGHTS, 1));
+    ck_flp(flp_meta_freeze(r.meta, FLP_GROUP_STRENGTH, 1));
+    snapshot before = snap_take(r.meta);
+    set_grads(r.meta, 0);
+    ck_flp(flp_meta_step(r.meta));
+    snapshot after = snap_take(r.meta);
+    flp__tensor_list l = views(r.meta);
+    int64_t k = 0, off = 0;
+    for (int i = 0; i < l.n; i++) {
+        int frozen = l.items[i].group == FLP_GROUP_WEIGHTS || l.items[i].group == FLP_GROUP_STRENGTH;
+        size_t bytes = (size_t)l.items[i].count * sizeof(float);
+        int same_value = memcmp(before.data + k, after.data + k, bytes) == 0;
+        int same_m = memcmp(r.meta->moments + off, before.data + before.n_values + off, bytes) == 0;
+        ck_assert_msg(same_value == frozen, "%s moved: %d, frozen %d", l.items[i].name, !same_value,
+                      frozen);
+        ck_assert_msg(same_m == frozen, "%s moments moved: %d", l.items[i].name, !same_m);
+        k += l.items[i].count;
+        off += l.items[i].count;
+    }
+    flp__tensor_list_free(&l);
+    free(before.data);
+    free(after.data);
+    rig_free(&r);
+}
+END_TEST
+
+/* ---- non-finite gradients ----------------------------------------------------- */
+
+/* Put NaN and -inf into rule.0.alpha's gradient (tensor 10). */
+static void poison(flp_meta *meta)
+{
+    flp__tensor_list l = views(meta);
+    ck_assert_str_eq(l.items[10].name, "rule.0.alpha");
+    l.items[10].grad[3] = NAN;
+    l.items[10].grad[7] = -INFINITY;
+    flp__tensor_list_free(&l);
+}
+
+START_TEST(test_nonfinite_skip)
+{
+    rig r;
+    rig_make(&r, 4);
+    set_grads(r.meta, 0);
+    poison(r.meta);
+    snapshot before = snap_take(r.meta);
+    ck_flp_fails(flp_meta_step(r.meta), FLP_ERR_NONFINITE);
+    ck_assert_msg(strstr(flp_last_error(), "rule.0.alpha[3]") != NULL, "%s", flp_last_error());
+    ck_assert_msg(strstr(flp_last_error(), "2 non-finite") != NULL, "%s", flp_last_error());
+    snap_check_same(&before, r.meta, "skipped step");
+    /* Non-finite entries of a frozen group are not looked at. */
+    ck_flp(flp_meta_freeze(r.meta, FLP_GROUP_PLASTICITY, 1));
+    ck_flp(flp_meta_step(r.meta));
+    int64_t steps;
+    ck_flp(flp_meta_step_count(r.meta, &steps));
+    ck_assert_int_eq(steps, 1);
+    free(before.data);
+    rig_free(&r);
+}
+END_TEST
+
+START_TEST(test_nonfinite_zero)
+{
+    rig a, b;
+    rig_make(&a, 4);
+    rig_make(&b, 4);
+    ck_flp(flp_meta_set(a.meta, FLP_META_NONFINITE, 1));
+    ck_flp(flp_meta_set(b.meta, FLP_META_NONFINITE, 1));
+    set_grads(a.meta, 0);
+    poison(a.meta);
+    ck_flp_fails(flp_meta_step(a.meta), FLP_ERR_NONFINITE);
+    ck_assert_msg(strstr(flp_last_error(), "zeroed 2") != NULL, "%s", flp_last_error());
+    ck_assert_msg(strstr(flp_last_error(), "rule.0.alpha[3]") != NULL, "%s", flp_last_error());
+    flp__tensor_list la = views(a.meta);
+    ck_assert(la.items[10].grad[3] == 0.0f && la.items[10].grad[7] == 0.0f);
+    flp__tensor_list_free(&la);
+    /* Same as a step with those entries set to zero by hand. */
+    set_grads(b.meta, 0);
+    flp__tensor_list lb = views(b.meta);
+    lb.items[10].grad[3] = lb.items[10].grad[7] = 0.0f;
+    flp__tensor_list_free(&lb);
+    ck_flp(flp_meta_step(b.meta));
+    snapshot sb = snap_take(b.meta);
+    snap_check_same(&sb, a.meta, "zeroed step");
+    free(sb.data);
+    rig_free(&a);
+    rig_free(&b);
+}
+END_TEST
+
+/* ---- gradients ------------------------------------------------------------------- */
+
+START_TEST(test_grad_norm_zero_scale)
+{
+    rig r;
+    rig_make(&r, 1);
+    set_grads(r.meta, 2);
+    double sum[FLP_GROUP_COUNT] = {0}, total = 0;
+    flp__tensor_list l = views(r.meta);
+    for (int i = 0; i < l.n; i++)
+        for (int64_t j = 0; j < l.items[i].count; j++) {
+            double g = l.items[i].grad[j];
+            sum[l.items[i].group] += g * g;
+            total += g * g;
+        }
+    double norm;
+    for (int g = 0; g < FLP_GROUP_COUNT; g++) {
+        ck_flp(flp_meta_grad_norm(r.meta, g, &norm));
+        ck_assert_double_eq_tol(norm, sqrt(sum[g]), 1e-12 * (1 + sqrt(sum[g])));
+    }
+    ck_flp(flp_meta_grad_norm(r.meta, -1, &norm));
+    ck_assert_double_eq_tol(norm, sqrt(total), 1e-12 * sqrt(total));
+    ck_flp(flp_meta_scale_grad(r.meta, 0.25));
+    ck_flp(flp_meta_grad_norm(r.meta, -1, &norm));
+    ck_assert_double_eq_tol(norm, 0.25 * sqrt(total), 1e-6 * sqrt(total));
+    ck_flp(flp_meta_zero_grad(r.meta));
+    ck_flp(flp_meta_grad_norm(r.meta, -1, &norm));
+    ck_assert_double_eq(norm, 0);
+    flp__tensor_list_free(&l);
+    rig_free(&r);
+}
+END_TEST
+
+/* ---- configuration changes ----------------------------------------------------- */
+
+START_TEST(test_configuration_changed)
+{
+    rig r;
+    rig_make(&r, 1);
+    double norm;
+    ck_flp(flp_rule_set(r.rule, FLP_RULE_GRANULARITY, FLP_GRANULARITY_NEURON));
+    ck_flp_fails(flp_meta_step(r.meta), FLP_ERR_STATE);
+    ck_assert_msg(strstr(flp_last_error(), "configuration changed after flp_meta_create") != NULL,
+                  "%s", flp_last_error());
+    ck_assert_msg(strstr(flp_last_error(), "rule.0.alpha has 4 values, was 12") != NULL, "%s",
+                  flp_last_error());
+    ck_flp_fails(flp_meta_zero_grad(r.meta), FLP_ERR_STATE);
+    ck_flp_fails(flp_meta_scale_grad(r.meta, 2), FLP_ERR_STATE);
+    ck_flp_fails(flp_meta_grad_norm(r.meta, -1, &norm), FLP_ERR_STATE);
+    ck_flp_fails(flp_checkpoint_save("unused.ckpt", r.meta, NULL), FLP_ERR_STATE);
+    ck_flp_fails(flp_checkpoint_load("unused.ckpt", r.meta, NULL), FLP_ERR_STATE);
+    /* Back to the configuration at create: usable again. */
+    ck_flp(flp_rule_set(r.rule, FLP_RULE_GRANULARITY, FLP_GRANULARITY_SYNAPSE));
+    ck_flp(flp_meta_step(r.meta));
+    /* A layer added to the network: more tensors than at create. */
+    ck_flp(flp_net_add_linear(r.net, 3, 1));
+    ck_flp_fails(flp_meta_step(r.meta), FLP_ERR_STATE);
+    ck_assert_msg(strstr(flp_last_error(), "net.3.weight") != NULL, "%s", flp_last_error());
+    rig_free(&r);
+}
+END_TEST
+
+/* ---- bad arguments ------------------------------------------------------------- */
+
+START_TEST(test_bad_inputs)
+{
+    rig r;
+    rig_make(&r, 1);
+    flp_meta *m = r.meta, *out = (flp_meta *)&r;
+    double v;
+    int64_t steps, ms[3] = {1, 1, 2};
+    ck_flp_fails(flp_meta_create(NULL, r.fb, r.rule, &out), FLP_ERR_NULL);
+    ck_assert_ptr_null(out);
+    ck_flp_fails(flp_meta_create(r.net, r.fb, r.rule, NULL), FLP_ERR_NULL);
+    /* Feedback and rule of another network. */
+    rig other;
+    int64_t in = 2;
+    ck_flp(flp_net_create(1, &in, &other.net));
+    ck_flp(flp_net_add_linear(other.net, 1, 1));
+    ck_flp(flp_feedback_create(other.net, &other.fb));
+    ck_flp(flp_rule_create(other.net, FLP_RULE_HEBB, &other.rule));
+    ck_flp_fails(flp_meta_create(r.net, other.fb, NULL, &out), FLP_ERR_INVALID);
+    ck_flp_fails(flp_meta_create(r.net, NULL, other.rule, &out), FLP_ERR_INVALID);
+    other.meta = NULL;
+    rig_free(&other);
+
+    ck_flp_fails(flp_meta_set(NULL, FLP_META_BETA1, 0.5), FLP_ERR_NULL);
+    ck_flp_fails(flp_meta_set(m, (flp_meta_key)4, 0.5), FLP_ERR_INVALID);
+    ck_flp_fails(flp_meta_set(m, (flp_meta_key)-1, 0.5), FLP_ERR_INVALID);
+    ck_flp_fails(flp_meta_set(m, FLP_META_BETA1, 1.0), FLP_ERR_RANGE);
+    ck_flp_fails(flp_meta_set(m, FLP_META_BETA1, -0.1), FLP_ERR_RANGE);
+    ck_flp_fails(flp_meta_set(m, FLP_META_BETA2, NAN), FLP_ERR_RANGE);
+    ck_flp_fails(flp_meta_set(m, FLP_META_EPSILON, 0), FLP_ERR_RANGE);
+    ck_flp_fails(flp_meta_set(m, FLP_META_EPSILON, INFINITY), FLP_ERR_RANGE);
+    ck_flp_fails(flp_meta_set(m, FLP_META_NONFINITE, 2), FLP_ERR_RANGE);
+    ck_flp_fails(flp_meta_set(m, FLP_META_NONFINITE, 0.5), FLP_ERR_RANGE);
+    ck_flp(flp_meta_set(m, FLP_META_BETA1, 0));
+    ck_flp_fails(flp_meta_get(NULL, FLP_META_BETA1, &v), FLP_ERR_NULL);
+    ck_flp_fails(flp_meta_get(m, FLP_META_BETA1, NULL), FLP_ERR_NULL);
+    ck_flp_fails(flp_meta_get(m, (flp_meta_key)9, &v), FLP_ERR_INVALID);
+
+    ck_flp_fails(flp_meta_set_lr(NULL, FLP_GROUP_WEIGHTS, 1), FLP_ERR_NULL);
+    ck_flp_fails(flp_meta_set_lr(m, (flp_group)5, 1), FLP_ERR_RANGE);
+    ck_flp_fails(flp_meta_set_lr(m, (flp_group)-1, 1), FLP_ERR_RANGE);
+    ck_flp_fails(flp_meta_set_lr(m, FLP_GROUP_WEIGHTS, -1e-3), FLP_ERR_RANGE);
+    ck_flp_fails(flp_meta_set_lr(m, FLP_GROUP_WEIGHTS, NAN), FLP_ERR_RANGE);
+    ck_flp_fails(flp_meta_set_lr(m, FLP_GROUP_WEIGHTS, INFINITY), FLP_ERR_RANGE);
+    ck_flp(flp_meta_set_lr(m, FLP_GROUP_WEIGHTS, 0));
+    ck_flp_fails(flp_meta_get_lr(NULL, FLP_GROUP_WEIGHTS, &v), FLP_ERR_NULL);
+    ck_flp_fails(flp_meta_get_lr(m, FLP_GROUP_WEIGHTS, NULL), FLP_ERR_NULL);
+    ck_flp_fails(flp_meta_get_lr(m, (flp_group)7, &v), FLP_ERR_RANGE);
+    ck_flp_fails(flp_meta_freeze(NULL, FLP_GROUP_WEIGHTS, 1), FLP_ERR_NULL);
+    ck_flp_fails(flp_meta_freeze(m, (flp_group)5, 1), FLP_ERR_RANGE);
+    ck_flp_fails(flp_meta_freeze(m, FLP_GROUP_WEIGHTS, 2), FLP_ERR_RANGE);
+
+    ck_flp_fails(flp_meta_set_step_decay(NULL, FLP_GROUP_WEIGHTS, 0.5, ms, 1), FLP_ERR_NULL);
+    ck_flp_fails(flp_meta_set_step_decay(m, (flp_group)5, 0.5, ms, 1), FLP_ERR_RANGE);
+    ck_flp_fails(flp_meta_set_step_decay(m, FLP_GROUP_WEIGHTS, 0.5, NULL, 1), FLP_ERR_NULL);
+    ck_flp_fails(flp_meta_set_step_decay(m, FLP_GROUP_WEIGHTS, 0.5, ms, 2), FLP_ERR_RANGE);
+    ck_assert_ptr_nonnull(strstr(flp_last_error(), "strictly increasing"));
+    ck_flp_fails(flp_meta_set_step_decay(m, FLP_GROUP_WEIGHTS, 0.5, ms, -1), FLP_ERR_RANGE);
+    ck_flp_fails(flp_meta_set_step_decay(m, FLP_GROUP_WEIGHTS, 0.5, ms, 17), FLP_ERR_RANGE);
+    ck_flp_fails(flp_meta_set_step_decay(m, FLP_GROUP_WEIGHTS, NAN, ms + 1, 2), FLP_ERR_RANGE);
+    ck_flp_fails(flp_meta_set_step_decay(m, FLP_GROUP_WEIGHTS, -0.5, ms + 1, 2), FLP_ERR_RANGE);
+    const int64_t neg[1] = {-1};
+    ck_flp_fails(flp_meta_set_step_decay(m, FLP_GROUP_WEIGHTS, 0.5, neg, 1), FLP_ERR_RANGE);
+    ck_flp_fails(flp_meta_set_schedule(NULL, sched_fn, NULL), FLP_ERR_NULL);
+
+    ck_flp_fails(flp_meta_zero_grad(NULL), FLP_ERR_NULL);
+    ck_flp_fails(flp_meta_scale_grad(NULL, 0.5), FLP_ERR_NULL);
+    ck_flp_fails(flp_meta_scale_grad(m, NAN), FLP_ERR_RANGE);
+    ck_flp_fails(flp_meta_scale_grad(m, INFINITY), FLP_ERR_RANGE);
+    ck_flp_fails(flp_meta_step(NULL), FLP_ERR_NULL);
+    flp_episode *ep;
+    ck_flp(flp_episode_create(&ep));
+    float loss;
+    ck_flp_fails(flp_meta_train_step(NULL, (flp_lifetime *)&r, ep, &loss), FLP_ERR_NULL);
+    ck_flp_fails(flp_meta_train_step(m, NULL, ep, &loss), FLP_ERR_NULL);
+    ck_flp_fails(flp_meta_train_step(m, (flp_lifetime *)&r, NULL, &loss), FLP_ERR_NULL);
+    flp_episode_free(ep);
+    ck_flp_fails(flp_meta_step_count(NULL, &steps), FLP_ERR_NULL);
+    ck_flp_fails(flp_meta_step_count(m, NULL), FLP_ERR_NULL);
+    ck_flp_fails(flp_meta_grad_norm(NULL, -1, &v), FLP_ERR_NULL);
+    ck_flp_fails(flp_meta_grad_norm(m, -1, NULL), FLP_ERR_NULL);
+    ck_flp_fails(flp_meta_grad_norm(m, 5, &v), FLP_ERR_RANGE);
+
+    ck_flp_fails(flp_checkpoint_save(NULL, m, NULL), FLP_ERR_NULL);
+    ck_flp_fails(flp_checkpoint_save("x", NULL, NULL), FLP_ERR_NULL);
+    ck_flp_fails(flp_checkpoint_save("", m, NULL), FLP_ERR_INVALID);
+    ck_flp_fails(flp_checkpoint_load(NULL, m, NULL), FLP_ERR_NULL);
+    ck_flp_fails(flp_checkpoint_load("x", NULL, NULL), FLP_ERR_NULL);
+    flp_meta_free(NULL);
+    rig_free(&r);
+}
+END_TEST
+
+/* Every allocation of create, save and load failing in turn: NOMEM, no
+ * leak (under ASan), handles untouched and still usable. */
+START_TEST(test_out_of_memory)
+{
+    rig r;
+    rig_make(&r, 1);
+    flp_meta_free(r.meta);
+    r.meta = NULL;
+    flp_status st = FLP_ERR_NOMEM;
+    for (int64_t n = 1; st == FLP_ERR_NOMEM; n++) {
+        flp__alloc_fail_after(n);
+        st = flp_meta_create(r.net, r.fb, r.rule, &r.meta);
+        flp__alloc_fail_after(0);
+        ck_assert_msg(st == FLP_OK || (st == FLP_ERR_NOMEM && r.meta == NULL), "n=%lld: %s",
+                      (long long)n, flp_last_error());
+    }
+    char path[] = "/tmp/flp_meta_oom_XXXXXX";
+    int fd = mkstemp(path);
+    ck_assert_int_ge(fd, 0);
+    close(fd);
+    ck_flp(flp_checkpoint_save(path, r.meta, NULL));
+    set_grads(r.meta, 0);
+    ck_flp(flp_meta_step(r.meta));
+    snapshot before = snap_take(r.meta);
+    for (int which = 0; which < 2; which++) {
+        st = FLP_ERR_NOMEM;
+        for (int64_t n = 1; st == FLP_ERR_NOMEM; n++) {
+            flp__alloc_fail_after(n);
+            st = which == 0 ? flp_checkpoint_save(path, r.meta, NULL)
+                            : flp_checkpoint_load(path, r.meta, NULL);
+            flp__alloc_fail_after(0);
+            ck_assert_msg(st == FLP_OK || st == FLP_ERR_NOMEM, "%s", flp_last_error());
+            if (st == FLP_ERR_NOMEM || which == 0)
+                snap_check_same(&before, r.meta, "NOMEM");
+        }
+    }
+    unlink(path);
+    free(before.data);
+    rig_free(&r);
+}
+END_TEST
+
+/* ======================================================================
+ * Checkpoints
+ * ====================================================================== */
+
+/* A scratch directory per test, removed with its files at the end. */
+static char tmpdir[64];
+
+static void dir_setup(void)
+{
+    snprintf(tmpdir, sizeof tmpdir, "/tmp/flp_meta_XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(tmpdir));
+}
+
+static void dir_remove(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (d == NULL)
+        return;
+    struct dirent *e;
+    char p[512];
+    while ((e = readdir(d)) != NULL) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+            continue;
+        snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
+        struct stat sb;
+        if (lstat(p, &sb) == 0 && S_ISDIR(sb.st_mode))
+            dir_remove(p);
+        else
+            unlink(p);
+    }
+    closedir(d);
+    rmdir(dir);
+}
+
+static void dir_teardown(void) { dir_remove(tmpdir); }
+
+static const char *tmp_path(const char *name)
+{
+    static char p[4][256];
+    static int k;
+    k = (k + 1) % 4;
+    snprintf(p[k], sizeof p[k], "%s/%s", tmpdir, name);
+    return p[k];
+}
+
+/* Number of entries in the scratch directory (temporary files included). */
+static int dir_entries(void)
+{
+    DIR *d = opendir(tmpdir);
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL)
+        n += e->d_name[0] != '.';
+    closedir(d);
+    return n;
+}
+
+static uint8_t *read_all(const char *path, long *size)
+{
+    FILE *f = fopen(path, "rb");
+    ck_assert_ptr_nonnull(f);
+    fseek(f, 0, SEEK_END);
+    *size = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    uint8_t *buf = malloc((size_t)*size + 1);
+    ck_assert_int_eq(fread(buf, 1, (size_t)*size, f), *size);
+    fclose(f);
+    return buf;
+}
+
+static void write_all(const char *path, const uint8_t *buf, long size)
+{
+    FILE *f = fopen(path, "wb");
+    ck_assert_ptr_nonnull(f);
+    ck_assert_int_eq(fwrite(buf, 1, (size_t)size, f), size);
+    fclose(f);
+}
+
+/* ---- a fake sampler, so that the sampler section is tested on its own --- */
+
+typedef struct {
+    flp_sampler base;
+    uint64_t counter;
+} fake_sampler;
+
+static int64_t fake_state_size(const flp_sampler *s)
+{
+    (void)s;
+    return 8;
+}
+static void fake_get_state(const flp_sampler *s, uint8_t *buf)
+{
+    memcpy(buf, &((const fake_sampler *)s)->counter, 8);
+}
+static flp_status fake_set_state(flp_sampler *s, const uint8_t *buf, int64_t n)
+{
+    if (n != 8)
+        return FLP_ERR_FORMAT;
+    memcpy(&((fake_sampler *)s)->counter, buf, 8);
+    return FLP_OK;
+}
+static const flp__sampler_ops fake_ops = {.kind = "fake", .state_size = fake_state_size,
+                                          .get_state = fake_get_state, .set_state = fake_set_state};
+static const flp__sampler_ops fake2_ops = {.kind = "fake2", .state_size = fake_state_size,
+                                           .get_state = fake_get_state, .set_state = fake_set_state};
+
+/* Several steps so that values, moments and step count are all non-trivial. */
+static void train(flp_meta *meta, int from, int to)
+{
+    for (int s = from; s < to; s++) {
+        set_grads(meta, s);
+        ck_flp(flp_meta_step(meta));
+    }
+}
+
+START_TEST(test_checkpoint_round_trip)
+{
+    rig a, b;
+    rig_make(&a, 21);
+    rig_make(&b, 99); /* other initial values: the load must replace them all */
+    const int64_t ms[2] = {3, 5};
+    ck_flp(flp_meta_set_step_decay(a.meta, FLP_GROUP_WEIGHTS, 0.3, ms, 2));
+    ck_flp(flp_meta_set_lr(a.meta, FLP_GROUP_PLASTICITY, 1e-2));
+    ck_flp(flp_meta_freeze(a.meta, FLP_GROUP_RULE, 1));
+    ck_flp(flp_meta_set(a.meta, FLP_META_BETA2, 0.99));
+    ck_flp(flp_meta_set(a.meta, FLP_META_NONFINITE, 1));
+    train(a.meta, 0, 4);
+    fake_sampler fa = {{&fake_ops, NULL}, 1234}, fb = {{&fake_ops, NULL}, 0};
+    const char *path = tmp_path("a.ckpt");
+    ck_flp(flp_checkpoint_save(path, a.meta, &fa.base));
+    ck_assert_int_eq(dir_entries(), 1); /* no temporary file left behind */
+    snapshot saved = snap_take(a.meta);
+
+    ck_flp(flp_checkpoint_load(path, b.meta, &fb.base));
+    snap_check_same(&saved, b.meta, "loaded");
+    ck_assert_int_eq(fb.counter, 1234);
+    /* Continuing both gives bit-identical results. */
+    train(a.meta, 4, 8);
+    train(b.meta, 4, 8);
+    snapshot sa = snap_take(a.meta);
+    snap_check_same(&sa, b.meta, "resumed");
+    /* The net's own accessors see the restored values. */
+    float wa[8], wb[8];
+    ck_flp(flp_net_get_param(a.net, 2, FLP_PARAM_WEIGHT, wa, 8));
+    ck_flp(flp_net_get_param(b.net, 2, FLP_PARAM_WEIGHT, wb, 8));
+    ck_assert(memcmp(wa, wb, sizeof wa) == 0);
+    /* The file's sampler is ignored when no sampler is given. */
+    ck_flp(flp_checkpoint_load(path, b.meta, NULL));
+    snap_check_same(&saved, b.meta, "loaded without sampler");
+    /* Saving over an existing file replaces it. */
+    ck_flp(flp_checkpoint_save(path, a.meta, NULL));
+    ck_flp(flp_checkpoint_load(path, b.meta, NULL));
+    snap_check_same(&sa, b.meta, "overwritten");
+    ck_assert_int_eq(dir_entries(), 1);
+    free(saved.data);
+    free(sa.data);
+    rig_free(&a);
+    rig_free(&b);
+}
+END_TEST
+
+START_TEST(test_checkpoint_sampler_mismatch)
+{
+    rig r;
+    rig_make(&r, 1);
+    train(r.meta, 0, 2);
+    fake_sampler f1 = {{&fake_ops, NULL}, 7}, f2 = {{&fake2_ops, NULL}, 9};
+    const char *with = tmp_path("with.ckpt"), *without = tmp_path("without.ckpt");
+    ck_flp(flp_checkpoint_save(with, r.meta, &f1.base));
+    ck_flp(flp_checkpoint_save(without, r.meta, NULL));
+    train(r.meta, 2, 3);
+    snapshot before = snap_take(r.meta);
+    ck_flp_fails(flp_checkpoint_load(with, r.meta, &f2.base), FLP_ERR_VERSION);
+    ck_assert_msg(strstr(flp_last_error(), "'fake'") && strstr(flp_last_error(), "'fake2'"), "%s",
+                  flp_last_error());
+    ck_flp_fails(flp_checkpoint_load(without, r.meta, &f1.base), FLP_ERR_VERSION);
+    ck_assert_msg(strstr(flp_last_error(), "no sampler") != NULL, "%s", flp_last_error());
+    snap_check_same(&before, r.meta, "sampler mismatch");
+    ck_assert_int_eq(f1.counter, 7);
+    ck_assert_int_eq(f2.counter, 9);
+    free(before.data);
+    rig_free(&r);
+}
+END_TEST
+
+/* A small checkpoint (with a sampler section) and handles holding other
+ * values, for the corruption tests. */
+typedef struct {
+    rig r;
+    uint8_t *file;
+    long size;
+    snapshot before;
+    fake_sampler fake;
+} corrupt_rig;
+
+static void corrupt_setup(corrupt_rig *c)
+{
+    rig_make(&c->r, 1);
+    train(c->r.meta, 0, 2);
+    c->fake = (fake_sampler){{&fake_ops, NULL}, 42};
+    ck_flp(flp_checkpoint_save(tmp_path("good.ckpt"), c->r.meta, &c->fake.base));
+    c->file = read_all(tmp_path("good.ckpt"), &c->size);
+    train(c->r.meta, 2, 3);
+    c->fake.counter = 5;
+    c->before = snap_take(c->r.meta);
+}
+
+static void corrupt_free(corrupt_rig *c)
+{
+    free(c->file);
+    free(c->before.data);
+    rig_free(&c->r);
+}
+
+/* Load `buf` and expect `status`; the handles must be untouched. */
+static void expect_refused(corrupt_rig *c, const uint8_t *buf, long size, flp_status status,
+                           const char *needle, const char *what)
+{
+    const char *path = tmp_path("bad.ckpt");
+    write_all(path, buf, size);
+    flp_clear_error();
+    flp_status st = flp_checkpoint_load(path, c->r.meta, &c->fake.base);
+    ck_assert_msg(st == status, "%s: got %s (%s)", what, flp_status_name(st), flp_last_error());
+    ck_assert_msg(strstr(flp_last_error(), path) != NULL, "%s: message lacks the path: %s", what,
+                  flp_last_error());
+    ck_assert_msg(needle == NULL || strstr(flp_last_error(), needle) != NULL, "%s: '%s' not in %s",
+                  what, needle, flp_last_error());
+    snap_check_same(&c->before, c->r.meta, what);
+    ck_assert_int_eq(c->fake.counter, 5);
+}
+
+START_TEST(test_checkpoint_truncated)
+{
+    corrupt_rig c;
+    corrupt_setup(&c);
+    char what[64];
+    for (long n = 0; n < c.size; n++) {
+        snprintf(what, sizeof what, "truncated to %ld of %ld bytes", n, c.size);
+        expect_refused(&c, c.file, n, FLP_ERR_FORMAT, NULL, what);
+    }
+    /* Named sections: cut inside the tensor section's payload. */
+    expect_refused(&c, c.file, FLP__CKPT_HEADER_SIZE + 16, FLP_ERR_FORMAT, "optimizer section",
+                   "cut in optimizer");
+    expect_refused(&c, c.file, c.size - 30, FLP_ERR_FORMAT, "sampler section", "cut in sampler");
+    expect_refused(&c, c.file, 4, FLP_ERR_FORMAT, "header", "cut in header");
+    corrupt_free(&c);
+}
+END_TEST
+
+START_TEST(test_checkpoint_flipped_bytes)
+{
+    corrupt_rig c;
+    corrupt_setup(&c);
+    uint8_t *buf = malloc((size_t)c.size);
+    char what[64];
+    for (long i = 0; i < c.size; i++) {
+        memcpy(buf, c.file, (size_t)c.size);
+        buf[i] ^= 0x10;
+        const char *path = tmp_path("bad.ckpt");
+        write_all(path, buf, c.size);
+        flp_status st = flp_checkpoint_load(path, c.r.meta, &c.fake.base);
+        snprintf(what, sizeof what, "byte %ld flipped", i);
+        ck_assert_msg(st == FLP_ERR_FORMAT || st == FLP_ERR_VERSION, "%s: %s (%s)", what,
+                      flp_status_name(st), flp_last_error());
+        snap_check_same(&c.before, c.r.meta, what);
+        ck_assert_int_eq(c.fake.counter, 5);
+    }
+    /* A flip inside the tensor payload is caught by that section's CRC. */
+    memcpy(buf, c.file, (size_t)c.size);
+    buf[c.size / 2] ^= 0x01;
+    expect_refused(&c, buf, c.size, FLP_ERR_FORMAT, "CRC mismatch in the tensor section",
+                   "payload flip");
+    free(buf);
+    corrupt_free(&c);
+}
+END_TEST
+
+START_TEST(test_checkpoint_header_checks)
+{
+    corrupt_rig c;
+    corrupt_setup(&c);
+    uint8_t *buf = malloc((size_t)c.size);
+    uint32_t x;
+#define RESET() memcpy(buf, c.file, (size_t)c.size)
+    RESET();
+    memcpy(buf, "NOTACKPT", 8);
+    expect_refused(&c, buf, c.size, FLP_ERR_FORMAT, "wrong magic", "magic");
+    RESET();
+    x = 99;
+    memcpy(buf + 8, &x, 4);
+    expect_refused(&c, buf, c.size, FLP_ERR_VERSION, "format version 99", "version");
+    ck_assert_ptr_nonnull(strstr(flp_last_error(), "reads version 1"));
+    RESET();
+    x = 0x04030201u;
+    memcpy(buf + 16, &x, 4);
+    expect_refused(&c, buf, c.size, FLP_ERR_VERSION, "opposite byte order", "endianness");
+    RESET();
+    x = 0x0000803fu;
+    memcpy(buf + 20, &x, 4);
+    expect_refused(&c, buf, c.size, FLP_ERR_VERSION, "float layout", "float layout");
+    RESET();
+    buf[12] ^= 1; /* the writer's libflp version: covered by the header CRC */
+    expect_refused(&c, buf, c.size, FLP_ERR_FORMAT, "header", "header crc");
+    /* Data after the end marker. */
+    uint8_t *longer = malloc((size_t)c.size + 1);
+    memcpy(longer, c.file, (size_t)c.size);
+    longer[c.size] = 0;
+    expect_refused(&c, longer, c.size + 1, FLP_ERR_FORMAT, "after the end marker", "trailing");
+    free(longer);
+#undef RESET
+    free(buf);
+    corrupt_free(&c);
+}
+END_TEST
+
+START_TEST(test_checkpoint_configuration_mismatch)
+{
+    rig a, b, d;
+    rig_make(&a, 1);
+    ck_flp(flp_checkpoint_save(tmp_path("a.ckpt"), a.meta, NULL));
+    /* Same network, per-neuron plasticity coefficients. */
+    rig_handles(&b, 2, FLP_GRANULARITY_NEURON);
+    ck_flp(flp_meta_create(b.net, b.fb, b.rule, &b.meta));
+    snapshot before = snap_take(b.meta);
+    ck_flp_fails(flp_checkpoint_load(tmp_path("a.ckpt"), b.meta, NULL), FLP_ERR_VERSION);
+    ck_assert_msg(strstr(flp_last_error(),
+                         "checkpoint has rule.0.alpha with 12 values, this configuration has 4"),
+                  "%s", flp_last_error());
+    snap_check_same(&before, b.meta, "granularity mismatch");
+    free(before.data);
+    /* The net alone: fewer tensors. */
+    rig_handles(&d, 3, FLP_GRANULARITY_SYNAPSE);
+    ck_flp(flp_meta_create(d.net, NULL, NULL, &d.meta));
+    ck_flp_fails(flp_checkpoint_load(tmp_path("a.ckpt"), d.meta, NULL), FLP_ERR_VERSION);
+    ck_assert_msg(strstr(flp_last_error(), "12 meta-parameter tensors, this configuration has 4"),
+                  "%s", flp_last_error());
+    rig_free(&a);
+    rig_free(&b);
+    rig_free(&d);
+}
+END_TEST
+
+START_TEST(test_checkpoint_io_errors)
+{
+    rig r;
+    rig_make(&r, 1);
+    snapshot before = snap_take(r.meta);
+    const char *missing = tmp_path("missing.ckpt");
+    ck_flp_fails(flp_checkpoint_load(missing, r.meta, NULL), FLP_ERR_IO);
+    ck_assert_msg(strstr(flp_last_error(), missing) && strstr(flp_last_error(), strerror(ENOENT)),
+                  "%s", flp_last_error());
+    ck_flp_fails(flp_checkpoint_load(tmpdir, r.meta, NULL), FLP_ERR_IO); /* a directory */
+    /* Directories that cannot take the file: missing, and a regular file. */
+    ck_flp_fails(flp_checkpoint_save(tmp_path("nodir/x.ckpt"), r.meta, NULL), FLP_ERR_IO);
+    ck_assert_msg(strstr(flp_last_error(), "nodir/x.ckpt") != NULL, "%s", flp_last_error());
+    write_all(tmp_path("file"), (const uint8_t *)"x", 1);
+    ck_flp_fails(flp_checkpoint_save(tmp_path("file/x.ckpt"), r.meta, NULL), FLP_ERR_IO);
+    ck_assert_msg(strstr(flp_last_error(), strerror(ENOTDIR)) != NULL, "%s", flp_last_error());
+    /* An existing file survives a failed save: the temporary name is taken
+     * by a directory, so the write never starts. */
+    const char *path = tmp_path("keep.ckpt");
+    write_all(path, (const uint8_t *)"old contents", 12);
+    char tmp[300];
+    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
+    ck_assert_int_eq(mkdir(tmp, 0700), 0);
+    ck_flp_fails(flp_checkpoint_save(path, r.meta, NULL), FLP_ERR_IO);
+    long size;
+    uint8_t *got = read_all(path, &size);
+    ck_assert(size == 12 && memcmp(got, "old contents", 12) == 0);
+    free(got);
+    rmdir(tmp);
+    /* The rename fails (the target is a non-empty directory): the written
+     * temporary file is removed. */
+    const char *target = tmp_path("target");
+    ck_assert_int_eq(mkdir(target, 0700), 0);
+    write_all(tmp_path("target/inside"), (const uint8_t *)"x", 1);
+    int before_n = dir_entries();
+    ck_flp_fails(flp_checkpoint_save(target, r.meta, NULL), FLP_ERR_IO);
+    ck_assert_int_eq(dir_entries(), before_n);
+    snap_check_same(&before, r.meta, "io errors");
+    free(before.data);
+    rig_free(&r);
+}
+END_TEST
+
+/* ---- resume through the whole stack: sine sampler + lifetime -------------- */
+
+static void sine_rig(rig *r, flp_sampler **s, flp_episode **ep, flp_lifetime **lt, uint64_t seed)
+{
+    int64_t in = 3; /* one-hot of 2 tasks ++ x */
+    flp_rng *rng;
+    ck_flp(flp_rng_create(seed, &rng));
+    ck_flp(flp_net_create(1, &in, &r->net));
+    ck_flp(flp_net_add_linear(r->net, 8, 1));
+    ck_flp(flp_net_add_relu(r->net));
+    ck_flp(flp_net_add_linear(r->net, 1, 1));
+    ck_flp(flp_net_init(r->net, FLP_INIT_KAIMING_NORMAL, rng));
+    ck_flp(flp_feedback_create(r->net, &r->fb));
+    ck_flp(flp_feedback_init(r->fb, rng, 0.5f));
+    ck_flp(flp_rule_create(r->net, FLP_RULE_OJA, &r->rule));
+    ck_flp(flp_rule_set(r->rule, FLP_RULE_ALPHA_INIT, 1e-3));
+    ck_flp(flp_meta_create(r->net, r->fb, r->rule, &r->meta));
+    ck_flp(flp_meta_set_lr(r->meta, FLP_GROUP_PLASTICITY, 1e-4));
+    ck_flp(flp_lifetime_create(r->net, r->fb, r->rule, lt));
+    ck_flp(flp_sampler_create_sine(seed, s));
+    ck_flp(flp_sampler_set(*s, FLP_SINE_TASKS, 2));
+    ck_flp(flp_sampler_set(*s, FLP_SINE_BATCHES_PER_TASK, 2));
+    ck_flp(flp_sampler_set(*s, FLP_SINE_BATCH, 4));
+    ck_flp(flp_sampler_set(*s, FLP_SINE_QUERY_PER_TASK, 4));
+    ck_flp(flp_sampler_set(*s, FLP_SINE_POOL, 8));
+    ck_flp(flp_episode_create(ep));
+    flp_rng_free(rng);
+}
+
+static void sine_train(rig *r, flp_sampler *s, flp_episode *ep, flp_lifetime *lt, int n,
+                       float *losses)
+{
+    for (int i = 0; i < n; i++) {
+        ck_flp(flp_sampler_next(s, FLP_SPLIT_TRAIN, ep));
+        ck_flp(flp_meta_train_step(r->meta, lt, ep, &losses[i]));
+    }
+}
+
+START_TEST(test_resume_bit_identical)
+{
+    rig a, b;
+    flp_sampler *sa, *sb;
+    flp_episode *ea, *eb;
+    flp_lifetime *la, *lb;
+    sine_rig(&a, &sa, &ea, &la, 7);
+    sine_rig(&b, &sb, &eb, &lb, 8);
+    float loss_a[6], loss_b[6];
+    sine_train(&a, sa, ea, la, 3, loss_a);
+    const char *path = tmp_path("sine.ckpt");
+    ck_flp(flp_checkpoint_save(path, a.meta, sa));
+    sine_train(&a, sa, ea, la, 3, loss_a + 3);
+    ck_flp(flp_checkpoint_load(path, b.meta, sb));
+    sine_train(&b, sb, eb, lb, 3, loss_b + 3);
+    ck_assert_msg(memcmp(loss_a + 3, loss_b + 3, 3 * sizeof(float)) == 0,
+                  "losses differ after resume: %g vs %g", loss_a[5], loss_b[5]);
+    snapshot s = snap_take(a.meta);
+    snap_check_same(&s, b.meta, "resumed lifetime training");
+    free(s.data);
+    flp_episode_free(ea);
+    flp_episode_free(eb);
+    flp_sampler_free(sa);
+    flp_sampler_free(sb);
+    flp_lifetime_free(la);
+    flp_lifetime_free(lb);
+    rig_free(&a);
+    rig_free(&b);
+}
+END_TEST
+
 Suite *make_meta_suite(void)
 {
     Suite *s = suite_create("meta");
-    TCase *tc = tcase_create("placeholder");
-    tcase_add_test(tc, test_placeholder);
-    suite_add_tcase(s, tc);
+    TCase *adam = tcase_create("adam");
+    tcase_add_test(adam, test_adam_matches_reference);
+    tcase_add_test(adam, test_step_uses_backward_gradients);
+    tcase_add_test(adam, test_defaults);
+    tcase_add_test(adam, test_net_only);
+    tcase_add_test(adam, test_step_decay_milestones);
+    tcase_add_test(adam, test_schedule_callback);
+    tcase_add_test(adam, test_freeze);
+    tcase_add_test(adam, test_nonfinite_skip);
+    tcase_add_test(adam, test_nonfinite_zero);
+    tcase_add_test(adam, test_grad_norm_zero_scale);
+    tcase_add_test(adam, test_configuration_changed);
+    tcase_add_test(adam, test_bad_inputs);
+    tcase_add_test(adam, test_out_of_memory);
+    suite_add_tcase(s, adam);
+
+    TCase *ckpt = tcase_create("checkpoint");
+    tcase_add_checked_fixture(ckpt, dir_setup, dir_teardown);
+    tcase_add_test(ckpt, test_checkpoint_round_trip);
+    tcase_add_test(ckpt, test_checkpoint_sampler_mismatch);
+    tcase_add_test(ckpt, test_checkpoint_truncated);
+    tcase_add_test(ckpt, test_checkpoint_flipped_bytes);
+    tcase_add_test(ckpt, test_checkpoint_header_checks);
+    tcase_add_test(ckpt, test_checkpoint_configuration_mismatch);
+    tcase_add_test(ckpt, test_checkpoint_io_errors);
+    tcase_add_test(ckpt, test_resume_bit_identical);
+    suite_add_tcase(s, ckpt);
     return s;
 }

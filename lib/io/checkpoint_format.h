@@ -1,0 +1,61 @@
+/* checkpoint_format.h - the layout of checkpoint files (format version 1).
+ *
+ * Every multi-byte value is written in the writer's native byte order and
+ * float layout; the header records both so that a reader on a different
+ * machine refuses the file instead of misreading it.
+ *
+ *   header (28 bytes; the first 24 keep this layout in every format version)
+ *     char[8]  magic "FLPCKPT\0"
+ *     u32      format version (FLP__CKPT_FORMAT)
+ *     u32      libflp version that wrote it (flp_version_number(); informational)
+ *     u32      byte-order marker 0x01020304
+ *     u32      bits of 1.0f (0x3f800000 for IEEE-754 binary32)
+ *     u32      CRC-32 of the 24 bytes above
+ *   sections, in this order: OPTM, TENS, SAMP (optional), END
+ *     char[4]  tag
+ *     u64      payload length in bytes
+ *     u8[len]  payload
+ *     u32      CRC-32 (zlib) of tag, length and payload
+ *
+ *   OPTM  f64 beta1, beta2, eps; i32 nonfinite policy; i64 step count;
+ *         u32 group count (FLP_GROUP_COUNT); per group: f64 base lr,
+ *         i32 frozen, f64 decay factor, i32 milestone count,
+ *         i64 milestones[FLP__MAX_MILESTONES] (unused ones 0)
+ *   TENS  u32 tensor count; per tensor: char name[32] (NUL-padded), i32 group,
+ *         i64 count, f32 values[count], f32 adam_m[count], f32 adam_v[count]
+ *   SAMP  u32 kind length, char kind[length] (no NUL), i64 state length,
+ *         u8 state[length] (the sampler's own serialization)
+ *   END   empty payload; nothing may follow it
+ */
+#ifndef FLP_IO_CHECKPOINT_FORMAT_H
+#define FLP_IO_CHECKPOINT_FORMAT_H
+
+#include <stdint.h>
+
+#define FLP__CKPT_MAGIC "FLPCKPT"  /* + its terminating NUL: 8 bytes */
+#define FLP__CKPT_MAGIC_SIZE 8
+#define FLP__CKPT_FORMAT 1u
+#define FLP__CKPT_BYTE_ORDER 0x01020304u
+#define FLP__CKPT_FLOAT_ONE 0x3f800000u
+#define FLP__CKPT_HEADER_SIZE 28
+#define FLP__CKPT_NAME_SIZE 32
+#define FLP__CKPT_KIND_MAX 64   /* longest sampler kind accepted */
+
+/* Fixed size of one tensor entry before its three arrays. */
+#define FLP__CKPT_TENSOR_HEAD (FLP__CKPT_NAME_SIZE + 4 + 8)
+
+typedef enum {
+    FLP__SEC_OPTIMIZER = 0,
+    FLP__SEC_TENSORS = 1,
+    FLP__SEC_SAMPLER = 2,
+    FLP__SEC_END = 3,
+    FLP__SEC_COUNT = 4
+} flp__section;
+
+/* Tags as written, and the names used in error messages, by flp__section. */
+static const char flp__sec_tag[FLP__SEC_COUNT][4] = {{'O', 'P', 'T', 'M'}, {'T', 'E', 'N', 'S'},
+                                                     {'S', 'A', 'M', 'P'}, {'E', 'N', 'D', ' '}};
+static const char *const flp__sec_name[FLP__SEC_COUNT] = {"optimizer", "tensor", "sampler",
+                                                          "end-marker"};
+
+#endif

@@ -1,0 +1,50 @@
+/* meta_internal.h - the meta-optimizer's layout, shared with the checkpoint
+ * writer and reader (lib/io/checkpoint.c). */
+#ifndef FLP_META_INTERNAL_H
+#define FLP_META_INTERNAL_H
+
+#include "core/tensor.h"
+#include "flp/flp_meta.h"
+#include "meta/schedule.h"
+
+typedef struct {
+    double beta1, beta2, eps;
+    int nonfinite;          /* FLP_META_NONFINITE policy: 0 skip, 1 zero */
+} flp__adam_settings;
+
+struct flp_meta {
+    flp_net *net;
+    flp_feedback *fb;       /* may be NULL */
+    flp_rule *rule;         /* may be NULL */
+    /* The tensor list as collected at create: names, groups and counts are
+     * the configuration every later call is checked against. Its value/grad
+     * pointers are never used after create (a handle may reallocate). */
+    flp__tensor_list ref;
+    /* Fresh views re-collected by each non-const call; kept so that its
+     * capacity is reused and a step allocates nothing. */
+    flp__tensor_list views;
+    /* One arena: Adam's first moments of every tensor in list order, then
+     * the second moments in the same order (total floats each). */
+    float *moments;
+    int64_t total;
+    int64_t step;           /* applied meta-steps */
+    flp__adam_settings adam;
+    flp__schedule sched;
+};
+
+/* Clear `list` and fill it with fresh views of the meta-parameters of the
+ * handles `meta` was created over, then check that names, groups and counts
+ * still match the configuration at create: FLP_ERR_STATE naming the first
+ * difference, reported as coming from `fn`. */
+flp_status flp__meta_collect(const flp_meta *meta, flp__tensor_list *list, const char *fn);
+
+/* Adam's moments of the tensor whose values start `offset` floats into the
+ * concatenation of all tensors in list order. */
+float *flp__meta_m(const flp_meta *meta, int64_t offset);
+float *flp__meta_v(const flp_meta *meta, int64_t offset);
+
+/* NULL if `value` is acceptable for `key`, else what is wrong. Shared by
+ * flp_meta_set and the checkpoint loader. */
+const char *flp__meta_setting_problem(flp_meta_key key, double value);
+
+#endif
