@@ -64,14 +64,16 @@ FLP_API void flp_net_free(flp_net *net);
 FLP_API flp_status flp_net_add_linear(flp_net *net, int64_t out_features, int bias);
 /** Append a 2-D convolution (cross-correlation, as PyTorch) over a rank-3
  *  input. FLP_ERR_RANGE for non-positive sizes or stride, negative padding;
- *  FLP_ERR_SHAPE if the kernel does not fit the padded input. @since 0.1 */
+ *  FLP_ERR_SHAPE if the current output is not rank 3 or the kernel does not
+ *  fit the padded input. @since 0.1 */
 FLP_API flp_status flp_net_add_conv2d(flp_net *net, int64_t out_channels, int64_t kernel_h,
                                       int64_t kernel_w, int64_t stride, int64_t padding, int bias);
 /** Append max(x, 0). @since 0.1 */
 FLP_API flp_status flp_net_add_relu(flp_net *net);
 /** Append softplus(x) = log(1 + exp(beta x)) / beta, beta > 0. @since 0.1 */
 FLP_API flp_status flp_net_add_softplus(flp_net *net, float beta);
-/** Append a reshape from [C, H, W] to [C*H*W] (no data movement). @since 0.1 */
+/** Append a reshape from [C, H, W] to [C*H*W] (no data movement).
+ *  FLP_ERR_SHAPE if the current output is already rank 1. @since 0.1 */
 FLP_API flp_status flp_net_add_flatten(flp_net *net);
 
 /** Number of layers added so far. @since 0.1 */
@@ -79,12 +81,15 @@ FLP_API flp_status flp_net_num_layers(const flp_net *net, int *n);
 /** Kind of layer `layer`; FLP_ERR_RANGE if out of range. @since 0.1 */
 FLP_API flp_status flp_net_layer_kind(const flp_net *net, int layer, flp_layer_kind *kind);
 /** Per-example shape after layer `layer` (layer -1 = the input). shape has
- *  room for 3 extents; *rank is 1 or 3. @since 0.1 */
+ *  room for 3 extents; *rank is 1 or 3, and extents past the rank are set
+ *  to 1. FLP_ERR_RANGE unless -1 <= layer < number of layers. @since 0.1 */
 FLP_API flp_status flp_net_layer_shape(const flp_net *net, int layer, int *rank, int64_t shape[3]);
 /** Per-example input and output element counts. @since 0.1 */
 FLP_API flp_status flp_net_io_size(const flp_net *net, int64_t *in_size, int64_t *out_size);
 
-/** Number of floats in a parameter (0 if the layer has none of that kind). @since 0.1 */
+/** Number of floats in a parameter (0 if the layer has none of that kind).
+ *  For this and the functions below: FLP_ERR_RANGE for a layer out of range,
+ *  FLP_ERR_INVALID for a `which` that is not an flp_param. @since 0.1 */
 FLP_API flp_status flp_net_param_count(const flp_net *net, int layer, flp_param which, int64_t *count);
 /** Copy a parameter out; `count` must equal flp_net_param_count (FLP_ERR_SHAPE otherwise). @since 0.1 */
 FLP_API flp_status flp_net_get_param(const flp_net *net, int layer, flp_param which, float *dst, int64_t count);
@@ -95,15 +100,22 @@ FLP_API flp_status flp_net_get_grad(const flp_net *net, int layer, flp_param whi
 /** Set every accumulated gradient to zero. @since 0.1 */
 FLP_API flp_status flp_net_zero_grad(flp_net *net);
 
-/** Initialise every weight by `scheme` from `rng`, every bias to zero. @since 0.1 */
+/** Initialise every weight by `scheme` from `rng`, every bias to zero.
+ *  Weights are drawn layer by layer in row-major order, so the rng's state
+ *  fixes the result. Gradients are left as they are. FLP_ERR_INVALID for an
+ *  unknown scheme. @since 0.1 */
 FLP_API flp_status flp_net_init(flp_net *net, flp_init scheme, flp_rng *rng);
 
 /** y[batch, out] = net(x[batch, in]). Keeps the activations for
- *  flp_net_backward; the workspace grows only when `batch` grows. @since 0.1 */
+ *  flp_net_backward; the workspace grows only when `batch` grows.
+ *  FLP_ERR_RANGE if batch < 1 (or too large to address). A failed call
+ *  leaves the previous forward in place. @since 0.1 */
 FLP_API flp_status flp_net_forward(flp_net *net, int64_t batch, const float *x, float *y);
 /** Vector-Jacobian product of the last forward: adds dy^T d(y)/d(param) to
  *  every parameter's gradient and, if dx is not NULL, writes
- *  dx[batch, in] = dy^T dy/dx. FLP_ERR_STATE before any forward. @since 0.1 */
+ *  dx[batch, in] = dy^T dy/dx, batch being the last forward's. May be called
+ *  more than once per forward (gradients add up). FLP_ERR_STATE before any
+ *  forward, or after a layer was added since. @since 0.1 */
 FLP_API flp_status flp_net_backward(flp_net *net, const float *dy, float *dx);
 
 #ifdef __cplusplus
