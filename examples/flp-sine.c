@@ -1,0 +1,406 @@
+/* flp-sine - meta-train and evaluate FLP on incremental sine waves
+ * (Lindsey & Litwin-Kumar 2020, §4.1), through the public API only.
+ *
+ * stdout carries only results: `eval_mse_untrained MEAN SE` (when training
+ * from scratch) and, last, `eval_mse MEAN SE`, each the mean over R fresh
+ * evaluation sinusoid sets of the query MSE after a lifetime, with its
+ * standard error. Progress and warnings go to stderr. Exit status: 0 done,
+ * 1 library or I/O error, 2 bad command line. */
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <flp/flp.h>
+
+#include "sine_model.h"
+
+/* Quick configuration: meta-trains and evaluates in a few minutes on two
+ * cores, and still shows meta-learning at work. */
+#define QUICK_WIDTH 64
+#define QUICK_EPISODES 150
+#define QUICK_EVAL_RUNS 10
+
+typedef struct {
+    sine_config cfg;
+    long episodes, eval_runs, save_every, progress_every;
+    uint64_t seed;
+    int threads;
+    int quick;
+    const char *save, *load, *log;
+} options;
+
+/* ---- small utilities ------------------------------------------------------- */
+
+static void die_flp(const char *what)
+{
+    fprintf(stderr, "flp-sine: %s failed: %s\n", what, flp_last_error());
+    exit(1);
+}
+
+#define CHECK(expr)                  \
+    do {                             \
+        if ((expr) != FLP_OK)        \
+            die_flp(#expr);          \
+    } while (0)
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* "45s", "1m05s", "2h03m" */
+static void format_duration(double s, char *buf, size_t n)
+{
+    long t = s > 0 && s < 1e9 ? (long)(s + 0.5) : 0;
+    if (t < 60)
+        snprintf(buf, n, "%lds", t);
+    else if (t < 3600)
+        snprintf(buf, n, "%ldm%02lds", t / 60, t % 60);
+    else
+        snprintf(buf, n, "%ldh%02ldm", t / 3600, (t % 3600) / 60);
+}
+
+/* ---- command line ----------------------------------------------------------- */
+
+static void usage(FILE *f)
+{
+    sine_config d = sine_config_default();
+    fprintf(f,
+        "usage: flp-sine [options]\n"
+        "Meta-train FLP on incremental sine waves, then evaluate it on fresh sinusoids.\n"
+        "Network 11-W-W-W-W-W-3W-W-W-1 (relu), Oja or Hebb plasticity in the last N layers,\n"
+        "direct feedback of the error, Adam at the paper's learning rates.\n"
+        "\n"
+        "  --mode iid|continual   order of the inner steps (default iid)\n"
+        "  --rule oja|hebb        plasticity rule (default oja)\n"
+        "  --plastic N            last N linear layers plastic (default 3 iid, 2 continual)\n"
+        "  --width W              hidden width (default %lld; %d with --quick)\n"
+        "  --depth D              hidden layers (default %d: five of W, one of 3W, two of W;\n"
+        "                         in general all W except the third from last, 3W)\n"
+        "  --episodes N           meta-training episodes in total (default 20000; %d with --quick)\n"
+        "  --eval-runs R          evaluation lifetimes (default 50; %d with --quick)\n"
+        "  --seed S               seed of the initialisation and the task stream (default 1)\n"
+        "  --threads T            BLIS threads (default: BLIS's own setting)\n"
+        "  --save FILE            write a checkpoint at the end (and every --save-every)\n"
+        "  --save-every N         checkpoint every N episodes (default 0: only at the end)\n"
+        "  --load FILE            resume from a checkpoint written with the same options\n"
+        "  --log FILE.csv         per-episode log: episode,meta_loss,seconds (wall time since\n"
+        "                         the start of this run); appended to when resuming\n"
+        "  --memory-mib M         lifetime memory budget in MiB (default: library default,\n"
+        "                         512; 0 = unlimited)\n"
+        "  --steps-per-task S     batches per sinusoid (default %lld)\n"
+        "  --batch B              examples per batch (default %lld)\n"
+        "  --progress-every N     progress line every N episodes (default 0: every 10 s)\n"
+        "  --lr-weights X         Adam rate of initial weights and biases (default %g, x0.3\n"
+        "                         at meta-steps 1500, 2500, 3500)\n"
+        "  --lr-feedback X        Adam rate of feedback weights (default %g)\n"
+        "  --lr-plasticity X      Adam rate of plasticity coefficients (default %g)\n"
+        "  --lr-strength X        Adam rate of feedback strengths (default %g)\n"
+        "  --quick                small run: width %d, %d episodes, %d evaluation runs\n"
+        "  --help                 this text\n"
+        "\n"
+        "Prints `eval_mse_untrained MEAN SE` before training from scratch and\n"
+        "`eval_mse MEAN SE` (query MSE, mean and standard error over R runs) last.\n",
+        (long long)d.width, QUICK_WIDTH, d.depth, QUICK_EPISODES, QUICK_EVAL_RUNS,
+        (long long)d.batches_per_task, (long long)d.batch, d.lr_weights, d.lr_feedback,
+        d.lr_plasticity, d.lr_strength, QUICK_WIDTH, QUICK_EPISODES, QUICK_EVAL_RUNS);
+}
+
+static void bad_usage(const char *fmt, const char *arg)
+{
+    fprintf(stderr, "flp-sine: ");
+    fprintf(stderr, fmt, arg);
+    fprintf(stderr, "\n");
+    usage(stderr);
+    exit(2);
+}
+
+static long parse_long(const char *name, const char *s, long lo, long hi)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || end == s || *end || v < lo || v > hi) {
+        fprintf(stderr, "flp-sine: --%s wants an integer in [%ld, %ld], got '%s'\n", name, lo, hi, s);
+        usage(stderr);
+        exit(2);
+    }
+    return v;
+}
+
+static double parse_rate(const char *name, const char *s)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || end == s || *end || !(v >= 0) || !isfinite(v)) {
+        fprintf(stderr, "flp-sine: --%s wants a finite number >= 0, got '%s'\n", name, s);
+        usage(stderr);
+        exit(2);
+    }
+    return v;
+}
+
+enum {
+    OPT_MODE = 256, OPT_RULE, OPT_PLASTIC, OPT_WIDTH, OPT_DEPTH, OPT_EPISODES, OPT_EVAL_RUNS,
+    OPT_SEED, OPT_THREADS, OPT_SAVE, OPT_SAVE_EVERY, OPT_LOAD, OPT_LOG, OPT_MEMORY, OPT_STEPS,
+    OPT_BATCH, OPT_PROGRESS, OPT_LR_W, OPT_LR_FB, OPT_LR_PL, OPT_LR_ST, OPT_QUICK, OPT_HELP
+};
+
+static const struct option long_options[] = {
+    {"mode", required_argument, NULL, OPT_MODE},
+    {"rule", required_argument, NULL, OPT_RULE},
+    {"plastic", required_argument, NULL, OPT_PLASTIC},
+    {"width", required_argument, NULL, OPT_WIDTH},
+    {"depth", required_argument, NULL, OPT_DEPTH},
+    {"episodes", required_argument, NULL, OPT_EPISODES},
+    {"eval-runs", required_argument, NULL, OPT_EVAL_RUNS},
+    {"seed", required_argument, NULL, OPT_SEED},
+    {"threads", required_argument, NULL, OPT_THREADS},
+    {"save", required_argument, NULL, OPT_SAVE},
+    {"save-every", required_argument, NULL, OPT_SAVE_EVERY},
+    {"load", required_argument, NULL, OPT_LOAD},
+    {"log", required_argument, NULL, OPT_LOG},
+    {"memory-mib", required_argument, NULL, OPT_MEMORY},
+    {"steps-per-task", required_argument, NULL, OPT_STEPS},
+    {"batch", required_argument, NULL, OPT_BATCH},
+    {"progress-every", required_argument, NULL, OPT_PROGRESS},
+    {"lr-weights", required_argument, NULL, OPT_LR_W},
+    {"lr-feedback", required_argument, NULL, OPT_LR_FB},
+    {"lr-plasticity", required_argument, NULL, OPT_LR_PL},
+    {"lr-strength", required_argument, NULL, OPT_LR_ST},
+    {"quick", no_argument, NULL, OPT_QUICK},
+    {"help", no_argument, NULL, OPT_HELP},
+    {NULL, 0, NULL, 0},
+};
+
+static void parse_option(options *o, int c, const char *arg)
+{
+    sine_config *cfg = &o->cfg;
+    switch (c) {
+    case OPT_MODE:
+        if (strcmp(arg, "iid") && strcmp(arg, "continual"))
+            bad_usage("--mode is iid or continual, not '%s'", arg);
+        cfg->order = strcmp(arg, "iid") ? FLP_ORDER_CONTINUAL : FLP_ORDER_IID;
+        break;
+    case OPT_RULE:
+        if (strcmp(arg, "oja") && strcmp(arg, "hebb"))
+            bad_usage("--rule is oja or hebb, not '%s'", arg);
+        cfg->rule = strcmp(arg, "oja") ? FLP_RULE_HEBB : FLP_RULE_OJA;
+        break;
+    case OPT_PLASTIC: cfg->plastic = (int)parse_long("plastic", arg, 0, 1000); break;
+    case OPT_WIDTH: cfg->width = parse_long("width", arg, 1, 1L << 20); break;
+    case OPT_DEPTH: cfg->depth = (int)parse_long("depth", arg, 0, 1000); break;
+    case OPT_EPISODES: o->episodes = parse_long("episodes", arg, 0, 1L << 40); break;
+    case OPT_EVAL_RUNS: o->eval_runs = parse_long("eval-runs", arg, 1, 1L << 30); break;
+    case OPT_SEED: o->seed = (uint64_t)parse_long("seed", arg, 0, (1L << 62)); break;
+    case OPT_THREADS: o->threads = (int)parse_long("threads", arg, 1, 4096); break;
+    case OPT_SAVE: o->save = arg; break;
+    case OPT_SAVE_EVERY: o->save_every = parse_long("save-every", arg, 0, 1L << 40); break;
+    case OPT_LOAD: o->load = arg; break;
+    case OPT_LOG: o->log = arg; break;
+    case OPT_MEMORY: cfg->memory_mib = (double)parse_long("memory-mib", arg, 0, 1L << 30); break;
+    case OPT_STEPS: cfg->batches_per_task = parse_long("steps-per-task", arg, 1, 1L << 20); break;
+    case OPT_BATCH: cfg->batch = parse_long("batch", arg, 1, 1L << 20); break;
+    case OPT_PROGRESS: o->progress_every = parse_long("progress-every", arg, 0, 1L << 40); break;
+    case OPT_LR_W: cfg->lr_weights = parse_rate("lr-weights", arg); break;
+    case OPT_LR_FB: cfg->lr_feedback = parse_rate("lr-feedback", arg); break;
+    case OPT_LR_PL: cfg->lr_plasticity = parse_rate("lr-plasticity", arg); break;
+    case OPT_LR_ST: cfg->lr_strength = parse_rate("lr-strength", arg); break;
+    case OPT_QUICK: o->quick = 1; break;
+    case OPT_HELP: usage(stdout); exit(0);
+    default: usage(stderr); exit(2);
+    }
+}
+
+/* Defaults that depend on other options are resolved after parsing: -1
+ * marks "not given". */
+static options parse_args(int argc, char **argv)
+{
+    options o;
+    memset(&o, 0, sizeof o);
+    o.cfg = sine_config_default();
+    o.cfg.width = -1;
+    o.cfg.plastic = -1;
+    o.episodes = -1;
+    o.eval_runs = -1;
+    o.seed = 1;
+    int c;
+    while ((c = getopt_long(argc, argv, "", long_options, NULL)) != -1)
+        parse_option(&o, c, optarg);
+    if (optind < argc)
+        bad_usage("unexpected argument '%s'", argv[optind]);
+    if (o.cfg.width < 0)
+        o.cfg.width = o.quick ? QUICK_WIDTH : SINE_WIDTH;
+    if (o.cfg.plastic < 0)
+        o.cfg.plastic = o.cfg.order == FLP_ORDER_IID ? 3 : 2;
+    if (o.episodes < 0)
+        o.episodes = o.quick ? QUICK_EPISODES : 20000;
+    if (o.eval_runs < 0)
+        o.eval_runs = o.quick ? QUICK_EVAL_RUNS : 50;
+    return o;
+}
+
+/* ---- evaluation --------------------------------------------------------------- */
+
+/* Query MSE after a lifetime (no gradient) on `runs` fresh evaluation
+ * episodes. A sampler made anew from the seed each time, so that every
+ * evaluation (untrained, trained, resumed) sees the same sinusoids. */
+static void evaluate(const options *o, flp_lifetime *lt, flp_episode *ep, double *mean, double *se)
+{
+    flp_sampler *s;
+    CHECK(sine_sampler_create(&o->cfg, o->seed, &s));
+    double sum = 0, sumsq = 0;
+    for (long r = 0; r < o->eval_runs; r++) {
+        float loss;
+        CHECK(flp_sampler_next(s, FLP_SPLIT_EVAL, ep));
+        CHECK(flp_lifetime_run(lt, ep, 0, &loss));
+        sum += loss;
+        sumsq += (double)loss * loss;
+    }
+    flp_sampler_free(s);
+    long n = o->eval_runs;
+    *mean = sum / (double)n;
+    double var = n > 1 ? (sumsq - sum * sum / (double)n) / (double)(n - 1) : 0;
+    *se = sqrt(var > 0 ? var : 0) / sqrt((double)n);
+}
+
+/* ---- training ------------------------------------------------------------------- */
+
+typedef struct {
+    double t_start, t_last;      /* run start, last progress line */
+    long first, last_episode;    /* first episode of this run, episode at last line */
+    double window_loss;          /* finite losses since the last line */
+    long window_n, nonfinite;
+} progress;
+
+static void report_progress(progress *p, long episode, long total)
+{
+    double t = now(), per_step = (t - p->t_last) / (double)(episode - p->last_episode);
+    double rate_all = (t - p->t_start) / (double)(episode - p->first);
+    char eta[32];
+    format_duration(rate_all * (double)(total - episode), eta, sizeof eta);
+    fprintf(stderr, "episode %ld/%ld  meta_loss %.4g (running mean)  %.2f s/step  ETA %s\n", episode,
+            total, p->window_n ? p->window_loss / (double)p->window_n : NAN, per_step, eta);
+    p->t_last = t;
+    p->last_episode = episode;
+    p->window_loss = 0;
+    p->window_n = 0;
+}
+
+static void save_checkpoint(const options *o, const sine_model *m)
+{
+    CHECK(flp_checkpoint_save(o->save, m->meta, m->sampler));
+    fprintf(stderr, "checkpoint written to %s\n", o->save);
+}
+
+/* One meta-step; a non-finite meta-gradient or lifetime is reported and the
+ * step skipped (the optimizer never applies it). Returns the loss or NaN. */
+static float train_step(const sine_model *m, flp_episode *ep, progress *p, long episode)
+{
+    float loss;
+    CHECK(flp_sampler_next(m->sampler, FLP_SPLIT_TRAIN, ep));
+    flp_status st = flp_meta_train_step(m->meta, m->lt, ep, &loss);
+    if (st == FLP_ERR_NONFINITE) {
+        if (p->nonfinite++ < 10)
+            fprintf(stderr, "flp-sine: episode %ld: step skipped: %s\n", episode, flp_last_error());
+        return NAN;
+    }
+    if (st != FLP_OK)
+        die_flp("flp_meta_train_step");
+    return loss;
+}
+
+static void train(const options *o, const sine_model *m, flp_episode *ep, FILE *log)
+{
+    int64_t done;
+    CHECK(flp_meta_step_count(m->meta, &done));
+    progress p = {now(), now(), (long)done, (long)done, 0, 0, 0};
+    for (long e = (long)done; e < o->episodes; e++) {
+        float loss = train_step(m, ep, &p, e + 1);
+        if (isfinite(loss)) {
+            p.window_loss += loss;
+            p.window_n++;
+        }
+        if (log)
+            fprintf(log, "%ld,%.9g,%.3f\n", e + 1, (double)loss, now() - p.t_start);
+        int due = o->progress_every > 0 ? (e + 1) % o->progress_every == 0 : now() - p.t_last >= 10;
+        if (due || e + 1 == o->episodes)
+            report_progress(&p, e + 1, o->episodes);
+        if (o->save && o->save_every > 0 && (e + 1) % o->save_every == 0)
+            save_checkpoint(o, m);
+    }
+    if (p.nonfinite)
+        fprintf(stderr, "flp-sine: %ld of %ld steps skipped for non-finite values\n", p.nonfinite,
+                o->episodes - (long)done);
+}
+
+static FILE *open_log(const options *o)
+{
+    if (!o->log)
+        return NULL;
+    FILE *f = fopen(o->log, o->load ? "a" : "w");
+    if (!f) {
+        fprintf(stderr, "flp-sine: cannot open log '%s': %s\n", o->log, strerror(errno));
+        exit(1);
+    }
+    fseek(f, 0, SEEK_END); /* where "a" starts is implementation-defined */
+    if (ftell(f) == 0)
+        fprintf(f, "episode,meta_loss,seconds\n");
+    return f;
+}
+
+static void describe(const options *o)
+{
+    fprintf(stderr, "flp-sine %s: %s order, %s rule, last %d layers plastic, width %lld, depth %d, "
+            "%ld episodes of %lldx%lld steps x batch %lld, %ld eval runs, seed %llu\n",
+            flp_version(), o->cfg.order == FLP_ORDER_IID ? "iid" : "continual",
+            o->cfg.rule == FLP_RULE_OJA ? "oja" : "hebb", o->cfg.plastic, (long long)o->cfg.width,
+            o->cfg.depth, o->episodes, (long long)SINE_TASKS, (long long)o->cfg.batches_per_task,
+            (long long)o->cfg.batch, o->eval_runs, (unsigned long long)o->seed);
+}
+
+int main(int argc, char **argv)
+{
+    options o = parse_args(argc, argv);
+    if (o.threads > 0)
+        CHECK(flp_set_num_threads(o.threads));
+    describe(&o);
+
+    sine_model m;
+    CHECK(sine_model_create(&o.cfg, o.seed, &m));
+    flp_episode *ep;
+    CHECK(flp_episode_create(&ep));
+    double mean, se;
+    if (o.load) {
+        CHECK(flp_checkpoint_load(o.load, m.meta, m.sampler));
+        int64_t done;
+        CHECK(flp_meta_step_count(m.meta, &done));
+        fprintf(stderr, "resumed from %s after %lld meta-steps\n", o.load, (long long)done);
+    } else {
+        evaluate(&o, m.lt, ep, &mean, &se);
+        printf("eval_mse_untrained %.6g %.3g\n", mean, se);
+        fflush(stdout);
+    }
+
+    FILE *log = open_log(&o);
+    train(&o, &m, ep, log);
+    if (log && fclose(log) != 0) {
+        fprintf(stderr, "flp-sine: writing log '%s': %s\n", o.log, strerror(errno));
+        return 1;
+    }
+    if (o.save)
+        save_checkpoint(&o, &m);
+
+    evaluate(&o, m.lt, ep, &mean, &se);
+    printf("eval_mse %.6g %.3g\n", mean, se);
+    flp_episode_free(ep);
+    sine_model_free(&m);
+    return 0;
+}

@@ -1,0 +1,113 @@
+/* sine_model.c - see sine_model.h. */
+#include "sine_model.h"
+
+#include <string.h>
+
+#define TRY(expr)                       \
+    do {                                \
+        flp_status try_st = (expr);     \
+        if (try_st != FLP_OK)           \
+            return try_st;              \
+    } while (0)
+
+sine_config sine_config_default(void)
+{
+    sine_config c;
+    memset(&c, 0, sizeof c);
+    c.width = SINE_WIDTH;
+    c.depth = SINE_DEPTH;
+    c.plastic = 3;
+    c.rule = FLP_RULE_OJA;
+    c.order = FLP_ORDER_IID;
+    c.batches_per_task = 40;
+    c.batch = 32;
+    c.memory_mib = -1;
+    c.lr_weights = 1e-4;
+    c.lr_feedback = 1e-4;
+    c.lr_plasticity = 1e-8;
+    c.lr_strength = 1e-4;
+    return c;
+}
+
+int64_t sine_hidden_width(const sine_config *cfg, int i)
+{
+    return cfg->depth >= 3 && i == cfg->depth - 3 ? 3 * cfg->width : cfg->width;
+}
+
+static flp_status build_net(const sine_config *cfg, flp_rng *rng, flp_net **out)
+{
+    int64_t in = SINE_TASKS + 1;
+    TRY(flp_net_create(1, &in, out));
+    for (int i = 0; i < cfg->depth; i++) {
+        TRY(flp_net_add_linear(*out, sine_hidden_width(cfg, i), 1));
+        TRY(flp_net_add_relu(*out));
+    }
+    TRY(flp_net_add_linear(*out, 1, 1));
+    return flp_net_init(*out, FLP_INIT_KAIMING_NORMAL, rng);
+}
+
+static flp_status configure_meta(const sine_config *cfg, flp_meta *meta)
+{
+    static const int64_t milestones[] = {1500, 2500, 3500};
+    TRY(flp_meta_set_lr(meta, FLP_GROUP_WEIGHTS, cfg->lr_weights));
+    TRY(flp_meta_set_step_decay(meta, FLP_GROUP_WEIGHTS, 0.3, milestones, 3));
+    TRY(flp_meta_set_lr(meta, FLP_GROUP_FEEDBACK, cfg->lr_feedback));
+    TRY(flp_meta_set_lr(meta, FLP_GROUP_PLASTICITY, cfg->lr_plasticity));
+    return flp_meta_set_lr(meta, FLP_GROUP_STRENGTH, cfg->lr_strength);
+}
+
+static flp_status configure_sampler(const sine_config *cfg, flp_sampler *s)
+{
+    TRY(flp_sampler_set(s, FLP_SINE_ORDER, cfg->order));
+    TRY(flp_sampler_set(s, FLP_SINE_BATCHES_PER_TASK, (double)cfg->batches_per_task));
+    return flp_sampler_set(s, FLP_SINE_BATCH, (double)cfg->batch);
+}
+
+flp_status sine_sampler_create(const sine_config *cfg, uint64_t seed, flp_sampler **out)
+{
+    TRY(flp_sampler_create_sine(seed, out));
+    flp_status st = configure_sampler(cfg, *out);
+    if (st != FLP_OK) {
+        flp_sampler_free(*out);
+        *out = NULL;
+    }
+    return st;
+}
+
+static flp_status build(const sine_config *cfg, flp_rng *rng, uint64_t seed, sine_model *m)
+{
+    TRY(build_net(cfg, rng, &m->net));
+    TRY(flp_feedback_create(m->net, &m->fb));
+    TRY(flp_feedback_init(m->fb, rng, 0.5f));
+    TRY(flp_rule_create(m->net, cfg->rule, &m->rule));
+    TRY(flp_rule_set(m->rule, FLP_RULE_PLASTIC_LAST, cfg->plastic));
+    TRY(flp_lifetime_create(m->net, m->fb, m->rule, &m->lt));
+    if (cfg->memory_mib >= 0)
+        TRY(flp_lifetime_set(m->lt, FLP_LIFETIME_MEMORY_BUDGET, cfg->memory_mib * 1048576.0));
+    TRY(flp_meta_create(m->net, m->fb, m->rule, &m->meta));
+    TRY(configure_meta(cfg, m->meta));
+    return sine_sampler_create(cfg, seed, &m->sampler);
+}
+
+flp_status sine_model_create(const sine_config *cfg, uint64_t seed, sine_model *m)
+{
+    memset(m, 0, sizeof *m);
+    flp_rng *rng;
+    TRY(flp_rng_create(seed, &rng));
+    flp_status st = build(cfg, rng, seed, m);
+    flp_rng_free(rng);
+    if (st != FLP_OK)
+        sine_model_free(m);
+    return st;
+}
+
+void sine_model_free(sine_model *m)
+{
+    flp_sampler_free(m->sampler);
+    flp_meta_free(m->meta);
+    flp_lifetime_free(m->lt);
+    flp_rule_free(m->rule);
+    flp_feedback_free(m->fb);
+    flp_net_free(m->net);
+    memset(m, 0, sizeof *m);
+}
