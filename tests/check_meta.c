@@ -855,6 +855,11 @@ START_TEST(test_checkpoint_sampler_mismatch)
                   flp_last_error());
     ck_flp_fails(flp_checkpoint_load(without, r.meta, &f1.base), FLP_ERR_VERSION);
     ck_assert_msg(strstr(flp_last_error(), "no sampler") != NULL, "%s", flp_last_error());
+    static const flp__sampler_ops nameless = {.kind = "", .state_size = fake_state_size,
+                                              .get_state = fake_get_state,
+                                              .set_state = fake_set_state};
+    fake_sampler f3 = {{&nameless, NULL}, 0};
+    ck_flp_fails(flp_checkpoint_save(tmp_path("nameless.ckpt"), r.meta, &f3.base), FLP_ERR_INVALID);
     snap_check_same(&before, r.meta, "sampler mismatch");
     ck_assert_int_eq(f1.counter, 7);
     ck_assert_int_eq(f2.counter, 9);

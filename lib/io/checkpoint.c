@@ -235,12 +235,17 @@ static flp_status flp__save_atomic(const char *path, const flp__save_ctx *c, con
 
 /* Fill the sampler part of the context; the state buffer is the caller's
  * to free. */
-static flp_status flp__sampler_snapshot(const flp_sampler *s, flp__save_ctx *c, uint8_t **buf)
+static flp_status flp__sampler_snapshot(const flp_sampler *s, flp__save_ctx *c, uint8_t **buf,
+                                        const char *fn)
 {
     *buf = NULL;
     if (s == NULL)
         return FLP_OK;
     c->kind = s->ops->kind;
+    size_t len = strlen(c->kind);
+    if (len == 0 || len > FLP__CKPT_KIND_MAX)
+        return flp__error(FLP_ERR_INVALID, "%s: sampler kind '%s' is not 1 to %d characters long",
+                          fn, c->kind, FLP__CKPT_KIND_MAX);
     c->state_size = s->ops->state_size(s);
     *buf = flp__alloc_bytes((size_t)c->state_size, "sampler state");
     if (*buf == NULL)
@@ -261,7 +266,7 @@ flp_status flp_checkpoint_save(const char *path, const flp_meta *meta, const flp
     flp__save_ctx c = {.meta = meta, .views = &views};
     flp_status st = flp__meta_collect(meta, &views, __func__);
     if (st == FLP_OK)
-        st = flp__sampler_snapshot(sampler, &c, &state);
+        st = flp__sampler_snapshot(sampler, &c, &state, __func__);
     if (st == FLP_OK)
         st = flp__save_atomic(path, &c, __func__);
     flp__free(state);
