@@ -1,12 +1,634 @@
-/* placeholder: suite being written */
+/* check_lifetime.c - the lifetime and its meta-gradient: golden vectors
+ * from the reference implementation, finite differences on random
+ * configurations, checkpoint schedules, bad inputs. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "golden.h"
 #include "testutil.h"
-START_TEST(test_placeholder) { ck_assert_int_eq(flp_version_number(), FLP_VERSION_NUMBER); }
+
+/* ---- a small FLP setup ------------------------------------------------------ */
+
+typedef struct {
+    flp_net *net;
+    flp_feedback *fb;
+    flp_rule *rule;
+    flp_lifetime *lt;
+    flp_episode *ep;
+    int n_linear;
+} setup;
+
+/* Net index of the l-th linear layer: every hidden linear layer is followed
+ * by an activation. */
+static int lin(int l) { return 2 * l; }
+
+static void build_mlp(setup *s, int64_t n_in, const int64_t *widths, int n_linear, int softplus)
+{
+    memset(s, 0, sizeof *s);
+    ck_flp(flp_net_create(1, &n_in, &s->net));
+    for (int l = 0; l < n_linear; l++) {
+        ck_flp(flp_net_add_linear(s->net, widths[l], 1));
+        if (l < n_linear - 1)
+            ck_flp(softplus ? flp_net_add_softplus(s->net, 2.0f) : flp_net_add_relu(s->net));
+    }
+    s->n_linear = n_linear;
+    ck_flp(flp_feedback_create(s->net, &s->fb));
+    ck_flp(flp_episode_create(&s->ep));
+}
+
+static void finish_setup(setup *s, flp_rule_kind kind)
+{
+    if (s->rule == NULL)
+        ck_flp(flp_rule_create(s->net, kind, &s->rule));
+    ck_flp(flp_lifetime_create(s->net, s->fb, s->rule, &s->lt));
+}
+
+static void free_setup(setup *s)
+{
+    flp_lifetime_free(s->lt);
+    flp_rule_free(s->rule);
+    flp_feedback_free(s->fb);
+    flp_net_free(s->net);
+    flp_episode_free(s->ep);
+}
+
+/* ---- golden vectors ----------------------------------------------------------- */
+
+static void set_golden_net(setup *s, const tg_file *g)
+{
+    char name[32];
+    for (int l = 0; l < s->n_linear; l++) {
+        snprintf(name, sizeof name, "W%d", l);
+        const tg_array *W = tg_get(g, name);
+        ck_flp(flp_net_set_param(s->net, lin(l), FLP_PARAM_WEIGHT, W->f, W->count));
+        snprintf(name, sizeof name, "b%d", l);
+        const tg_array *b = tg_get(g, name);
+        ck_flp(flp_net_set_param(s->net, lin(l), FLP_PARAM_BIAS, b->f, b->count));
+    }
+}
+
+/* Feedback and alpha of every linear layer the file describes; returns the
+ * plastic mask over net layers. */
+static void set_golden_plasticity(setup *s, const tg_file *g, int *mask)
+{
+    char name[32];
+    for (int l = 0; l < s->n_linear; l++) {
+        snprintf(name, sizeof name, "B%d", l);
+        const tg_array *B = tg_find(g, name);
+        if (B != NULL) {
+            ck_flp(flp_feedback_set_param(s->fb, lin(l), FLP_FEEDBACK_B, B->f, B->count));
+            snprintf(name, sizeof name, "c%d", l);
+            const tg_array *c = tg_get(g, name);
+            ck_flp(flp_feedback_set_param(s->fb, lin(l), FLP_FEEDBACK_C, c->f, c->count));
+            snprintf(name, sizeof name, "beta%d", l);
+            const tg_array *beta = tg_get(g, name);
+            ck_flp(flp_feedback_set_param(s->fb, lin(l), FLP_FEEDBACK_BETA, beta->f, 1));
+        }
+        snprintf(name, sizeof name, "alpha%d", l);
+        const tg_array *alpha = tg_find(g, name);
+        mask[lin(l)] = alpha != NULL;
+        if (alpha != NULL)
+            ck_flp(flp_rule_set_alpha(s->rule, lin(l), alpha->f, alpha->count));
+    }
+}
+
+typedef enum { GET_NET_W, GET_NET_B, GET_FB_B, GET_FB_C, GET_FB_BETA, GET_ALPHA } which_grad;
+
+static void get_grad(setup *s, which_grad w, int layer, float *dst, int64_t n)
+{
+    switch (w) {
+    case GET_NET_W: ck_flp(flp_net_get_grad(s->net, layer, FLP_PARAM_WEIGHT, dst, n)); break;
+    case GET_NET_B: ck_flp(flp_net_get_grad(s->net, layer, FLP_PARAM_BIAS, dst, n)); break;
+    case GET_FB_B: ck_flp(flp_feedback_get_grad(s->fb, layer, FLP_FEEDBACK_B, dst, n)); break;
+    case GET_FB_C: ck_flp(flp_feedback_get_grad(s->fb, layer, FLP_FEEDBACK_C, dst, n)); break;
+    case GET_FB_BETA: ck_flp(flp_feedback_get_grad(s->fb, layer, FLP_FEEDBACK_BETA, dst, n)); break;
+    case GET_ALPHA: ck_flp(flp_rule_get_alpha_grad(s->rule, layer, dst, n)); break;
+    }
+}
+
+static void check_golden_grad(setup *s, const tg_file *g, const char *prefix, which_grad w)
+{
+    char name[48];
+    for (int l = 0; l < s->n_linear; l++) {
+        snprintf(name, sizeof name, "grad_%s%d", prefix, l);
+        const tg_array *want = tg_find(g, name);
+        if (want == NULL)
+            continue;
+        float *got = malloc((size_t)want->count * sizeof *got);
+        get_grad(s, w, lin(l), got, want->count);
+        /* atol relative to the array's scale: entries near zero carry
+         * float32 cancellation error from the larger ones */
+        double scale = 0;
+        for (int64_t i = 0; i < want->count; i++)
+            scale = fmax(scale, fabs(want->v[i]));
+        ck_allclose(name, got, want->v, want->count, 1e-3, 1e-4 * scale + 1e-7);
+        free(got);
+    }
+}
+
+static void check_golden_final(setup *s, const tg_file *g)
+{
+    char name[32];
+    for (int l = 0; l < s->n_linear; l++) {
+        snprintf(name, sizeof name, "W%d_final", l);
+        const tg_array *want = tg_get(g, name);
+        float *got = malloc((size_t)want->count * sizeof *got);
+        ck_flp(flp_lifetime_final_weight(s->lt, lin(l), got, want->count));
+        ck_allclose(name, got, want->v, want->count, 1e-3, 1e-6);
+        free(got);
+    }
+}
+
+/* Run the golden case in `file` under the given settings and compare final
+ * weights, query loss and every meta-gradient the file has. */
+static void run_golden(const char *file, flp_rule_kind kind, int classification, double budget_fraction)
+{
+    tg_file g;
+    if (!tg_load(file, &g)) {
+        fprintf(stderr, "SKIP %s: ../shared/%s not found (set FLP_SHARED_DIR)\n", __func__, file);
+        return;
+    }
+    const tg_array *x = tg_get(&g, "x_traj"), *xq = tg_get(&g, "x_query");
+    int n_linear = 0;
+    int64_t widths[8];
+    char name[32];
+    for (; n_linear < 8; n_linear++) {
+        snprintf(name, sizeof name, "W%d", n_linear);
+        const tg_array *W = tg_find(&g, name);
+        if (W == NULL)
+            break;
+        widths[n_linear] = W->shape[0];
+    }
+    setup s;
+    build_mlp(&s, x->shape[2], widths, n_linear, 0);
+    set_golden_net(&s, &g);
+    ck_flp(flp_rule_create(s.net, kind, &s.rule));
+    int mask[16] = {0};
+    set_golden_plasticity(&s, &g, mask);
+    ck_flp(flp_rule_set_plastic_mask(s.rule, mask, 2 * n_linear - 1));
+    if (classification) {
+        ck_flp(flp_feedback_set(s.fb, FLP_FEEDBACK_SIGNAL, FLP_SIGNAL_TARGET));
+        ck_flp(flp_feedback_set(s.fb, FLP_FEEDBACK_CLAMP_OUTPUT, 1));
+        ck_flp(flp_rule_set(s.rule, FLP_RULE_HIDDEN_MULTIPLIER, 10));
+        int64_t n = x->shape[0] * x->shape[1];
+        int32_t *lab = malloc((size_t)n * sizeof *lab), *lq = malloc((size_t)xq->shape[0] * sizeof *lq);
+        const tg_array *l = tg_get(&g, "label_traj"), *lqa = tg_get(&g, "label_query");
+        for (int64_t i = 0; i < n; i++)
+            lab[i] = (int32_t)l->v[i];
+        for (int64_t i = 0; i < xq->shape[0]; i++)
+            lq[i] = (int32_t)lqa->v[i];
+        ck_flp(flp_episode_set_classes(s.ep, x->shape[0], x->shape[1], x->shape[2], widths[n_linear - 1], x->f,
+                                       lab, xq->shape[0], xq->f, lq));
+        free(lab);
+        free(lq);
+    } else {
+        ck_flp(flp_episode_set_regression(s.ep, x->shape[0], x->shape[1], x->shape[2], widths[n_linear - 1],
+                                          x->f, tg_get(&g, "y_traj")->f, xq->shape[0], xq->f,
+                                          tg_get(&g, "y_query")->f));
+    }
+    finish_setup(&s, kind);
+    float loss;
+    if (budget_fraction > 0) { /* a budget this fraction of what keeping every step takes */
+        int64_t ws;
+        ck_flp(flp_lifetime_set(s.lt, FLP_LIFETIME_MEMORY_BUDGET, 0));
+        ck_flp(flp_lifetime_run(s.lt, s.ep, 0, &loss));
+        ck_flp(flp_lifetime_run(s.lt, s.ep, 1, &loss));
+        ck_flp(flp_lifetime_stats(s.lt, &ws, NULL));
+        ck_flp(flp_lifetime_set(s.lt, FLP_LIFETIME_MEMORY_BUDGET, budget_fraction * (double)ws));
+        ck_flp(flp_net_zero_grad(s.net));
+        ck_flp(flp_feedback_zero_grad(s.fb));
+        ck_flp(flp_rule_zero_grad(s.rule));
+    }
+    ck_flp(flp_lifetime_run(s.lt, s.ep, 1, &loss));
+    if (budget_fraction > 0) {
+        int64_t recomputed;
+        ck_flp(flp_lifetime_stats(s.lt, NULL, &recomputed));
+        ck_assert_msg(recomputed > 0, "a budget of %g of the full workspace should recompute steps", budget_fraction);
+    }
+    ck_allclose("query_loss", &loss, tg_get(&g, "query_loss")->v, 1, 1e-4, 0);
+    check_golden_final(&s, &g);
+    check_golden_grad(&s, &g, "W", GET_NET_W);
+    check_golden_grad(&s, &g, "b", GET_NET_B);
+    check_golden_grad(&s, &g, "B", GET_FB_B);
+    check_golden_grad(&s, &g, "c", GET_FB_C);
+    check_golden_grad(&s, &g, "beta", GET_FB_BETA);
+    check_golden_grad(&s, &g, "alpha", GET_ALPHA);
+    free_setup(&s);
+    tg_free(&g);
+}
+
+START_TEST(test_golden_regression_oja)
+{
+    run_golden("golden/flp_regression_oja.txt", FLP_RULE_OJA, 0, 0);
+}
 END_TEST
+
+START_TEST(test_golden_regression_hebb)
+{
+    run_golden("golden/flp_regression_hebb.txt", FLP_RULE_HEBB, 0, 0);
+}
+END_TEST
+
+START_TEST(test_golden_classification_oja)
+{
+    run_golden("golden/flp_classification_oja.txt", FLP_RULE_OJA, 1, 0);
+}
+END_TEST
+
+/* The smallest budgets force nested checkpoints; the golden values must
+ * not move. */
+START_TEST(test_golden_tight_budget)
+{
+    run_golden("golden/flp_regression_oja.txt", FLP_RULE_OJA, 0, 0.85);
+    run_golden("golden/flp_classification_oja.txt", FLP_RULE_OJA, 1, 0.85);
+}
+END_TEST
+
+/* ---- finite differences --------------------------------------------------------------- */
+
+typedef struct {
+    int plastic;           /* last N plastic */
+    flp_rule_kind kind;
+    flp_granularity gran;
+    int continual;
+    int classification;    /* target signal, clamped output */
+    int signal;            /* for classification */
+    int differentiate;     /* FLP_FEEDBACK_DIFFERENTIATE_SIGNAL */
+    int post_pre;          /* FLP_FEEDBACK_POST_PRESYNAPTIC */
+    int softplus, linear_feedback;
+    float c_lo;            /* feedback biases drawn from [c_lo, c_lo + 0.25] */
+} fd_config;
+
+/* An episode of `tasks` groups whose inputs differ by task, in continual or
+ * interleaved order. */
+static void random_episode(setup *s, const fd_config *c, int64_t n_in, int64_t n_out, uint64_t seed)
+{
+    const int64_t K = 6, B = 3, Q = 5;
+    float *x = malloc(sizeof(float) * K * B * n_in), *y = malloc(sizeof(float) * K * B * n_out);
+    float *xq = malloc(sizeof(float) * Q * n_in), *yq = malloc(sizeof(float) * Q * n_out);
+    tu_fill_uniform(x, K * B * n_in, -1, 1, seed);
+    tu_fill_uniform(xq, Q * n_in, -1, 1, seed + 1);
+    tu_fill_uniform(y, K * B * n_out, -1, 1, seed + 2);
+    tu_fill_uniform(yq, Q * n_out, -1, 1, seed + 3);
+    for (int64_t k = 0; k < K; k++) /* task index as a one-hot-ish offset on input 0 */
+        for (int64_t b = 0; b < B; b++)
+            x[(k * B + b) * n_in] = c->continual ? (float)(k / 3) : (float)(k % 2);
+    if (c->classification) {
+        int32_t *lab = malloc(sizeof(int32_t) * K * B), *lq = malloc(sizeof(int32_t) * Q);
+        for (int64_t i = 0; i < K * B; i++)
+            lab[i] = (int32_t)((i * 7 + seed) % (uint64_t)n_out);
+        for (int64_t i = 0; i < Q; i++)
+            lq[i] = (int32_t)((i * 3 + seed) % (uint64_t)n_out);
+        ck_flp(flp_episode_set_classes(s->ep, K, B, n_in, n_out, x, lab, Q, xq, lq));
+        free(lab);
+        free(lq);
+    } else {
+        ck_flp(flp_episode_set_regression(s->ep, K, B, n_in, n_out, x, y, Q, xq, yq));
+    }
+    free(x);
+    free(y);
+    free(xq);
+    free(yq);
+}
+
+typedef struct {
+    float *v;
+    which_grad grad;
+    int64_t n;
+    void (*set)(setup *, int, const float *, int64_t);
+    int layer;
+    const char *what;
+} fd_tensor;
+
+static void set_w(setup *s, int l, const float *v, int64_t n) { ck_flp(flp_net_set_param(s->net, l, FLP_PARAM_WEIGHT, v, n)); }
+static void set_b(setup *s, int l, const float *v, int64_t n) { ck_flp(flp_net_set_param(s->net, l, FLP_PARAM_BIAS, v, n)); }
+static void set_fb_b(setup *s, int l, const float *v, int64_t n) { ck_flp(flp_feedback_set_param(s->fb, l, FLP_FEEDBACK_B, v, n)); }
+static void set_fb_c(setup *s, int l, const float *v, int64_t n) { ck_flp(flp_feedback_set_param(s->fb, l, FLP_FEEDBACK_C, v, n)); }
+static void set_fb_beta(setup *s, int l, const float *v, int64_t n) { ck_flp(flp_feedback_set_param(s->fb, l, FLP_FEEDBACK_BETA, v, n)); }
+static void set_alpha(setup *s, int l, const float *v, int64_t n) { ck_flp(flp_rule_set_alpha(s->rule, l, v, n)); }
+
+static void zero_grads(setup *s)
+{
+    ck_flp(flp_net_zero_grad(s->net));
+    ck_flp(flp_feedback_zero_grad(s->fb));
+    ck_flp(flp_rule_zero_grad(s->rule));
+}
+
+/* Loss at the tensor's value + t * dir, and the directional derivative
+ * there: dir . dLoss/dtensor. */
+static double loss_and_slope(setup *s, fd_tensor *t, const float *dir, double step, float *p, double *slope)
+{
+    for (int64_t i = 0; i < t->n; i++)
+        p[i] = (float)(t->v[i] + step * dir[i]);
+    t->set(s, t->layer, p, t->n);
+    zero_grads(s);
+    float loss;
+    ck_flp(flp_lifetime_run(s->lt, s->ep, 1, &loss));
+    get_grad(s, t->grad, t->layer, p, t->n);
+    *slope = 0;
+    for (int64_t i = 0; i < t->n; i++)
+        *slope += (double)dir[i] * p[i];
+    return loss;
+}
+
+/* The gradient along a random direction restricted to one tensor, checked
+ * by integration: L(v + e d) - L(v - e d) must equal the integral of the
+ * directional derivative over [-e, e] (Simpson's rule from the analytic
+ * gradient at -e, 0, +e). Its error is O(e^5), so e can be a few percent of
+ * the tensor's scale, where float32 rounding of the lifetime is negligible;
+ * a plain central difference is rounding-limited at any step that makes its
+ * O(e^2) truncation error small. */
+static void fd_check_tensor(setup *s, fd_tensor *t, uint64_t seed)
+{
+    float *dir = malloc((size_t)t->n * sizeof *dir), *p = malloc((size_t)t->n * sizeof *p);
+    tu_fill_uniform(dir, t->n, -1, 1, seed);
+    double vnorm = 0, pnorm = 0;
+    for (int64_t i = 0; i < t->n; i++) {
+        vnorm += (double)dir[i] * dir[i];
+        pnorm += (double)t->v[i] * t->v[i];
+    }
+    double e = 2e-2 * (pnorm > 0 ? sqrt(pnorm / vnorm) : 1.0);
+    double d_minus, d_zero, d_plus;
+    double l_minus = loss_and_slope(s, t, dir, -e, p, &d_minus);
+    double l_zero = loss_and_slope(s, t, dir, 0, p, &d_zero);
+    double l_plus = loss_and_slope(s, t, dir, e, p, &d_plus);
+    t->set(s, t->layer, t->v, t->n);
+    double actual = l_plus - l_minus, predicted = e / 3 * (d_minus + 4 * d_zero + d_plus);
+    double tol = 1e-2 * fmax(fabs(actual), fabs(predicted)) + 1e-5 * fabs(l_zero) + 1e-9;
+    ck_assert_msg(fabs(actual - predicted) <= tol,
+                  "%s of layer %d: loss change %.7g over [-e, e], gradient integrates to %.7g (slope %.5g)",
+                  t->what, t->layer, actual, predicted, d_zero);
+    free(dir);
+    free(p);
+}
+
+static void add_tensor(fd_tensor *ts, int *n, int64_t count, int layer, const char *what,
+                       void (*set)(setup *, int, const float *, int64_t), which_grad grad)
+{
+    fd_tensor *t = &ts[(*n)++];
+    t->grad = grad;
+    t->n = count;
+    t->layer = layer;
+    t->what = what;
+    t->set = set;
+    t->v = malloc((size_t)count * sizeof(float));
+}
+
+/* Collect every meta-parameter with its value and gradient. */
+static int collect_tensors(setup *s, fd_tensor *ts)
+{
+    int n = 0;
+    for (int l = 0; l < s->n_linear; l++) {
+        int L = lin(l);
+        int64_t cw, cb, cB, cc, ca;
+        ck_flp(flp_net_param_count(s->net, L, FLP_PARAM_WEIGHT, &cw));
+        ck_flp(flp_net_param_count(s->net, L, FLP_PARAM_BIAS, &cb));
+        ck_flp(flp_feedback_count(s->fb, L, FLP_FEEDBACK_B, &cB));
+        ck_flp(flp_feedback_count(s->fb, L, FLP_FEEDBACK_C, &cc));
+        ck_flp(flp_rule_alpha_count(s->rule, L, &ca));
+        add_tensor(ts, &n, cw, L, "W", set_w, GET_NET_W);
+        ck_flp(flp_net_get_param(s->net, L, FLP_PARAM_WEIGHT, ts[n - 1].v, cw));
+        add_tensor(ts, &n, cb, L, "b", set_b, GET_NET_B);
+        ck_flp(flp_net_get_param(s->net, L, FLP_PARAM_BIAS, ts[n - 1].v, cb));
+        add_tensor(ts, &n, cB, L, "B", set_fb_b, GET_FB_B);
+        ck_flp(flp_feedback_get_param(s->fb, L, FLP_FEEDBACK_B, ts[n - 1].v, cB));
+        add_tensor(ts, &n, cc, L, "c", set_fb_c, GET_FB_C);
+        ck_flp(flp_feedback_get_param(s->fb, L, FLP_FEEDBACK_C, ts[n - 1].v, cc));
+        add_tensor(ts, &n, 1, L, "beta", set_fb_beta, GET_FB_BETA);
+        ck_flp(flp_feedback_get_param(s->fb, L, FLP_FEEDBACK_BETA, ts[n - 1].v, 1));
+        add_tensor(ts, &n, ca, L, "alpha", set_alpha, GET_ALPHA);
+        ck_flp(flp_rule_get_alpha(s->rule, L, ts[n - 1].v, ca));
+    }
+    return n;
+}
+
+static void fd_run(const fd_config *c, uint64_t seed)
+{
+    const int64_t widths[4] = {6, 5, 7, c->classification ? 4 : 2};
+    setup s;
+    build_mlp(&s, 5, widths, 4, c->softplus);
+    flp_rng *rng;
+    ck_flp(flp_rng_create(seed, &rng));
+    ck_flp(flp_net_init(s.net, FLP_INIT_KAIMING_NORMAL, rng));
+    ck_flp(flp_feedback_init(s.fb, rng, 0.6f));
+    /* biases and c away from zero so every path carries gradient */
+    for (int l = 0; l < 4; l++) {
+        float v[8];
+        flp_rng_uniform(rng, -0.3f, 0.3f, v, widths[l]);
+        ck_flp(flp_net_set_param(s.net, lin(l), FLP_PARAM_BIAS, v, widths[l]));
+        flp_rng_uniform(rng, c->c_lo, c->c_lo + 0.25f, v, widths[l]);
+        ck_flp(flp_feedback_set_param(s.fb, lin(l), FLP_FEEDBACK_C, v, widths[l]));
+    }
+    ck_flp(flp_rule_create(s.net, c->kind, &s.rule));
+    ck_flp(flp_rule_set(s.rule, FLP_RULE_GRANULARITY, c->gran));
+    ck_flp(flp_rule_set(s.rule, FLP_RULE_PLASTIC_LAST, c->plastic));
+    ck_flp(flp_rule_set(s.rule, FLP_RULE_HIDDEN_MULTIPLIER, 1.5));
+    for (int l = 0; l < 4; l++) {
+        int64_t ca;
+        ck_flp(flp_rule_alpha_count(s.rule, lin(l), &ca));
+        float *a = malloc((size_t)ca * sizeof *a);
+        flp_rng_uniform(rng, 0.002f, 0.01f, a, ca);
+        ck_flp(flp_rule_set_alpha(s.rule, lin(l), a, ca));
+        free(a);
+    }
+    if (c->classification) {
+        ck_flp(flp_feedback_set(s.fb, FLP_FEEDBACK_SIGNAL, c->signal));
+        ck_flp(flp_feedback_set(s.fb, FLP_FEEDBACK_CLAMP_OUTPUT, 1));
+        ck_flp(flp_feedback_set(s.fb, FLP_FEEDBACK_DIFFERENTIATE_SIGNAL, c->differentiate));
+    }
+    ck_flp(flp_feedback_set(s.fb, FLP_FEEDBACK_POST_PRESYNAPTIC, c->post_pre));
+    ck_flp(flp_feedback_set(s.fb, FLP_FEEDBACK_RELU, !c->linear_feedback));
+    random_episode(&s, c, 5, widths[3], seed);
+    finish_setup(&s, c->kind);
+    fd_tensor ts[32];
+    int n = collect_tensors(&s, ts);
+    for (int i = 0; i < n; i++) {
+        fd_check_tensor(&s, &ts[i], seed * 31 + (uint64_t)i);
+        free(ts[i].v);
+    }
+    flp_rng_free(rng);
+    free_setup(&s);
+}
+
+/* Every combination of plastic-layer count, rule, granularity and order. */
+START_TEST(test_fd_regression)
+{
+    int i = _i;
+    fd_config c = {0};
+    c.plastic = 1 + i % 4;
+    c.kind = (i / 4) % 2 ? FLP_RULE_HEBB : FLP_RULE_OJA;
+    c.gran = (flp_granularity)((i / 8) % 3);
+    c.continual = (i / 24) % 2;
+    c.softplus = 1; /* smooth network and feedback: finite differences see no kinks */
+    c.linear_feedback = 1;
+    fd_run(&c, 100 + (uint64_t)i);
+}
+END_TEST
+
+/* Signals, clamping, presynaptic choice and feedback activation. */
+START_TEST(test_fd_variants)
+{
+    fd_config variants[] = {
+        {.plastic = 2, .kind = FLP_RULE_OJA, .classification = 1, .signal = FLP_SIGNAL_TARGET, .softplus = 1},
+        {.plastic = 3, .kind = FLP_RULE_OJA, .classification = 1, .signal = FLP_SIGNAL_TARGET_MINUS_SOFTMAX,
+         .differentiate = 1, .softplus = 1},
+        {.plastic = 4, .kind = FLP_RULE_HEBB, .post_pre = 1, .softplus = 1, .linear_feedback = 1},
+        {.plastic = 3, .kind = FLP_RULE_OJA, .post_pre = 1, .linear_feedback = 1, .softplus = 1,
+         .gran = FLP_GRANULARITY_NEURON},
+        {.plastic = 4, .kind = FLP_RULE_OJA, .softplus = 0, .gran = FLP_GRANULARITY_LAYER},
+        {.plastic = 3, .kind = FLP_RULE_HEBB, .softplus = 1, .continual = 1, .linear_feedback = 1},
+        /* ReLU feedback, biased into its active side (kinks defeat any
+         * difference check; the golden cases cover inactive units) */
+        {.plastic = 4, .kind = FLP_RULE_OJA, .softplus = 1, .c_lo = 3.0f},
+    };
+    fd_run(&variants[_i], 500 + (uint64_t)_i);
+}
+END_TEST
+
+/* ---- checkpoint schedules ------------------------------------------------------------ */
+
+/* Every memory budget gives the same gradient, bit for bit. */
+START_TEST(test_budgets_agree)
+{
+    const int64_t widths[3] = {16, 12, 3};
+    setup s;
+    build_mlp(&s, 7, widths, 3, 0);
+    flp_rng *rng;
+    ck_flp(flp_rng_create(9, &rng));
+    ck_flp(flp_net_init(s.net, FLP_INIT_KAIMING_NORMAL, rng));
+    ck_flp(flp_feedback_init(s.fb, rng, 0.5f));
+    ck_flp(flp_rule_create(s.net, FLP_RULE_OJA, &s.rule));
+    ck_flp(flp_rule_set(s.rule, FLP_RULE_ALPHA_INIT, 0.01));
+    finish_setup(&s, FLP_RULE_OJA);
+    const int64_t K = 120, B = 4, Q = 6;
+    float *x = malloc(sizeof(float) * K * B * 7), *y = malloc(sizeof(float) * K * B * 3);
+    float xq[6 * 7], yq[6 * 3];
+    tu_fill_uniform(x, K * B * 7, -1, 1, 1);
+    tu_fill_uniform(y, K * B * 3, -1, 1, 2);
+    tu_fill_uniform(xq, Q * 7, -1, 1, 3);
+    tu_fill_uniform(yq, Q * 3, -1, 1, 4);
+    ck_flp(flp_episode_set_regression(s.ep, K, B, 7, 3, x, y, Q, xq, yq));
+    int64_t nw = 16 * 7;
+    float ref[16 * 7], got[16 * 7], ref_loss, loss;
+    ck_flp(flp_lifetime_set(s.lt, FLP_LIFETIME_MEMORY_BUDGET, 0));
+    ck_flp(flp_net_zero_grad(s.net));
+    ck_flp(flp_lifetime_run(s.lt, s.ep, 1, &ref_loss));
+    ck_flp(flp_net_get_grad(s.net, 0, FLP_PARAM_WEIGHT, ref, nw));
+    int64_t ws_full, recomputed;
+    ck_flp(flp_lifetime_stats(s.lt, &ws_full, &recomputed));
+    ck_assert_int_eq(recomputed, 0);
+    double budgets[] = {1.0 * ws_full, 0.5 * ws_full, 0.25 * ws_full, 0.15 * ws_full, 0.13 * ws_full};
+    int64_t last_recomputed = 0;
+    for (size_t b = 0; b < sizeof budgets / sizeof budgets[0]; b++) {
+        ck_flp(flp_lifetime_set(s.lt, FLP_LIFETIME_MEMORY_BUDGET, budgets[b]));
+        ck_flp(flp_net_zero_grad(s.net));
+        flp_status st = flp_lifetime_run(s.lt, s.ep, 1, &loss);
+        ck_assert_msg(st == FLP_OK, "budget %g: %s", budgets[b], flp_last_error());
+        ck_flp(flp_net_get_grad(s.net, 0, FLP_PARAM_WEIGHT, got, nw));
+        ck_assert_msg(loss == ref_loss, "budget %g: loss %g vs %g", budgets[b], loss, ref_loss);
+        ck_assert_msg(memcmp(got, ref, sizeof got) == 0, "budget %g changed the gradient", budgets[b]);
+        int64_t ws;
+        ck_flp(flp_lifetime_stats(s.lt, &ws, &recomputed));
+        ck_assert_msg(ws <= budgets[b], "budget %g: used %lld bytes", budgets[b], (long long)ws);
+        ck_assert_msg(recomputed >= last_recomputed, "tighter budget %g recomputed less", budgets[b]);
+        last_recomputed = recomputed;
+    }
+    ck_assert_msg(last_recomputed > K, "the tightest budget should nest checkpoints (recomputed %lld)",
+                  (long long)last_recomputed);
+    ck_flp(flp_lifetime_set(s.lt, FLP_LIFETIME_MEMORY_BUDGET, 0.02 * ws_full));
+    ck_flp_fails(flp_lifetime_run(s.lt, s.ep, 1, &loss), FLP_ERR_NOMEM);
+    ck_assert_msg(strstr(flp_last_error(), "minimum") != NULL, "message should give the minimum: %s",
+                  flp_last_error());
+    free(x);
+    free(y);
+    flp_rng_free(rng);
+    free_setup(&s);
+}
+END_TEST
+
+/* ---- bad input ------------------------------------------------------------------------- */
+
+START_TEST(test_bad_input)
+{
+    const int64_t widths[2] = {4, 2};
+    setup s;
+    build_mlp(&s, 3, widths, 2, 0);
+    ck_flp(flp_rule_create(s.net, FLP_RULE_OJA, &s.rule));
+    flp_lifetime *lt = NULL;
+    ck_flp_fails(flp_lifetime_create(NULL, s.fb, s.rule, &lt), FLP_ERR_NULL);
+    ck_flp_fails(flp_lifetime_create(s.net, NULL, s.rule, &lt), FLP_ERR_NULL);
+    ck_flp_fails(flp_lifetime_create(s.net, s.fb, s.rule, NULL), FLP_ERR_NULL);
+    finish_setup(&s, FLP_RULE_OJA);
+    float loss, w[8];
+    ck_flp_fails(flp_lifetime_final_weight(s.lt, 0, w, 12), FLP_ERR_STATE);
+    ck_flp_fails(flp_lifetime_predict(s.lt, 1, w, w), FLP_ERR_STATE);
+    ck_flp_fails(flp_lifetime_run(s.lt, s.ep, 1, &loss), FLP_ERR_STATE); /* empty episode */
+    ck_flp_fails(flp_lifetime_set(s.lt, FLP_LIFETIME_MEMORY_BUDGET, -1), FLP_ERR_RANGE);
+    ck_flp_fails(flp_lifetime_set(s.lt, FLP_LIFETIME_CHECK_FINITE, 2), FLP_ERR_RANGE);
+    ck_flp_fails(flp_lifetime_set(s.lt, (flp_lifetime_key)99, 0), FLP_ERR_RANGE);
+    /* an episode of the wrong width */
+    float x[2 * 1 * 5] = {0}, y[2 * 1 * 2] = {0};
+    ck_flp(flp_episode_set_regression(s.ep, 2, 1, 5, 2, x, y, 1, x, y));
+    ck_flp_fails(flp_lifetime_run(s.lt, s.ep, 1, &loss), FLP_ERR_SHAPE);
+    /* a labelled episode under an error signal */
+    int32_t lab[2] = {0, 1};
+    ck_flp(flp_episode_set_classes(s.ep, 2, 1, 3, 2, x, lab, 1, x, lab));
+    ck_flp_fails(flp_lifetime_run(s.lt, s.ep, 1, &loss), FLP_ERR_SHAPE);
+    /* exploding plasticity: reported with step and layer, no gradient added */
+    float xs[40 * 3], ys[40 * 2];
+    tu_fill_uniform(xs, 40 * 3, 1, 2, 5);
+    tu_fill_uniform(ys, 40 * 2, 5, 9, 6);
+    ck_flp(flp_episode_set_regression(s.ep, 40, 1, 3, 2, xs, ys, 1, xs, ys));
+    flp_rng *rng;
+    ck_flp(flp_rng_create(3, &rng));
+    ck_flp(flp_net_init(s.net, FLP_INIT_KAIMING_NORMAL, rng));
+    ck_flp(flp_feedback_init(s.fb, rng, 1.0f));
+    ck_flp(flp_rule_set(s.rule, FLP_RULE_ALPHA_INIT, 1e4));
+    ck_flp(flp_net_zero_grad(s.net));
+    ck_flp_fails(flp_lifetime_run(s.lt, s.ep, 1, &loss), FLP_ERR_NONFINITE);
+    ck_assert_msg(strstr(flp_last_error(), "step") && strstr(flp_last_error(), "layer"),
+                  "message should name step and layer: %s", flp_last_error());
+    /* a network that is not a dense stack */
+    int64_t img[3] = {1, 5, 5};
+    flp_net *conv;
+    flp_feedback *cfb;
+    flp_rule *crule;
+    ck_flp(flp_net_create(3, img, &conv));
+    ck_flp(flp_net_add_conv2d(conv, 2, 3, 3, 1, 0, 1));
+    ck_flp(flp_net_add_flatten(conv));
+    ck_flp(flp_net_add_linear(conv, 2, 1));
+    ck_flp(flp_feedback_create(conv, &cfb));
+    ck_flp(flp_rule_create(conv, FLP_RULE_OJA, &crule));
+    ck_flp_fails(flp_lifetime_create(conv, cfb, crule, &lt), FLP_ERR_UNSUPPORTED);
+    ck_flp_fails(flp_lifetime_create(s.net, cfb, s.rule, &lt), FLP_ERR_INVALID);
+    flp_rule_free(crule);
+    flp_feedback_free(cfb);
+    flp_net_free(conv);
+    flp_rng_free(rng);
+    flp_lifetime_free(NULL);
+    free_setup(&s);
+}
+END_TEST
+
 Suite *make_lifetime_suite(void)
 {
     Suite *s = suite_create("lifetime");
-    TCase *tc = tcase_create("placeholder");
-    tcase_add_test(tc, test_placeholder);
-    suite_add_tcase(s, tc);
+    TCase *golden = tcase_create("golden");
+    tcase_add_test(golden, test_golden_regression_oja);
+    tcase_add_test(golden, test_golden_regression_hebb);
+    tcase_add_test(golden, test_golden_classification_oja);
+    tcase_add_test(golden, test_golden_tight_budget);
+    suite_add_tcase(s, golden);
+    TCase *fd = tcase_create("finite_differences");
+    tcase_set_timeout(fd, 300);
+    tcase_add_loop_test(fd, test_fd_regression, 0, 48);
+    tcase_add_loop_test(fd, test_fd_variants, 0, 7);
+    suite_add_tcase(s, fd);
+    TCase *ck = tcase_create("checkpoints");
+    tcase_add_test(ck, test_budgets_agree);
+    tcase_add_test(ck, test_bad_input);
+    suite_add_tcase(s, ck);
     return s;
 }

@@ -86,6 +86,8 @@ FLP_API flp_status flp_feedback_count(const flp_feedback *fb, int layer, flp_fee
 FLP_API flp_status flp_feedback_get_param(const flp_feedback *fb, int layer, flp_feedback_tensor which, float *dst, int64_t count);
 FLP_API flp_status flp_feedback_set_param(flp_feedback *fb, int layer, flp_feedback_tensor which, const float *src, int64_t count);
 FLP_API flp_status flp_feedback_get_grad(const flp_feedback *fb, int layer, flp_feedback_tensor which, float *dst, int64_t count);
+/** Set every accumulated gradient of the pathways to zero. @since 0.1 */
+FLP_API flp_status flp_feedback_zero_grad(flp_feedback *fb);
 
 /* ======================================================================
  * Plasticity rules
@@ -136,6 +138,8 @@ FLP_API flp_status flp_rule_alpha_count(const flp_rule *rule, int layer, int64_t
 FLP_API flp_status flp_rule_get_alpha(const flp_rule *rule, int layer, float *dst, int64_t count);
 FLP_API flp_status flp_rule_set_alpha(flp_rule *rule, int layer, const float *src, int64_t count);
 FLP_API flp_status flp_rule_get_alpha_grad(const flp_rule *rule, int layer, float *dst, int64_t count);
+/** Set every accumulated alpha gradient to zero. @since 0.1 */
+FLP_API flp_status flp_rule_zero_grad(flp_rule *rule);
 
 #ifdef __cplusplus
 }

@@ -1,2 +1,490 @@
-/* meta/lifetime.c: being written (placeholder so the tree builds) */
-typedef int flp__placeholder_lifetime;
+/* lifetime.c - the lifetime handle and the forward half of an inner step:
+ * forward pass, feedback signal, postsynaptic activity, plasticity update. */
+#include <math.h>
+#include <string.h>
+
+#include "core/alloc.h"
+#include "core/error.h"
+#include "core/gemm.h"
+#include "meta/lifetime_internal.h"
+#include "plasticity/update.h"
+
+#define DEFAULT_BUDGET_BYTES (512.0 * 1024 * 1024)
+
+/* ---- building the layer table ------------------------------------------ */
+
+/* Describe net layer `li` (linear) and the activation after it, if any. */
+static flp_status describe_layer(flp_lifetime *lt, int li, flp__lt_layer *d)
+{
+    flp_net *net = lt->net;
+    d->net_index = li;
+    d->net_layer = &net->layers[li];
+    d->n_in = d->net_layer->in_size;
+    d->n_out = d->net_layer->out_size;
+    d->path = &lt->fb->path[li];
+    d->rule = &lt->rule->layer[li];
+    d->act = FLP__ACT_NONE;
+    if (li + 1 < net->n_layers) {
+        const flp__layer *next = &net->layers[li + 1];
+        if (next->kind == FLP_LAYER_RELU)
+            d->act = FLP__ACT_RELU;
+        else if (next->kind == FLP_LAYER_SOFTPLUS) {
+            d->act = FLP__ACT_SOFTPLUS;
+            d->softplus_beta = next->softplus_beta;
+        }
+    }
+    return FLP_OK;
+}
+
+/* Check the network is a dense stack and count its linear layers. */
+static flp_status count_dense(const flp_net *net, int *n)
+{
+    if (net->n_layers == 0 || net->in_rank != 1)
+        return flp__error(FLP_ERR_UNSUPPORTED, "flp_lifetime_create: the network must take rank-1 input "
+                          "and have layers");
+    *n = 0;
+    for (int li = 0; li < net->n_layers; li++) {
+        flp_layer_kind k = net->layers[li].kind;
+        int after_linear = li > 0 && net->layers[li - 1].kind == FLP_LAYER_LINEAR;
+        if (k == FLP_LAYER_LINEAR)
+            (*n)++;
+        else if (!((k == FLP_LAYER_RELU || k == FLP_LAYER_SOFTPLUS) && after_linear))
+            return flp__error(FLP_ERR_UNSUPPORTED, "flp_lifetime_create: layer %d (kind %d) is not part of a "
+                              "dense stack (linear layers, each optionally followed by relu or softplus)",
+                              li, (int)k);
+    }
+    if (net->layers[0].kind != FLP_LAYER_LINEAR)
+        return flp__error(FLP_ERR_UNSUPPORTED, "flp_lifetime_create: layer 0 must be linear");
+    return FLP_OK;
+}
+
+static flp_status build_layers(flp_lifetime *lt)
+{
+    int n = 0;
+    FLP__TRY(count_dense(lt->net, &n));
+    lt->layer = flp__alloc_bytes((size_t)n * sizeof *lt->layer, "lifetime layers");
+    if (lt->layer == NULL)
+        return FLP_ERR_NOMEM;
+    lt->n = 0;
+    for (int li = 0; li < lt->net->n_layers; li++)
+        if (lt->net->layers[li].kind == FLP_LAYER_LINEAR)
+            FLP__TRY(describe_layer(lt, li, &lt->layer[lt->n++]));
+    lt->n_final = lt->layer[n - 1].n_out;
+    return FLP_OK;
+}
+
+/* Whether fb and rule were created for a network of net's shape. */
+static int made_for(const flp_net *net, const flp_feedback *fb, const flp_rule *rule)
+{
+    if (fb->n_layers != net->n_layers || rule->n_layers != net->n_layers ||
+        fb->n_out != net->layers[net->n_layers - 1].out_size)
+        return 0;
+    for (int l = 0; l < net->n_layers; l++) {
+        const flp__layer *L = &net->layers[l];
+        int64_t rows = L->kind == FLP_LAYER_LINEAR ? L->out_size : 0;
+        int64_t cols = L->kind == FLP_LAYER_LINEAR ? L->in_size : 0;
+        if (fb->path[l].n_post != rows || rule->layer[l].rows != rows || rule->layer[l].cols != cols)
+            return 0;
+    }
+    return 1;
+}
+
+flp_status flp_lifetime_create(flp_net *net, flp_feedback *fb, flp_rule *rule, flp_lifetime **out)
+{
+    FLP__CHECK_NULL(out);
+    *out = NULL;
+    FLP__CHECK_NULL(net);
+    FLP__CHECK_NULL(fb);
+    FLP__CHECK_NULL(rule);
+    if (!made_for(net, fb, rule))
+        return flp__error(FLP_ERR_INVALID, "%s: the feedback or the rule was created for a different network",
+                          __func__);
+    flp_lifetime *lt = flp__alloc_bytes(sizeof *lt, "flp_lifetime");
+    if (lt == NULL)
+        return FLP_ERR_NOMEM;
+    lt->net = net;
+    lt->fb = fb;
+    lt->rule = rule;
+    lt->budget_bytes = DEFAULT_BUDGET_BYTES;
+    lt->check_finite = 1;
+    flp_status st = build_layers(lt);
+    if (st != FLP_OK) {
+        flp_lifetime_free(lt);
+        return st;
+    }
+    *out = lt;
+    return FLP_OK;
+}
+
+static void free_buffers(flp_lifetime *lt)
+{
+    flp__free(lt->W);
+    flp__free(lt->Wbar);
+    flp__free(lt->arena);
+    flp__free(lt->s.row_sum); /* the start of the one block that holds all scratch */
+    lt->W = lt->Wbar = lt->arena = NULL;
+    lt->arena_floats = 0;
+    memset(&lt->s, 0, sizeof lt->s);
+}
+
+void flp_lifetime_free(flp_lifetime *lt)
+{
+    if (lt == NULL)
+        return;
+    free_buffers(lt);
+    flp__free(lt->layer);
+    flp__free(lt);
+}
+
+flp_status flp_lifetime_set(flp_lifetime *lt, flp_lifetime_key key, double value)
+{
+    FLP__CHECK_NULL(lt);
+    switch (key) {
+    case FLP_LIFETIME_MEMORY_BUDGET:
+        if (!(value >= 0) || !isfinite(value))
+            return flp__error(FLP_ERR_RANGE, "%s: memory budget must be >= 0 bytes, got %g", __func__, value);
+        lt->budget_bytes = value;
+        return FLP_OK;
+    case FLP_LIFETIME_CHECK_FINITE:
+        if (value != 0 && value != 1)
+            return flp__error(FLP_ERR_RANGE, "%s: FLP_LIFETIME_CHECK_FINITE takes 0 or 1, got %g", __func__, value);
+        lt->check_finite = (int)value;
+        return FLP_OK;
+    }
+    return flp__error(FLP_ERR_RANGE, "%s: unknown lifetime key %d", __func__, (int)key);
+}
+
+flp_status flp_lifetime_get(const flp_lifetime *lt, flp_lifetime_key key, double *value)
+{
+    FLP__CHECK_NULL(lt);
+    FLP__CHECK_NULL(value);
+    switch (key) {
+    case FLP_LIFETIME_MEMORY_BUDGET: *value = lt->budget_bytes; return FLP_OK;
+    case FLP_LIFETIME_CHECK_FINITE: *value = lt->check_finite; return FLP_OK;
+    }
+    return flp__error(FLP_ERR_RANGE, "%s: unknown lifetime key %d", __func__, (int)key);
+}
+
+/* ---- per-run layout and buffers ------------------------------------------ */
+
+/* Offsets depend on which layers are plastic, which the rule may change
+ * between runs, so the layout is refreshed at every run. */
+static void layout(flp_lifetime *lt)
+{
+    double hidden_mult = lt->rule->hidden_multiplier;
+    lt->n_state = 0;
+    lt->act_width = 0;
+    for (int i = 0; i < lt->n; i++) {
+        flp__lt_layer *d = &lt->layer[i];
+        d->plastic = d->rule->plastic;
+        d->mult = i == lt->n - 1 ? 1.0f : (float)hidden_mult;
+        d->w_off = lt->n_state;
+        d->h_off = lt->act_width;
+        if (d->plastic)
+            lt->n_state += d->n_out * d->n_in;
+        lt->act_width += d->n_out;
+    }
+}
+
+static int64_t max_layer_floats(const flp_lifetime *lt, int weights)
+{
+    int64_t m = 1;
+    for (int i = 0; i < lt->n; i++) {
+        int64_t v = weights ? lt->layer[i].n_out * lt->layer[i].n_in : lt->layer[i].n_out;
+        m = v > m ? v : m;
+    }
+    return m;
+}
+
+/* Scratch for `rows` examples, in one block; reallocated only when it grows. */
+static flp_status ensure_scratch(flp_lifetime *lt, int64_t rows)
+{
+    if (lt->s.acts != NULL && lt->s.rows >= rows && lt->W != NULL)
+        return FLP_OK;
+    free_buffers(lt);
+    int64_t aw = rows * lt->act_width, sig = rows * lt->n_final;
+    int64_t wmax = max_layer_floats(lt, 1), omax = max_layer_floats(lt, 0);
+    int64_t total = 5 * aw + 2 * sig + wmax + 2 * omax + 2 * omax /* row_sum as doubles */;
+    float *block = flp__alloc_floats(total, "lifetime scratch");
+    int64_t state = lt->n_state > 0 ? lt->n_state : 1;
+    lt->W = flp__alloc_floats(state, "lifetime state");
+    lt->Wbar = flp__alloc_floats(state, "lifetime adjoint");
+    if (block == NULL || lt->W == NULL || lt->Wbar == NULL) {
+        flp__free(block);
+        free_buffers(lt);
+        return FLP_ERR_NOMEM;
+    }
+    flp__lt_scratch *s = &lt->s;
+    s->rows = rows;
+    s->row_sum = (double *)block; /* first: the block's start, aligned for doubles */
+    s->acts = block + 2 * omax;
+    s->post = s->acts + aw;
+    s->g = s->post + aw;
+    s->hbar = s->g + aw;
+    s->postbar = s->hbar + aw;
+    s->sig = s->postbar + aw;
+    s->sigbar = s->sig + sig;
+    s->pg = s->sigbar + sig;
+    s->sq = s->pg + wmax;
+    s->sqbar = s->sq + omax;
+    return FLP_OK;
+}
+
+/* ---- the forward half of a step ------------------------------------------ */
+
+const float *flp__lt_weight(const flp_lifetime *lt, int i, const float *state)
+{
+    const flp__lt_layer *d = &lt->layer[i];
+    return d->plastic ? state + d->w_off : d->net_layer->W;
+}
+
+void flp__lt_forward(const flp_lifetime *lt, const float *state, int64_t rows, const float *x, float *acts)
+{
+    const float *in = x;
+    for (int i = 0; i < lt->n; i++) {
+        const flp__lt_layer *d = &lt->layer[i];
+        float *out = acts + rows * d->h_off;
+        flp__linear_forward(rows, d->n_in, d->n_out, in, flp__lt_weight(lt, i, state), d->net_layer->b, out);
+        if (d->act == FLP__ACT_RELU)
+            flp__relu_forward(rows * d->n_out, out, out);
+        else if (d->act == FLP__ACT_SOFTPLUS)
+            flp__softplus_forward(rows * d->n_out, d->softplus_beta, out, out);
+        in = out;
+    }
+}
+
+static void softmax_row(int64_t n, const float *z, float *p)
+{
+    float mx = z[0];
+    for (int64_t j = 1; j < n; j++)
+        mx = z[j] > mx ? z[j] : mx;
+    double sum = 0.0;
+    for (int64_t j = 0; j < n; j++)
+        sum += p[j] = expf(z[j] - mx);
+    for (int64_t j = 0; j < n; j++)
+        p[j] = (float)(p[j] / sum);
+}
+
+void flp__lt_signal(flp_lifetime *lt, int64_t k, const float *acts)
+{
+    int64_t B = lt->batch, n = lt->n_final;
+    const float *yhat = acts + B * lt->layer[lt->n - 1].h_off;
+    float *s = lt->s.sig;
+    int signal = lt->fb->signal;
+    if (signal == FLP_SIGNAL_ERROR) {
+        const float *y = lt->y + k * B * n;
+        for (int64_t i = 0; i < B * n; i++)
+            s[i] = y[i] - yhat[i];
+        return;
+    }
+    const int32_t *lab = lt->labels + k * B;
+    for (int64_t b = 0; b < B; b++) {
+        float *sb = s + b * n;
+        if (signal == FLP_SIGNAL_TARGET_MINUS_SOFTMAX) {
+            softmax_row(n, yhat + b * n, sb);
+            for (int64_t j = 0; j < n; j++)
+                sb[j] = -sb[j];
+        } else {
+            memset(sb, 0, (size_t)n * sizeof *sb);
+        }
+        sb[lab[b]] += 1.0f;
+    }
+}
+
+/* Whether layer i's postsynaptic activity is the signal itself. */
+static int clamped(const flp_lifetime *lt, int i) { return i == lt->n - 1 && lt->fb->clamp_output; }
+
+void flp__lt_post(flp_lifetime *lt, const float *acts)
+{
+    int64_t B = lt->batch;
+    for (int i = 0; i < lt->n; i++) {
+        const flp__lt_layer *d = &lt->layer[i];
+        if (!d->plastic)
+            continue;
+        int64_t n = d->n_out;
+        float *post = lt->s.post + B * d->h_off, *g = lt->s.g + B * d->h_off;
+        if (clamped(lt, i)) {
+            memcpy(post, lt->s.sig, (size_t)(B * n) * sizeof *post);
+            continue;
+        }
+        /* g = s B^T + c; f = act(g); post = beta f + (1 - beta) h */
+        flp__linear_forward(B, lt->n_final, n, lt->s.sig, d->path->B, d->path->c, g);
+        const float *h = acts + B * d->h_off;
+        float beta = d->path->beta[0];
+        int relu = lt->fb->relu;
+        for (int64_t j = 0; j < B * n; j++) {
+            float f = relu && g[j] < 0 ? 0.0f : g[j];
+            post[j] = beta * f + (1.0f - beta) * h[j];
+        }
+    }
+}
+
+const float *flp__lt_pre(const flp_lifetime *lt, int i, int64_t k, const float *acts)
+{
+    int64_t B = lt->batch;
+    if (i == 0)
+        return lt->x + k * B * lt->layer[0].n_in;
+    const flp__lt_layer *below = &lt->layer[i - 1];
+    if (lt->fb->post_presynaptic && below->plastic)
+        return lt->s.post + B * below->h_off;
+    return acts + B * below->h_off;
+}
+
+void flp__lt_column_sumsq(int64_t B, int64_t n, const float *post, float *sq)
+{
+    for (int64_t r = 0; r < n; r++)
+        sq[r] = 0.0f;
+    for (int64_t b = 0; b < B; b++)
+        for (int64_t r = 0; r < n; r++)
+            sq[r] += post[b * n + r] * post[b * n + r];
+}
+
+flp_status flp__lt_step(flp_lifetime *lt, int64_t k, float *state, float *record)
+{
+    int64_t B = lt->batch;
+    float *acts = lt->s.acts;
+    if (record != NULL) {
+        memcpy(record, state, (size_t)lt->n_state * sizeof *record);
+        acts = record + lt->n_state;
+    }
+    flp__lt_forward(lt, state, B, lt->x + k * B * lt->layer[0].n_in, acts);
+    flp__lt_signal(lt, k, acts);
+    flp__lt_post(lt, acts);
+    int oja = lt->rule->kind == FLP_RULE_OJA;
+    for (int i = 0; i < lt->n; i++) {
+        const flp__lt_layer *d = &lt->layer[i];
+        if (!d->plastic)
+            continue;
+        const float *post = lt->s.post + B * d->h_off;
+        /* P = post^T pre: the Hebbian outer product summed over the batch */
+        flp__gemm_tn(d->n_out, d->n_in, B, 1.0f, post, d->n_out, flp__lt_pre(lt, i, k, acts), d->n_in,
+                     0.0f, lt->s.pg, d->n_in);
+        if (oja)
+            flp__lt_column_sumsq(B, d->n_out, post, lt->s.sq);
+        int bad = flp__plastic_update(d->n_out, d->n_in, d->mult, d->rule->alpha, lt->rule->granularity,
+                                      lt->s.pg, oja ? lt->s.sq : NULL, state + d->w_off);
+        if (bad && lt->check_finite)
+            return flp__error(FLP_ERR_NONFINITE, "flp_lifetime_run: a weight of layer %d became non-finite "
+                              "at inner step %lld (plasticity too strong?)", d->net_index, (long long)k);
+    }
+    return FLP_OK;
+}
+
+/* ---- running a lifetime --------------------------------------------------- */
+
+/* Bind the episode's arrays and check it fits the network and the signal. */
+static flp_status bind_episode(flp_lifetime *lt, const flp_episode *ep)
+{
+    int64_t n_in, n_out;
+    FLP__TRY(flp_episode_shape(ep, &lt->K, &lt->batch, &n_in, &n_out, &lt->n_query, &lt->classification));
+    if (n_in != lt->layer[0].n_in || n_out != lt->n_final)
+        return flp__error(FLP_ERR_SHAPE, "flp_lifetime_run: the episode has %lld inputs and %lld outputs, "
+                          "the network %lld and %lld", (long long)n_in, (long long)n_out,
+                          (long long)lt->layer[0].n_in, (long long)lt->n_final);
+    int wants_labels = lt->fb->signal != FLP_SIGNAL_ERROR;
+    if (wants_labels != lt->classification)
+        return flp__error(FLP_ERR_SHAPE, "flp_lifetime_run: the feedback signal (%d) needs a %s episode, "
+                          "this one is %s", lt->fb->signal, wants_labels ? "labelled" : "regression",
+                          lt->classification ? "labelled" : "regression");
+    int64_t count;
+    FLP__TRY(flp_episode_floats(ep, FLP_EPISODE_X, &lt->x, &count));
+    FLP__TRY(flp_episode_floats(ep, FLP_EPISODE_XQ, &lt->xq, &count));
+    if (lt->classification) {
+        FLP__TRY(flp_episode_labels(ep, FLP_EPISODE_LABELS, &lt->labels, &count));
+        FLP__TRY(flp_episode_labels(ep, FLP_EPISODE_LQ, &lt->lq, &count));
+    } else {
+        FLP__TRY(flp_episode_floats(ep, FLP_EPISODE_Y, &lt->y, &count));
+        FLP__TRY(flp_episode_floats(ep, FLP_EPISODE_YQ, &lt->yq, &count));
+    }
+    lt->ep = ep;
+    return FLP_OK;
+}
+
+/* The initial state: the network's weights of the plastic layers. */
+static void load_initial_state(flp_lifetime *lt)
+{
+    for (int i = 0; i < lt->n; i++) {
+        const flp__lt_layer *d = &lt->layer[i];
+        if (d->plastic)
+            memcpy(lt->W + d->w_off, d->net_layer->W, (size_t)(d->n_out * d->n_in) * sizeof(float));
+    }
+}
+
+/* Hand the adjoint of W_0 to the network's weight gradients. */
+static void export_state_grad(flp_lifetime *lt)
+{
+    for (int i = 0; i < lt->n; i++) {
+        const flp__lt_layer *d = &lt->layer[i];
+        if (!d->plastic)
+            continue;
+        float *g = d->net_layer->gW;
+        const float *wb = lt->Wbar + d->w_off;
+        for (int64_t j = 0; j < d->n_out * d->n_in; j++)
+            g[j] += wb[j];
+    }
+}
+
+flp_status flp_lifetime_run(flp_lifetime *lt, const flp_episode *ep, int want_gradient, float *loss)
+{
+    FLP__CHECK_NULL(lt);
+    FLP__CHECK_NULL(ep);
+    FLP__CHECK_NULL(loss);
+    lt->have_run = 0;
+    FLP__TRY(bind_episode(lt, ep));
+    int64_t n_state_before = lt->n_state;
+    layout(lt);
+    if (lt->n_state != n_state_before)
+        free_buffers(lt);
+    FLP__TRY(ensure_scratch(lt, lt->batch > lt->n_query ? lt->batch : lt->n_query));
+    load_initial_state(lt);
+    FLP__TRY(flp__lt_sweep(lt, want_gradient, loss));
+    if (want_gradient)
+        export_state_grad(lt);
+    lt->have_run = 1;
+    return FLP_OK;
+}
+
+/* ---- results ---------------------------------------------------------------- */
+
+flp_status flp_lifetime_final_weight(const flp_lifetime *lt, int layer, float *dst, int64_t count)
+{
+    FLP__CHECK_NULL(lt);
+    if (!lt->have_run)
+        return flp__error(FLP_ERR_STATE, "%s: no lifetime has run yet", __func__);
+    for (int i = 0; i < lt->n; i++) {
+        const flp__lt_layer *d = &lt->layer[i];
+        if (d->net_index == layer)
+            return flp__copy_out(__func__, "final weight", flp__lt_weight(lt, i, lt->W),
+                                 d->n_out * d->n_in, dst, count);
+    }
+    return flp__error(FLP_ERR_INVALID, "%s: layer %d is not a linear layer of the network", __func__, layer);
+}
+
+flp_status flp_lifetime_predict(flp_lifetime *lt, int64_t n, const float *x, float *y)
+{
+    FLP__CHECK_NULL(lt);
+    FLP__CHECK_NULL(x);
+    FLP__CHECK_NULL(y);
+    if (!lt->have_run)
+        return flp__error(FLP_ERR_STATE, "%s: no lifetime has run yet", __func__);
+    if (n < 1)
+        return flp__error(FLP_ERR_RANGE, "%s: n = %lld, need at least 1", __func__, (long long)n);
+    const flp__lt_layer *last = &lt->layer[lt->n - 1];
+    for (int64_t start = 0; start < n; start += lt->s.rows) {
+        int64_t rows = n - start < lt->s.rows ? n - start : lt->s.rows;
+        flp__lt_forward(lt, lt->W, rows, x + start * lt->layer[0].n_in, lt->s.acts);
+        memcpy(y + start * lt->n_final, lt->s.acts + rows * last->h_off,
+               (size_t)(rows * lt->n_final) * sizeof *y);
+    }
+    return FLP_OK;
+}
+
+flp_status flp_lifetime_stats(const flp_lifetime *lt, int64_t *workspace_bytes, int64_t *recomputed_steps)
+{
+    FLP__CHECK_NULL(lt);
+    if (workspace_bytes)
+        *workspace_bytes = lt->workspace_bytes;
+    if (recomputed_steps)
+        *recomputed_steps = lt->recomputed;
+    return FLP_OK;
+}

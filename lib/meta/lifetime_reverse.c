@@ -1,2 +1,214 @@
-/* meta/lifetime_reverse.c: being written (placeholder so the tree builds) */
-typedef int flp__placeholder_lifetime_reverse;
+/* lifetime_reverse.c - the meta-loss on the query set and the reverse of
+ * an inner step: the exact vector-Jacobian product of
+ *     W_{k+1} = W_k + m alpha ⊙ (post^T pre - diag(sum post^2) W_k)
+ * with post = beta act(s B^T + c) + (1 - beta) h, through the forward pass
+ * that produced h and s. Derivation in doc/MATH.md. */
+#include <math.h>
+#include <string.h>
+
+#include "core/error.h"
+#include "core/gemm.h"
+#include "meta/lifetime_internal.h"
+#include "plasticity/update.h"
+
+/* ---- the dense network's adjoint ------------------------------------------ */
+
+/* dL/dz from dL/dh through the activation, written in terms of h. */
+static void activation_vjp(const flp__lt_layer *d, int64_t n, const float *h, float *hb)
+{
+    if (d->act == FLP__ACT_RELU)
+        flp__relu_vjp(n, h, hb, hb);
+    else if (d->act == FLP__ACT_SOFTPLUS)
+        flp__softplus_vjp(n, d->softplus_beta, h, hb, hb);
+}
+
+void flp__lt_backprop(flp_lifetime *lt, const float *state, int64_t rows, const float *x,
+                      const float *acts, float *hbar)
+{
+    for (int i = lt->n - 1; i >= 0; i--) {
+        const flp__lt_layer *d = &lt->layer[i];
+        float *zb = hbar + rows * d->h_off;
+        activation_vjp(d, rows * d->n_out, acts + rows * d->h_off, zb);
+        const float *in = i == 0 ? x : acts + rows * lt->layer[i - 1].h_off;
+        const float *W = flp__lt_weight(lt, i, state);
+        float *gW = d->plastic ? lt->Wbar + d->w_off : d->net_layer->gW;
+        flp__linear_vjp(rows, d->n_in, d->n_out, in, W, zb, NULL, gW, d->net_layer->gb);
+        if (i > 0) /* dL/dh_i += dL/dz_i W_i */
+            flp__gemm_nn(rows, d->n_in, d->n_out, 1.0f, zb, d->n_out, W, d->n_in, 1.0f,
+                         hbar + rows * lt->layer[i - 1].h_off, d->n_in);
+    }
+}
+
+/* ---- the meta-loss ------------------------------------------------------------ */
+
+/* Mean squared error over every query output; seeds dL/dyhat in grad. */
+static double mse(int64_t n, const float *yhat, const float *y, float *grad)
+{
+    double sum = 0.0;
+    for (int64_t i = 0; i < n; i++) {
+        double e = (double)yhat[i] - y[i];
+        sum += e * e;
+        if (grad)
+            grad[i] = (float)(2.0 * e / (double)n);
+    }
+    return sum / (double)n;
+}
+
+/* Mean cross-entropy of logits z [q, c]; seeds (softmax - onehot) / q. */
+static double cross_entropy(int64_t q, int64_t c, const float *z, const int32_t *label, float *grad)
+{
+    double sum = 0.0;
+    for (int64_t b = 0; b < q; b++) {
+        const float *zb = z + b * c;
+        float mx = zb[0];
+        for (int64_t j = 1; j < c; j++)
+            mx = zb[j] > mx ? zb[j] : mx;
+        double se = 0.0;
+        for (int64_t j = 0; j < c; j++)
+            se += exp((double)zb[j] - mx);
+        sum += log(se) + mx - zb[label[b]];
+        if (grad) {
+            for (int64_t j = 0; j < c; j++)
+                grad[b * c + j] = (float)(exp((double)zb[j] - mx) / se / (double)q);
+            grad[b * c + label[b]] -= (float)(1.0 / (double)q);
+        }
+    }
+    return sum / (double)q;
+}
+
+flp_status flp__lt_query(flp_lifetime *lt, const float *state, int want_gradient, float *loss)
+{
+    int64_t Q = lt->n_query, width = Q * lt->act_width;
+    float *acts = lt->s.acts, *hbar = lt->s.hbar;
+    flp__lt_forward(lt, state, Q, lt->xq, acts);
+    int64_t out_off = Q * lt->layer[lt->n - 1].h_off;
+    float *seed = want_gradient ? hbar + out_off : NULL;
+    if (want_gradient)
+        memset(hbar, 0, (size_t)width * sizeof *hbar);
+    double l = lt->classification ? cross_entropy(Q, lt->n_final, acts + out_off, lt->lq, seed)
+                                  : mse(Q * lt->n_final, acts + out_off, lt->yq, seed);
+    *loss = (float)l;
+    if (!isfinite(l))
+        return flp__error(FLP_ERR_NONFINITE, "flp_lifetime_run: the query loss is not finite");
+    if (want_gradient) {
+        memset(lt->Wbar, 0, (size_t)lt->n_state * sizeof *lt->Wbar);
+        flp__lt_backprop(lt, state, Q, lt->xq, acts, hbar);
+    }
+    return FLP_OK;
+}
+
+/* ---- the reverse of one inner step ---------------------------------------------- */
+
+/* Adjoint of post = beta act(g) + (1 - beta) h, g = s B^T + c, for plastic
+ * layer i: consumes postbar_i; adds to hbar, sigbar and the pathway's
+ * gradients. Overwrites g with its adjoint. */
+static void pathway_vjp(flp_lifetime *lt, const flp__lt_layer *d, const float *acts)
+{
+    int64_t B = lt->batch, n = d->n_out, off = B * d->h_off;
+    const float *pb = lt->s.postbar + off, *h = acts + off;
+    float *g = lt->s.g + off, *hb = lt->s.hbar + off;
+    float beta = d->path->beta[0];
+    int relu = lt->fb->relu;
+    double beta_bar = 0.0;
+    for (int64_t j = 0; j < B * n; j++) {
+        float f = relu && g[j] < 0 ? 0.0f : g[j];
+        beta_bar += (double)pb[j] * (f - h[j]);
+        hb[j] += (1.0f - beta) * pb[j];
+        g[j] = relu && g[j] <= 0 ? 0.0f : beta * pb[j];
+    }
+    d->path->gbeta[0] += (float)beta_bar;
+    /* dB += gbar^T s, dc += colsum(gbar), ds += gbar B */
+    flp__linear_vjp(B, lt->n_final, n, lt->s.sig, d->path->B, g, NULL, d->path->gB, d->path->gc);
+    flp__gemm_nn(B, lt->n_final, n, 1.0f, g, n, d->path->B, lt->n_final, 1.0f, lt->s.sigbar, lt->n_final);
+}
+
+/* Where dL/dpre of plastic layer i goes: the postsynaptic adjoint of the
+ * layer below when pre was its post, the forward activity's otherwise. */
+static float *pre_adjoint(flp_lifetime *lt, int i)
+{
+    const flp__lt_layer *below = &lt->layer[i - 1];
+    float *base = lt->fb->post_presynaptic && below->plastic ? lt->s.postbar : lt->s.hbar;
+    return base + lt->batch * below->h_off;
+}
+
+/* Reverse of plastic layer i's update: Wbar_{k+1} -> the rule's share of
+ * Wbar_k; dL/dalpha; dL/dpost_i; dL/dpre_i. */
+static void update_vjp(flp_lifetime *lt, int i, int64_t k, const float *Wk, const float *acts)
+{
+    const flp__lt_layer *d = &lt->layer[i];
+    int64_t B = lt->batch, rows = d->n_out, cols = d->n_in;
+    const float *post = lt->s.post + B * d->h_off, *pre = flp__lt_pre(lt, i, k, acts);
+    float *pb = lt->s.postbar + B * d->h_off, *pg = lt->s.pg;
+    int oja = lt->rule->kind == FLP_RULE_OJA;
+    flp__gemm_tn(rows, cols, B, 1.0f, post, rows, pre, cols, 0.0f, pg, cols);
+    if (oja)
+        flp__lt_column_sumsq(B, rows, post, lt->s.sq);
+    flp__plastic_update_vjp(rows, cols, d->mult, d->rule->alpha, lt->rule->granularity,
+                            oja ? lt->s.sq : NULL, Wk + d->w_off, pg, lt->Wbar + d->w_off,
+                            d->rule->galpha, lt->s.sqbar, lt->s.row_sum);
+    /* pg now holds G: dpost += pre G^T, dpre += post G */
+    flp__gemm_nt(B, rows, cols, 1.0f, pre, cols, pg, cols, 1.0f, pb, rows);
+    if (oja)
+        for (int64_t b = 0; b < B; b++)
+            for (int64_t r = 0; r < rows; r++)
+                pb[b * rows + r] += 2.0f * post[b * rows + r] * lt->s.sqbar[r];
+    if (i > 0)
+        flp__gemm_nn(B, cols, rows, 1.0f, post, rows, pg, cols, 1.0f, pre_adjoint(lt, i), cols);
+}
+
+/* Adjoint of the signal into dL/dyhat (the error is differentiated; a target
+ * is a constant; onehot - softmax only when asked). */
+static void signal_vjp(flp_lifetime *lt, const float *acts)
+{
+    int64_t B = lt->batch, n = lt->n_final, off = B * lt->layer[lt->n - 1].h_off;
+    const float *sb = lt->s.sigbar;
+    float *yb = lt->s.hbar + off;
+    if (lt->fb->signal == FLP_SIGNAL_ERROR) {
+        for (int64_t j = 0; j < B * n; j++)
+            yb[j] -= sb[j];
+    } else if (lt->fb->signal == FLP_SIGNAL_TARGET_MINUS_SOFTMAX && lt->fb->differentiate_signal) {
+        /* s = onehot - p: dz = -(p ⊙ (sb - <sb, p>)), with p = onehot - s */
+        const float *z = acts + off;
+        for (int64_t b = 0; b < B; b++) {
+            float mx = z[b * n];
+            for (int64_t j = 1; j < n; j++)
+                mx = z[b * n + j] > mx ? z[b * n + j] : mx;
+            double se = 0.0, dot = 0.0;
+            for (int64_t j = 0; j < n; j++)
+                se += exp((double)z[b * n + j] - mx);
+            for (int64_t j = 0; j < n; j++)
+                dot += sb[b * n + j] * (exp((double)z[b * n + j] - mx) / se);
+            for (int64_t j = 0; j < n; j++) {
+                double p = exp((double)z[b * n + j] - mx) / se;
+                yb[b * n + j] -= (float)(p * (sb[b * n + j] - dot));
+            }
+        }
+    }
+}
+
+void flp__lt_reverse_step(flp_lifetime *lt, int64_t k, const float *record)
+{
+    int64_t B = lt->batch;
+    const float *Wk = record, *acts = record + lt->n_state;
+    flp__lt_signal(lt, k, acts);
+    flp__lt_post(lt, acts);
+    memset(lt->s.hbar, 0, (size_t)(B * lt->act_width) * sizeof(float));
+    memset(lt->s.postbar, 0, (size_t)(B * lt->act_width) * sizeof(float));
+    memset(lt->s.sigbar, 0, (size_t)(B * lt->n_final) * sizeof(float));
+    /* top-down, so a layer's dpre reaches the layer below before it is used */
+    for (int i = lt->n - 1; i >= 0; i--) {
+        const flp__lt_layer *d = &lt->layer[i];
+        if (!d->plastic)
+            continue;
+        update_vjp(lt, i, k, Wk, acts);
+        if (i == lt->n - 1 && lt->fb->clamp_output) {
+            const float *pb = lt->s.postbar + B * d->h_off;
+            for (int64_t j = 0; j < B * lt->n_final; j++)
+                lt->s.sigbar[j] += pb[j];
+        } else {
+            pathway_vjp(lt, d, acts);
+        }
+    }
+    signal_vjp(lt, acts);
+    flp__lt_backprop(lt, Wk, B, lt->x + k * B * lt->layer[0].n_in, acts, lt->s.hbar);
+}

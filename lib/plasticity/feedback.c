@@ -1,6 +1,7 @@
 /* feedback.c - the feedback-pathway handle: B_l, c_l, beta_l for every
  * linear layer, and the settings that say what the pathway carries. */
 #include <math.h>
+#include <string.h>
 
 #include "core/alloc.h"
 #include "core/error.h"
@@ -154,6 +155,8 @@ flp_status flp_feedback_init(flp_feedback *fb, flp_rng *rng, float beta)
 static flp_status locate(const flp_feedback *fb, int layer, flp_feedback_tensor which, int grad,
                          float **ptr, int64_t *count, const char *fn)
 {
+    *ptr = NULL;
+    *count = 0;
     if (fb == NULL)
         return flp__error(FLP_ERR_NULL, "%s: argument 'fb' is NULL", fn);
     if (layer < 0 || layer >= fb->n_layers)
@@ -216,6 +219,17 @@ flp_status flp__feedback_tensors(flp_feedback *fb, flp__tensor_list *list)
                                       "feedback.%d.B", l));
         FLP__TRY(flp__tensor_list_add(list, p->c, p->gc, p->n_post, FLP_GROUP_FEEDBACK, "feedback.%d.c", l));
         FLP__TRY(flp__tensor_list_add(list, p->beta, p->gbeta, 1, FLP_GROUP_STRENGTH, "feedback.%d.beta", l));
+    }
+    return FLP_OK;
+}
+
+flp_status flp_feedback_zero_grad(flp_feedback *fb)
+{
+    FLP__CHECK_NULL(fb);
+    for (int l = 0; l < fb->n_layers; l++) {
+        flp__pathway *p = &fb->path[l];
+        if (p->B != NULL) /* gB, gc, gbeta are contiguous */
+            memset(p->gB, 0, (size_t)(p->n_post * fb->n_out + p->n_post + 1) * sizeof(float));
     }
     return FLP_OK;
 }

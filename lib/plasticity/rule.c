@@ -1,6 +1,7 @@
 /* rule.c - the plasticity-rule handle: kind, which layers are plastic, the
  * coefficients alpha_l at the chosen granularity, the hidden multiplier. */
 #include <math.h>
+#include <string.h>
 
 #include "core/alloc.h"
 #include "core/error.h"
@@ -284,5 +285,14 @@ flp_status flp__rule_tensors(flp_rule *rule, flp__tensor_list *list)
             FLP__TRY(flp__tensor_list_add(list, p->alpha, p->galpha, p->n_alpha, FLP_GROUP_PLASTICITY,
                                           "rule.%d.alpha", l));
     }
+    return FLP_OK;
+}
+
+flp_status flp_rule_zero_grad(flp_rule *rule)
+{
+    FLP__CHECK_NULL(rule);
+    for (int l = 0; l < rule->n_layers; l++)
+        if (rule->layer[l].galpha != NULL)
+            memset(rule->layer[l].galpha, 0, (size_t)rule->layer[l].n_alpha * sizeof(float));
     return FLP_OK;
 }

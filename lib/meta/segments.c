@@ -1,0 +1,157 @@
+/* segments.c - the checkpoint schedule of the reverse sweep.
+ *
+ * The reverse of step k needs its record (W_k and the step's activities).
+ * Keeping all K records costs K copies of the plastic weights; instead a
+ * range of steps that does not fit the memory left is split into g
+ * sub-ranges: one forward pass stores the state at each sub-range's start
+ * (a checkpoint), then the sub-ranges are reversed last to first, each
+ * recomputed from its checkpoint and split again if it still does not fit.
+ * With memory for about 2*sqrt(K) states this is one extra forward pass;
+ * tighter budgets nest deeper and recompute more, never more than
+ * log2(K) extra passes. Every schedule gives the same gradient: steps are
+ * recomputed exactly, from the same inputs, with the same kernels. */
+#include <math.h>
+#include <string.h>
+
+#include "core/alloc.h"
+#include "core/error.h"
+#include "meta/lifetime_internal.h"
+
+typedef struct {
+    int64_t state, record; /* floats in a checkpoint and in a record */
+} sizes;
+
+/* Least memory a range of n steps can be reversed in: halving each time. */
+static int64_t min_floats(sizes z, int64_t n)
+{
+    return n <= 1 ? z.record : 2 * z.state + min_floats(z, (n + 1) / 2);
+}
+
+/* Number of sub-ranges to split n steps into with `mem` floats: 1 = reverse
+ * directly; 0 = impossible. Prefers the fewest checkpoints that let every
+ * sub-range be reversed directly (one recomputation); otherwise about
+ * sqrt(n) sub-ranges, nested further. */
+static int64_t choose_split(sizes z, int64_t n, int64_t mem)
+{
+    if (n * z.record <= mem)
+        return 1;
+    for (int64_t g = 2; g <= n && g * z.state + z.record <= mem; g++)
+        if (g * z.state + (n + g - 1) / g * z.record <= mem)
+            return g;
+    for (int64_t g = (int64_t)ceil(sqrt((double)n)); g >= 2; g--)
+        if (g * z.state + min_floats(z, (n + g - 1) / g) <= mem)
+            return g;
+    return 0;
+}
+
+/* Peak floats the schedule for n steps uses. */
+static int64_t peak_floats(sizes z, int64_t n, int64_t mem)
+{
+    int64_t g = choose_split(z, n, mem);
+    if (g == 1)
+        return n * z.record;
+    return g * z.state + peak_floats(z, (n + g - 1) / g, mem - g * z.state);
+}
+
+typedef struct {
+    flp_lifetime *lt;
+    sizes z;
+    float *loss;
+    int64_t steps_run;
+} sweep;
+
+static flp_status advance(sweep *sw, int64_t a, int64_t b, float *state)
+{
+    for (int64_t k = a; k < b; k++)
+        FLP__TRY(flp__lt_step(sw->lt, k, state, NULL));
+    sw->steps_run += b - a;
+    return FLP_OK;
+}
+
+/* Reverse steps [a, b) given W_a in `state` (which it may overwrite) and the
+ * adjoint of W_b in lt->Wbar. At the top level it first runs to W_K in
+ * lt->W and measures the loss that seeds the adjoint. */
+static flp_status reverse_range(sweep *sw, int64_t a, int64_t b, float *state, float *mem,
+                                int64_t mem_floats, int top)
+{
+    flp_lifetime *lt = sw->lt;
+    int64_t n = b - a, g = choose_split(sw->z, n, mem_floats);
+    if (g == 1) {
+        for (int64_t k = a; k < b; k++)
+            FLP__TRY(flp__lt_step(lt, k, state, mem + (k - a) * sw->z.record));
+        sw->steps_run += n;
+        if (top)
+            FLP__TRY(flp__lt_query(lt, state, 1, sw->loss));
+        for (int64_t k = b - 1; k >= a; k--)
+            flp__lt_reverse_step(lt, k, mem + (k - a) * sw->z.record);
+        return FLP_OK;
+    }
+    int64_t len = (n + g - 1) / g;
+    for (int64_t j = 0; j < g; j++) {
+        int64_t start = a + j * len, end = start + len < b ? start + len : b;
+        memcpy(mem + j * sw->z.state, state, (size_t)sw->z.state * sizeof *mem);
+        if (top || j < g - 1)
+            FLP__TRY(advance(sw, start, end, state));
+    }
+    if (top)
+        FLP__TRY(flp__lt_query(lt, state, 1, sw->loss));
+    for (int64_t j = g - 1; j >= 0; j--) {
+        int64_t start = a + j * len, end = start + len < b ? start + len : b;
+        if (start >= b)
+            continue;
+        FLP__TRY(reverse_range(sw, start, end, mem + j * sw->z.state, mem + g * sw->z.state,
+                               mem_floats - g * sw->z.state, 0));
+    }
+    return FLP_OK;
+}
+
+/* Make the arena hold `floats`, keeping it if it is already large enough. */
+static flp_status ensure_arena(flp_lifetime *lt, int64_t floats)
+{
+    if (lt->arena != NULL && lt->arena_floats >= floats)
+        return FLP_OK;
+    flp__free(lt->arena);
+    lt->arena_floats = 0;
+    lt->arena = flp__alloc_floats(floats, "lifetime checkpoints");
+    if (lt->arena == NULL)
+        return flp__error_context(FLP_ERR_NOMEM, "flp_lifetime_run");
+    lt->arena_floats = floats;
+    return FLP_OK;
+}
+
+static int64_t scratch_floats(const flp_lifetime *lt)
+{
+    /* the state, its adjoint and the per-step scratch block */
+    int64_t rows = lt->s.rows, wmax = 1, omax = 1;
+    for (int i = 0; i < lt->n; i++) {
+        int64_t w = lt->layer[i].n_out * lt->layer[i].n_in;
+        wmax = w > wmax ? w : wmax;
+        omax = lt->layer[i].n_out > omax ? lt->layer[i].n_out : omax;
+    }
+    return 2 * lt->n_state + 5 * rows * lt->act_width + 2 * rows * lt->n_final + wmax + 4 * omax;
+}
+
+flp_status flp__lt_sweep(flp_lifetime *lt, int want_gradient, float *loss)
+{
+    sweep sw = {lt, {lt->n_state, lt->n_state + lt->batch * lt->act_width}, loss, 0};
+    lt->recomputed = 0;
+    if (!want_gradient) {
+        FLP__TRY(advance(&sw, 0, lt->K, lt->W));
+        lt->workspace_bytes = 4 * scratch_floats(lt);
+        return flp__lt_query(lt, lt->W, 0, loss);
+    }
+    int64_t mem = lt->budget_bytes > 0 ? (int64_t)(lt->budget_bytes / sizeof(float)) - scratch_floats(lt)
+                                       : lt->K * sw.z.record;
+    if (choose_split(sw.z, lt->K, mem) == 0) {
+        double need = 4.0 * ((double)min_floats(sw.z, lt->K) + (double)scratch_floats(lt));
+        return flp__error(FLP_ERR_NOMEM, "flp_lifetime_run: a memory budget of %.0f bytes is too small for "
+                          "%lld steps of this network; the minimum is %.0f bytes", lt->budget_bytes,
+                          (long long)lt->K, need);
+    }
+    int64_t peak = peak_floats(sw.z, lt->K, mem);
+    FLP__TRY(ensure_arena(lt, peak));
+    lt->workspace_bytes = 4 * (peak + scratch_floats(lt));
+    FLP__TRY(reverse_range(&sw, 0, lt->K, lt->W, lt->arena, mem, 1)); /* uses at most `peak` */
+    lt->recomputed = sw.steps_run - lt->K;
+    return FLP_OK;
+}

@@ -1,0 +1,88 @@
+/* update.c - fused plasticity update kernels (see update.h). */
+#include "plasticity/update.h"
+
+#include <math.h>
+
+#include "flp/flp_plasticity.h"
+
+/* a_inc is 1 (per-synapse alpha row) or 0 (one alpha for the row); callers
+ * pass literals so the compiler specialises and vectorises each case. */
+static inline int update_row(int64_t cols, float m, const float *restrict a, int a_inc,
+                             const float *restrict P, float sq, float *restrict W)
+{
+    int bad = 0;
+    for (int64_t c = 0; c < cols; c++) {
+        float w = W[c] + m * a[c * a_inc] * (P[c] - sq * W[c]);
+        W[c] = w;
+        bad |= !isfinite(w);
+    }
+    return bad;
+}
+
+int flp__plastic_update(int64_t rows, int64_t cols, float m, const float *alpha, int granularity,
+                        const float *P, const float *sq, float *W)
+{
+    int bad = 0;
+#pragma omp parallel for reduction(| : bad) schedule(static)
+    for (int64_t r = 0; r < rows; r++) {
+        float s = sq ? sq[r] : 0.0f;
+        const float *Pr = P + r * cols;
+        float *Wr = W + r * cols;
+        if (granularity == FLP_GRANULARITY_SYNAPSE)
+            bad |= update_row(cols, m, alpha + r * cols, 1, Pr, s, Wr);
+        else
+            bad |= update_row(cols, m, granularity == FLP_GRANULARITY_NEURON ? alpha + r : alpha, 0,
+                              Pr, s, Wr);
+    }
+    return bad;
+}
+
+/* One row of the reverse pass. ga_inc = 1 accumulates per synapse into ga;
+ * ga_inc = 0 returns the row's alpha-gradient sum instead. */
+static inline double vjp_row(int64_t cols, float m, const float *restrict a, int a_inc, float sq,
+                             const float *restrict W, float *restrict PG, float *restrict Wbar,
+                             float *restrict ga, int ga_inc, float *sqbar)
+{
+    double alpha_sum = 0.0, sq_sum = 0.0;
+    for (int64_t c = 0; c < cols; c++) {
+        float wb = Wbar[c], w = W[c];
+        float du = m * wb * (PG[c] - sq * w);
+        float g = m * a[c * a_inc] * wb;
+        if (ga_inc)
+            ga[c] += du;
+        else
+            alpha_sum += du;
+        sq_sum += (double)g * w;
+        PG[c] = g;
+        Wbar[c] = wb - g * sq;
+    }
+    if (sqbar)
+        *sqbar = (float)-sq_sum;
+    return alpha_sum;
+}
+
+void flp__plastic_update_vjp(int64_t rows, int64_t cols, float m, const float *alpha,
+                             int granularity, const float *sq, const float *W, float *PG,
+                             float *Wbar, float *galpha, float *sqbar, double *row_sum)
+{
+#pragma omp parallel for schedule(static)
+    for (int64_t r = 0; r < rows; r++) {
+        float s = sq ? sq[r] : 0.0f;
+        float *sb = sq ? sqbar + r : NULL;
+        int64_t o = r * cols;
+        if (granularity == FLP_GRANULARITY_SYNAPSE)
+            row_sum[r] = vjp_row(cols, m, alpha + o, 1, s, W + o, PG + o, Wbar + o, galpha + o, 1, sb);
+        else
+            row_sum[r] = vjp_row(cols, m, granularity == FLP_GRANULARITY_NEURON ? alpha + r : alpha,
+                                 0, s, W + o, PG + o, Wbar + o, NULL, 0, sb);
+    }
+    if (granularity == FLP_GRANULARITY_NEURON) {
+        for (int64_t r = 0; r < rows; r++)
+            galpha[r] += (float)row_sum[r];
+    } else if (granularity == FLP_GRANULARITY_LAYER) {
+        double total = 0.0;
+        for (int64_t r = 0; r < rows; r++)
+            total += row_sum[r];
+        galpha[0] += (float)total;
+    }
+}
