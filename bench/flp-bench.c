@@ -1,0 +1,349 @@
+/* flp-bench - time full meta-steps and relate them to BLIS's own speed.
+ *
+ *   flp-bench sine [--width W] [--steps-per-task S] [--plastic N] [--threads T]
+ *                  [--repeats R] [--memory-mib M] [--json]
+ *
+ * A meta-step is what a training loop does per episode: draw the episode
+ * (sampler) and flp_meta_train_step (lifetime forward, reverse sweep with
+ * recomputation, Adam). The network is the paper's 11-W-W-W-W-W-3W-W-W-1
+ * with every linear layer plastic by default.
+ *
+ * Work counted (analytically, from the shapes; only the matrix products,
+ * which are the whole cost at these sizes). Linear layer l maps n_{l-1} to
+ * n_l; b is the batch, K the inner steps, q the query size, o the output
+ * size, P the plastic layers, R the steps the reverse sweep recomputed
+  * (flp_lifetime_stats), and G_l(r) = 2 r n_l n_{l-1} one product of r rows:
+ *
+ *   forward step  S_f = sum_l G_l(b)                  forward  h_{l-1} W_l^T
+ *                     + sum_{l in P} G_l(b)           Hebbian  post_l^T pre_l
+ *                     + sum_{l in P} 2 b n_l o        feedback s B_l^T
+ *   reverse step  S_r = sum_l 2 G_l(b)                dH = dZ W, dW = dZ^T H
+ *                     + sum_{l in P} 2 G_l(b)         adjoint of post^T pre (to post and pre)
+ *                     + sum_{l in P} 4 b n_l o        adjoint of the feedback
+ *   query         Q   = sum_l 3 G_l(q)                forward, dH and dW on the query
+ *
+ *   gflop_per_meta_step = ((K + K_r) S_f + K S_r + Q) / 1e9
+ *
+ * gemm_gflops is BLIS's rate on same-shaped products measured in the same
+ * run, with the same threads: b x W x W "NT" products (the forward) and
+ * W x W x b "TN" outer products (the Hebbian term), equal numbers of each.
+ * efficiency = gflops / gemm_gflops. */
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+
+#include <flp/flp.h>
+
+#include "core/gemm.h"
+#include "sine_model.h"
+
+typedef struct {
+    sine_config cfg;
+    int threads, repeats, json;
+} options;
+
+typedef struct {
+    double seconds, gflop, gflops, gemm_gflops, efficiency, peak_rss_mib, workspace_mib;
+    int64_t recomputed;
+} results;
+
+static void die_flp(const char *what)
+{
+    fprintf(stderr, "flp-bench: %s failed: %s\n", what, flp_last_error());
+    exit(1);
+}
+
+#define CHECK(expr)                  \
+    do {                             \
+        if ((expr) != FLP_OK)        \
+            die_flp(#expr);          \
+    } while (0)
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* ---- command line ---------------------------------------------------------- */
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+        "usage: flp-bench sine [--width W] [--steps-per-task S] [--plastic N] [--threads T]\n"
+        "                      [--repeats R] [--memory-mib M] [--json]\n"
+        "Time full meta-steps (sampler + flp_meta_train_step) on incremental sine waves,\n"
+        "network 11-W-W-W-W-W-3W-W-W-1, batch 32, 10 sinusoids.\n"
+        "\n"
+        "  --width W           hidden width (default %d)\n"
+        "  --steps-per-task S  batches per sinusoid; K = 10 S inner steps (default 40)\n"
+        "  --plastic N         last N linear layers plastic (default 9: all)\n"
+        "  --threads T         BLIS threads (default: BLIS's own setting)\n"
+        "  --repeats R         timed meta-steps after one warm-up (default 5)\n"
+        "  --memory-mib M      lifetime memory budget in MiB (default: library default)\n"
+        "  --json              one JSON object instead of `name value` lines\n"
+        "  --help              this text\n"
+        "\n"
+        "Output:\n"
+        "  seconds_per_meta_step  median of R\n"
+        "  gflop_per_meta_step    matrix-product work counted from the shapes:\n"
+        "                         ((K + K_r) S_f + K S_r + Q) / 1e9 with, per linear layer\n"
+        "                         l (G_l(r) = 2 r n_l n_{l-1}, P plastic, o outputs, b batch,\n"
+        "                         K_r steps recomputed by the reverse sweep, q query rows):\n"
+        "                         S_f = sum G_l(b) + sum_P [G_l(b) + 2 b n_l o]\n"
+        "                         S_r = sum 2 G_l(b) + sum_P [2 G_l(b) + 4 b n_l o]\n"
+        "                         Q   = sum 3 G_l(q)\n"
+        "  gflops                 gflop_per_meta_step / seconds_per_meta_step\n"
+        "  gemm_gflops            BLIS sgemm rate on b x W x W (NT) and W x W x b (TN)\n"
+        "                         products, measured in this run\n"
+        "  efficiency             gflops / gemm_gflops\n"
+        "  peak_rss_mib           peak resident memory of the process\n"
+        "  workspace_mib          the lifetime's workspace (flp_lifetime_stats)\n"
+        "  recomputed_steps       inner steps the reverse sweep recomputed\n",
+        SINE_WIDTH);
+}
+
+static long parse_long(const char *name, const char *s, long lo, long hi)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || end == s || *end || v < lo || v > hi) {
+        fprintf(stderr, "flp-bench: --%s wants an integer in [%ld, %ld], got '%s'\n", name, lo, hi, s);
+        usage(stderr);
+        exit(2);
+    }
+    return v;
+}
+
+enum { OPT_WIDTH = 256, OPT_STEPS, OPT_PLASTIC, OPT_THREADS, OPT_REPEATS, OPT_MEMORY, OPT_JSON, OPT_HELP };
+
+static const struct option long_options[] = {
+    {"width", required_argument, NULL, OPT_WIDTH},
+    {"steps-per-task", required_argument, NULL, OPT_STEPS},
+    {"plastic", required_argument, NULL, OPT_PLASTIC},
+    {"threads", required_argument, NULL, OPT_THREADS},
+    {"repeats", required_argument, NULL, OPT_REPEATS},
+    {"memory-mib", required_argument, NULL, OPT_MEMORY},
+    {"json", no_argument, NULL, OPT_JSON},
+    {"help", no_argument, NULL, OPT_HELP},
+    {NULL, 0, NULL, 0},
+};
+
+static options parse_args(int argc, char **argv)
+{
+    options o;
+    memset(&o, 0, sizeof o);
+    o.cfg = sine_config_default();
+    o.cfg.plastic = o.cfg.depth + 1;
+    o.repeats = 5;
+    int c;
+    while ((c = getopt_long(argc, argv, "", long_options, NULL)) != -1) {
+        switch (c) {
+        case OPT_WIDTH: o.cfg.width = parse_long("width", optarg, 1, 1L << 16); break;
+        case OPT_STEPS: o.cfg.batches_per_task = parse_long("steps-per-task", optarg, 1, 1L << 20); break;
+        case OPT_PLASTIC: o.cfg.plastic = (int)parse_long("plastic", optarg, 0, 1000); break;
+        case OPT_THREADS: o.threads = (int)parse_long("threads", optarg, 1, 4096); break;
+        case OPT_REPEATS: o.repeats = (int)parse_long("repeats", optarg, 1, 100000); break;
+        case OPT_MEMORY: o.cfg.memory_mib = (double)parse_long("memory-mib", optarg, 0, 1L << 30); break;
+        case OPT_JSON: o.json = 1; break;
+        case OPT_HELP: usage(stdout); exit(0);
+        default: usage(stderr); exit(2);
+        }
+    }
+    if (optind != argc - 1 || strcmp(argv[optind], "sine") != 0) {
+        fprintf(stderr, "flp-bench: expected exactly one benchmark name, 'sine'\n");
+        usage(stderr);
+        exit(2);
+    }
+    return o;
+}
+
+/* ---- work count -------------------------------------------------------------- */
+
+/* ((K + K_r) S_f + K S_r + Q) of the header comment, in flop. */
+static double count_flop(const options *o, const flp_rule *rule, const flp_net *net, int64_t K,
+                         int64_t n_query, int64_t recomputed)
+{
+    const double b = (double)o->cfg.batch, q = (double)n_query;
+    int n_layers;
+    int64_t n_in, n_out;
+    CHECK(flp_net_num_layers(net, &n_layers));
+    CHECK(flp_net_io_size(net, &n_in, &n_out));
+    double S_f = 0, S_r = 0, Q = 0;
+    for (int i = 0; i < n_layers; i++) {
+        flp_layer_kind kind;
+        CHECK(flp_net_layer_kind(net, i, &kind));
+        if (kind != FLP_LAYER_LINEAR)
+            continue;
+        int64_t weights;
+        int rank, plastic;
+        int64_t shape[3];
+        CHECK(flp_net_param_count(net, i, FLP_PARAM_WEIGHT, &weights));
+        CHECK(flp_net_layer_shape(net, i, &rank, shape));
+        CHECK(flp_rule_is_plastic(rule, i, &plastic));
+        double G = 2 * b * (double)weights, n_l = (double)shape[0];
+        S_f += G;
+        S_r += 2 * G;
+        Q += 3 * 2 * q * (double)weights;
+        if (plastic) {
+            S_f += G + 2 * b * n_l * (double)n_out;
+            S_r += 2 * G + 4 * b * n_l * (double)n_out;
+        }
+    }
+    return (double)(K + recomputed) * S_f + (double)K * S_r + Q;
+}
+
+/* ---- measurements ---------------------------------------------------------------- */
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* Median seconds of `repeats` meta-steps after one warm-up. */
+static double time_meta_steps(const options *o, const sine_model *m, flp_episode *ep)
+{
+    double *t = malloc((size_t)o->repeats * sizeof *t);
+    if (!t) {
+        fprintf(stderr, "flp-bench: out of memory\n");
+        exit(1);
+    }
+    for (int r = -1; r < o->repeats; r++) {
+        double t0 = now();
+        CHECK(flp_sampler_next(m->sampler, FLP_SPLIT_TRAIN, ep));
+        flp_status st = flp_meta_train_step(m->meta, m->lt, ep, NULL);
+        if (st == FLP_ERR_NONFINITE)
+            fprintf(stderr, "flp-bench: warning: %s\n", flp_last_error());
+        else if (st != FLP_OK)
+            die_flp("flp_meta_train_step");
+        if (r >= 0)
+            t[r] = now() - t0;
+    }
+    qsort(t, (size_t)o->repeats, sizeof *t, cmp_double);
+    double median = o->repeats % 2 ? t[o->repeats / 2]
+                                   : 0.5 * (t[o->repeats / 2 - 1] + t[o->repeats / 2]);
+    free(t);
+    return median;
+}
+
+/* BLIS's rate on the lifetime's two product shapes, equal numbers of each,
+ * repeated for at least `min_seconds`. */
+static double gemm_rate(int64_t b, int64_t w, double min_seconds)
+{
+    float *A = calloc((size_t)(b * w), sizeof *A), *Bm = calloc((size_t)(w * w), sizeof *Bm);
+    float *C = calloc((size_t)(w * w), sizeof *C), *D = calloc((size_t)(b * w), sizeof *D);
+    if (!A || !Bm || !C || !D) {
+        fprintf(stderr, "flp-bench: out of memory\n");
+        exit(1);
+    }
+    for (int64_t i = 0; i < b * w; i++)
+        A[i] = D[i] = (float)((i % 17) - 8) * 0.01f;
+    for (int64_t i = 0; i < w * w; i++)
+        Bm[i] = (float)((i % 13) - 6) * 0.01f;
+    /* warm-up: packing buffers and threads */
+    flp__gemm_nt(b, w, w, 1.0f, A, w, Bm, w, 0.0f, D, w);
+    flp__gemm_tn(w, w, b, 1.0f, A, w, D, w, 0.0f, C, w);
+    long pairs = 0;
+    double t0 = now(), elapsed;
+    do {
+        for (int i = 0; i < 10; i++) {
+            flp__gemm_nt(b, w, w, 1.0f, A, w, Bm, w, 0.0f, D, w);  /* D[b,w] = A Bm^T */
+            flp__gemm_tn(w, w, b, 1.0f, A, w, D, w, 0.0f, C, w);   /* C[w,w] = A^T D */
+        }
+        pairs += 10;
+        elapsed = now() - t0;
+    } while (elapsed < min_seconds);
+    free(A);
+    free(Bm);
+    free(C);
+    free(D);
+    return (double)pairs * 2.0 * (2.0 * (double)b * (double)w * (double)w) / elapsed / 1e9;
+}
+
+static double peak_rss_mib(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (double)ru.ru_maxrss / 1024.0; /* ru_maxrss is in KiB on Linux */
+}
+
+static results run(const options *o)
+{
+    results r;
+    memset(&r, 0, sizeof r);
+    sine_model m;
+    CHECK(sine_model_create(&o->cfg, 1, &m));
+    flp_episode *ep;
+    CHECK(flp_episode_create(&ep));
+    r.seconds = time_meta_steps(o, &m, ep);
+
+    int64_t K, n_query, workspace;
+    CHECK(flp_episode_shape(ep, &K, NULL, NULL, NULL, &n_query, NULL));
+    CHECK(flp_lifetime_stats(m.lt, &workspace, &r.recomputed));
+    r.gflop = count_flop(o, m.rule, m.net, K, n_query, r.recomputed) / 1e9;
+    r.gflops = r.gflop / r.seconds;
+    r.workspace_mib = (double)workspace / 1048576.0;
+    r.peak_rss_mib = peak_rss_mib();
+    r.gemm_gflops = gemm_rate(o->cfg.batch, o->cfg.width, 1.0);
+    r.efficiency = r.gflops / r.gemm_gflops;
+    flp_episode_free(ep);
+    sine_model_free(&m);
+    return r;
+}
+
+/* ---- output ------------------------------------------------------------------------- */
+
+static void print_results(const options *o, const results *r)
+{
+    int threads;
+    CHECK(flp_get_num_threads(&threads));
+    const struct {
+        const char *name;
+        double value;
+        const char *fmt;
+    } rows[] = {
+        {"width", (double)o->cfg.width, "%.0f"},
+        {"steps", 10.0 * (double)o->cfg.batches_per_task, "%.0f"},
+        {"batch", (double)o->cfg.batch, "%.0f"},
+        {"plastic_layers", (double)o->cfg.plastic, "%.0f"},
+        {"threads", (double)threads, "%.0f"},
+        {"repeats", (double)o->repeats, "%.0f"},
+        {"seconds_per_meta_step", r->seconds, "%.4f"},
+        {"gflop_per_meta_step", r->gflop, "%.2f"},
+        {"gflops", r->gflops, "%.2f"},
+        {"gemm_gflops", r->gemm_gflops, "%.2f"},
+        {"efficiency", r->efficiency, "%.3f"},
+        {"peak_rss_mib", r->peak_rss_mib, "%.1f"},
+        {"workspace_mib", r->workspace_mib, "%.1f"},
+        {"recomputed_steps", (double)r->recomputed, "%.0f"},
+    };
+    const int n = (int)(sizeof rows / sizeof *rows);
+    if (o->json)
+        printf("{\"benchmark\": \"sine\"");
+    for (int i = 0; i < n; i++) {
+        printf(o->json ? ", \"%s\": " : "%s ", rows[i].name);
+        printf(rows[i].fmt, rows[i].value);
+        if (!o->json)
+            printf("\n");
+    }
+    if (o->json)
+        printf("}\n");
+}
+
+int main(int argc, char **argv)
+{
+    options o = parse_args(argc, argv);
+    if (o.threads > 0)
+        CHECK(flp_set_num_threads(o.threads));
+    results r = run(&o);
+    print_results(&o, &r);
+    return 0;
+}
