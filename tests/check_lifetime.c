@@ -241,8 +241,8 @@ END_TEST
  * not move. */
 START_TEST(test_golden_tight_budget)
 {
-    run_golden("golden/flp_regression_oja.txt", FLP_RULE_OJA, 0, 0.85);
-    run_golden("golden/flp_classification_oja.txt", FLP_RULE_OJA, 1, 0.85);
+    run_golden("golden/flp_regression_oja.txt", FLP_RULE_OJA, 0, 0.95);
+    run_golden("golden/flp_classification_oja.txt", FLP_RULE_OJA, 1, 0.95);
 }
 END_TEST
 

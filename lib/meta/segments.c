@@ -21,10 +21,14 @@ typedef struct {
     int64_t state, record; /* floats in a checkpoint and in a record */
 } sizes;
 
-/* Least memory a range of n steps can be reversed in: halving each time. */
+/* Least memory a range of n steps can be reversed in: directly, or by
+ * halving (two checkpoints) and recursing. */
 static int64_t min_floats(sizes z, int64_t n)
 {
-    return n <= 1 ? z.record : 2 * z.state + min_floats(z, (n + 1) / 2);
+    if (n <= 1)
+        return z.record;
+    int64_t halved = 2 * z.state + min_floats(z, (n + 1) / 2);
+    return n * z.record < halved ? n * z.record : halved;
 }
 
 /* Number of sub-ranges to split n steps into with `mem` floats: 1 = reverse
