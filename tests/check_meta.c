@@ -1115,6 +1115,10 @@ START_TEST(test_resume_bit_identical)
     sine_rig(&a, &sa, &ea, &la, 7);
     sine_rig(&b, &sb, &eb, &lb, 8);
     float loss_a[6], loss_b[6];
+    /* A lifetime over other handles is refused before anything runs. */
+    float loss;
+    ck_flp(flp_sampler_next(sa, FLP_SPLIT_TRAIN, ea));
+    ck_flp_fails(flp_meta_train_step(a.meta, lb, ea, &loss), FLP_ERR_INVALID);
     sine_train(&a, sa, ea, la, 3, loss_a);
     const char *path = tmp_path("sine.ckpt");
     ck_flp(flp_checkpoint_save(path, a.meta, sa));

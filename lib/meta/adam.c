@@ -13,6 +13,7 @@
 
 #include "core/alloc.h"
 #include "core/error.h"
+#include "meta/lifetime_internal.h"
 #include "meta/meta_internal.h"
 #include "net/net_internal.h"
 #include "plasticity/plasticity_internal.h"
@@ -344,6 +345,13 @@ flp_status flp_meta_train_step(flp_meta *meta, flp_lifetime *lt, const flp_episo
     FLP__CHECK_NULL(meta);
     FLP__CHECK_NULL(lt);
     FLP__CHECK_NULL(ep);
+    /* A lifetime over other handles would add its gradient where this
+     * optimizer never looks, and the step would silently apply zeros. */
+    if (lt->net != meta->net || lt->fb != meta->fb || lt->rule != meta->rule)
+        return flp__error(FLP_ERR_INVALID,
+                          "%s: lt runs other handles than meta optimizes (both must be created "
+                          "over the same net, fb and rule)",
+                          __func__);
     float local;
     FLP__TRY(flp_meta_zero_grad(meta));
     FLP__TRY(flp_lifetime_run(lt, ep, 1, loss != NULL ? loss : &local));
