@@ -11,8 +11,8 @@
  * Work counted (analytically, from the shapes; only the matrix products,
  * which are the whole cost at these sizes). Linear layer l maps n_{l-1} to
  * n_l; b is the batch, K the inner steps, q the query size, o the output
- * size, P the plastic layers, R the steps the reverse sweep recomputed
-  * (flp_lifetime_stats), and G_l(r) = 2 r n_l n_{l-1} one product of r rows:
+ * size, P the plastic layers, K_r the steps the reverse sweep recomputed
+ * (flp_lifetime_stats), and G_l(r) = 2 r n_l n_{l-1} one product of r rows:
  *
  *   forward step  S_f = sum_l G_l(b)                  forward  h_{l-1} W_l^T
  *                     + sum_{l in P} G_l(b)           Hebbian  post_l^T pre_l

@@ -317,8 +317,10 @@ static float train_step(const sine_model *m, flp_episode *ep, progress *p, long 
     return loss;
 }
 
-static void train(const options *o, const sine_model *m, flp_episode *ep, FILE *log)
+/* Returns 1 if the last episode's checkpoint was already written. */
+static int train(const options *o, const sine_model *m, flp_episode *ep, FILE *log)
 {
+    int saved = 0;
     int64_t done;
     CHECK(flp_meta_step_count(m->meta, &done));
     progress p = {now(), now(), (long)done, (long)done, 0, 0, 0};
@@ -333,12 +335,14 @@ static void train(const options *o, const sine_model *m, flp_episode *ep, FILE *
         int due = o->progress_every > 0 ? (e + 1) % o->progress_every == 0 : now() - p.t_last >= 10;
         if (due || e + 1 == o->episodes)
             report_progress(&p, e + 1, o->episodes);
-        if (o->save && o->save_every > 0 && (e + 1) % o->save_every == 0)
+        saved = o->save && o->save_every > 0 && (e + 1) % o->save_every == 0;
+        if (saved)
             save_checkpoint(o, m);
     }
     if (p.nonfinite)
         fprintf(stderr, "flp-sine: %ld of %ld steps skipped for non-finite values\n", p.nonfinite,
                 o->episodes - (long)done);
+    return saved;
 }
 
 static FILE *open_log(const options *o)
@@ -390,12 +394,12 @@ int main(int argc, char **argv)
     }
 
     FILE *log = open_log(&o);
-    train(&o, &m, ep, log);
+    int saved = train(&o, &m, ep, log);
     if (log && fclose(log) != 0) {
         fprintf(stderr, "flp-sine: writing log '%s': %s\n", o.log, strerror(errno));
         return 1;
     }
-    if (o.save)
+    if (o.save && !saved)
         save_checkpoint(&o, &m);
 
     evaluate(&o, m.lt, ep, &mean, &se);
