@@ -24,6 +24,10 @@
 #define QUICK_EPISODES 150
 #define QUICK_EVAL_RUNS 10
 
+/* Skipped steps leave the meta-parameters as they were, so a long run of
+ * them means every lifetime now diverges: stop instead of idling. */
+#define MAX_CONSECUTIVE_SKIPS 50
+
 typedef struct {
     sine_config cfg;
     long episodes, eval_runs, save_every, progress_every;
@@ -106,10 +110,13 @@ static void usage(FILE *f)
         "  --help                 this text\n"
         "\n"
         "Prints `eval_mse_untrained MEAN SE` before training from scratch and\n"
-        "`eval_mse MEAN SE` (query MSE, mean and standard error over R runs) last.\n",
+        "`eval_mse MEAN SE` (query MSE, mean and standard error over R runs) last.\n"
+        "A meta-step whose lifetime or gradient is not finite is reported and skipped;\n"
+        "%d in a row stop the run (exit 1).\n",
         (long long)d.width, QUICK_WIDTH, d.depth, QUICK_EPISODES, QUICK_EVAL_RUNS,
         (long long)d.batches_per_task, (long long)d.batch, d.lr_weights, d.lr_feedback,
-        d.lr_plasticity, d.lr_strength, QUICK_WIDTH, QUICK_EPISODES, QUICK_EVAL_RUNS);
+        d.lr_plasticity, d.lr_strength, QUICK_WIDTH, QUICK_EPISODES, QUICK_EVAL_RUNS,
+        MAX_CONSECUTIVE_SKIPS);
 }
 
 static void bad_usage(const char *fmt, const char *arg)
@@ -277,7 +284,7 @@ typedef struct {
     double t_start, t_last;      /* run start, last progress line */
     long first, last_episode;    /* first episode of this run, episode at last line */
     double window_loss;          /* finite losses since the last line */
-    long window_n, nonfinite;
+    long window_n, nonfinite, consecutive;
 } progress;
 
 static void report_progress(progress *p, long episode, long total)
@@ -310,10 +317,16 @@ static float train_step(const sine_model *m, flp_episode *ep, progress *p, long 
     if (st == FLP_ERR_NONFINITE) {
         if (p->nonfinite++ < 10)
             fprintf(stderr, "flp-sine: episode %ld: step skipped: %s\n", episode, flp_last_error());
+        if (++p->consecutive >= MAX_CONSECUTIVE_SKIPS) {
+            fprintf(stderr, "flp-sine: %d steps in a row skipped for non-finite values; stopping "
+                    "(lower the learning rates, e.g. --lr-plasticity)\n", MAX_CONSECUTIVE_SKIPS);
+            exit(1);
+        }
         return NAN;
     }
     if (st != FLP_OK)
         die_flp("flp_meta_train_step");
+    p->consecutive = 0;
     return loss;
 }
 
@@ -323,7 +336,7 @@ static int train(const options *o, const sine_model *m, flp_episode *ep, FILE *l
     int saved = 0;
     int64_t done;
     CHECK(flp_meta_step_count(m->meta, &done));
-    progress p = {now(), now(), (long)done, (long)done, 0, 0, 0};
+    progress p = {now(), now(), (long)done, (long)done, 0, 0, 0, 0};
     for (long e = (long)done; e < o->episodes; e++) {
         float loss = train_step(m, ep, &p, e + 1);
         if (isfinite(loss)) {
