@@ -67,7 +67,7 @@ FLP_API flp_status flp_meta_set_schedule(flp_meta *meta, flp_lr_schedule fn, voi
 
 /** Zero the gradients of every meta-parameter. @since 0.1 */
 FLP_API flp_status flp_meta_zero_grad(flp_meta *meta);
-/** Divide every accumulated gradient by n (average over a meta-batch). @since 0.1 */
+/** Multiply every accumulated gradient by `factor` (1/n averages a meta-batch of n). @since 0.1 */
 FLP_API flp_status flp_meta_scale_grad(flp_meta *meta, double factor);
 /** Apply one Adam step with the accumulated gradients. @since 0.1 */
 FLP_API flp_status flp_meta_step(flp_meta *meta);

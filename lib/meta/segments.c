@@ -32,16 +32,24 @@ static int64_t min_floats(sizes z, int64_t n)
 }
 
 /* Number of sub-ranges to split n steps into with `mem` floats: 1 = reverse
- * directly; 0 = impossible. Prefers the fewest checkpoints that let every
- * sub-range be reversed directly (one recomputation); otherwise about
+ * directly; 0 = impossible. When sub-ranges can be reversed directly, every
+ * split costs the same one recomputation, so take the one that needs the
+ * least memory (about sqrt(n * record / state) sub-ranges); otherwise about
  * sqrt(n) sub-ranges, nested further. */
 static int64_t choose_split(sizes z, int64_t n, int64_t mem)
 {
     if (n * z.record <= mem)
         return 1;
-    for (int64_t g = 2; g <= n && g * z.state + z.record <= mem; g++)
-        if (g * z.state + (n + g - 1) / g * z.record <= mem)
-            return g;
+    int64_t best = 0, best_floats = 0;
+    for (int64_t g = 2; g <= n && g * z.state + z.record <= mem; g++) {
+        int64_t floats = g * z.state + (n + g - 1) / g * z.record;
+        if (floats <= mem && (best == 0 || floats < best_floats)) {
+            best = g;
+            best_floats = floats;
+        }
+    }
+    if (best > 0)
+        return best;
     for (int64_t g = (int64_t)ceil(sqrt((double)n)); g >= 2; g--)
         if (g * z.state + min_floats(z, (n + g - 1) / g) <= mem)
             return g;

@@ -1,8 +1,6 @@
 /* update.c - fused plasticity update kernels (see update.h). */
 #include "plasticity/update.h"
 
-#include <math.h>
-
 #include "flp/flp_plasticity.h"
 
 /* a_inc is 1 (per-synapse alpha row) or 0 (one alpha for the row); callers
@@ -11,10 +9,11 @@ static inline int update_row(int64_t cols, float m, const float *restrict a, int
                              const float *restrict P, float sq, float *restrict W)
 {
     int bad = 0;
+#pragma omp simd reduction(| : bad)
     for (int64_t c = 0; c < cols; c++) {
         float w = W[c] + m * a[c * a_inc] * (P[c] - sq * W[c]);
         W[c] = w;
-        bad |= !isfinite(w);
+        bad |= (w - w) != (w - w); /* NaN exactly when w is NaN or infinite; vectorises, unlike isfinite */
     }
     return bad;
 }
@@ -44,6 +43,8 @@ static inline double vjp_row(int64_t cols, float m, const float *restrict a, int
                              float *restrict ga, int ga_inc, float *sqbar)
 {
     double alpha_sum = 0.0, sq_sum = 0.0;
+    /* simd reductions: a fixed, compile-time summation order, the same for any thread count */
+#pragma omp simd reduction(+ : alpha_sum, sq_sum)
     for (int64_t c = 0; c < cols; c++) {
         float wb = Wbar[c], w = W[c];
         float du = m * wb * (PG[c] - sq * w);
