@@ -110,8 +110,17 @@ flp_status flp_rng_uniform(flp_rng *rng, float lo, float hi, float *dst, int64_t
     FLP__TRY(check_fill(__func__, rng, dst, n));
     if (!(lo <= hi) || !isfinite(lo) || !isfinite(hi))
         return flp__error(FLP_ERR_RANGE, "%s: need finite lo <= hi, got [%g, %g)", __func__, lo, hi);
-    for (int64_t i = 0; i < n; i++)
-        dst[i] = (float)(lo + (double)(hi - lo) * flp__rng_unit(rng));
+    /* hi - lo in float, as always, so that existing streams keep their values;
+     * in double only where the float difference overflows. */
+    double span = (double)(hi - lo);
+    if (!isfinite(span))
+        span = (double)hi - (double)lo;
+    float below_hi = nextafterf(hi, lo); /* == hi only when lo == hi */
+    for (int64_t i = 0; i < n; i++) {
+        /* rounding to float can reach hi when u is within 2^-25 of 1: keep [lo, hi) */
+        float v = (float)(lo + span * flp__rng_unit(rng));
+        dst[i] = v < hi ? v : below_hi;
+    }
     return FLP_OK;
 }
 

@@ -161,7 +161,9 @@ flp_status flp_rule_set(flp_rule *rule, flp_rule_key key, double value)
 {
     FLP__CHECK_NULL(rule);
     double lo, hi;
-    FLP__TRY(flp_rule_bounds(key, &lo, &hi));
+    if ((int)key < 0 || (int)key >= N_KEYS)
+        return flp__error(FLP_ERR_RANGE, "%s: unknown rule key %d", __func__, (int)key);
+    flp_rule_bounds(key, &lo, &hi);
     if (!(value >= lo && value <= hi))
         return flp__error(FLP_ERR_RANGE, "%s: key %d takes a value in [%g, %g], got %g", __func__,
                           (int)key, lo, hi, value);
