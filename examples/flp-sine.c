@@ -21,7 +21,7 @@
 /* Quick configuration: meta-trains and evaluates in a few minutes on two
  * cores, and still shows meta-learning at work. */
 #define QUICK_WIDTH 64
-#define QUICK_EPISODES 150
+#define QUICK_EPISODES 500
 #define QUICK_EVAL_RUNS 10
 
 /* Skipped steps leave the meta-parameters as they were, so a long run of
