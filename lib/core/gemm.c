@@ -2,6 +2,9 @@
 #include "core/gemm.h"
 
 #include <blis.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 #include "core/error.h"
 
@@ -41,6 +44,9 @@ flp_status flp_set_num_threads(int n)
     if (n < 1)
         return flp__error(FLP_ERR_RANGE, "flp_set_num_threads: n = %d, need at least 1", n);
     bli_thread_set_num_threads((dim_t)n);
+#ifdef _OPENMP
+    omp_set_num_threads(n); /* libflp's own elementwise passes */
+#endif
     return FLP_OK;
 }
 

@@ -339,15 +339,16 @@ void flp__lt_column_sumsq(int64_t B, int64_t n, const float *post, float *sq)
             sq[r] += post[b * n + r] * post[b * n + r];
 }
 
-flp_status flp__lt_step(flp_lifetime *lt, int64_t k, float *state, float *record)
+flp_status flp__lt_step(flp_lifetime *lt, int64_t k, float *state, float *saved_W, float *acts,
+                        int have_acts)
 {
     int64_t B = lt->batch;
-    float *acts = lt->s.acts;
-    if (record != NULL) {
-        memcpy(record, state, (size_t)lt->n_state * sizeof *record);
-        acts = record + lt->n_state;
-    }
-    flp__lt_forward(lt, state, B, lt->x + k * B * lt->layer[0].n_in, acts);
+    if (saved_W != NULL)
+        memcpy(saved_W, state, (size_t)lt->n_state * sizeof *saved_W);
+    if (acts == NULL)
+        acts = lt->s.acts;
+    if (!have_acts)
+        flp__lt_forward(lt, state, B, lt->x + k * B * lt->layer[0].n_in, acts);
     flp__lt_signal(lt, k, acts);
     flp__lt_post(lt, acts);
     int oja = lt->rule->kind == FLP_RULE_OJA;

@@ -85,18 +85,21 @@ void flp__lt_post(flp_lifetime *lt, const float *acts);
 void flp__lt_column_sumsq(int64_t B, int64_t n, const float *post, float *sq);
 /* Presynaptic activity of plastic layer i at step k. */
 const float *flp__lt_pre(const flp_lifetime *lt, int i, int64_t k, const float *acts);
-/* One inner step k: state W_k -> W_{k+1} in place. If `record` is not NULL
- * it receives W_k and the step's activities. Returns FLP_ERR_NONFINITE
- * (with a message naming step and layer) if a weight became non-finite. */
-flp_status flp__lt_step(flp_lifetime *lt, int64_t k, float *state, float *record);
+/* One inner step k: state W_k -> W_{k+1} in place. saved_W (if not NULL)
+ * receives W_k. The step's activities are computed into `acts` (scratch if
+ * NULL), or, with have_acts, read from it: a recomputation from stored
+ * activities skips the forward pass. Returns FLP_ERR_NONFINITE (naming step
+ * and layer) if a weight became non-finite. */
+flp_status flp__lt_step(flp_lifetime *lt, int64_t k, float *state, float *saved_W, float *acts,
+                        int have_acts);
 
 /* ---- lifetime_reverse.c ---- */
 /* Loss on the query set under `state`; with `want_gradient`, seed the
  * adjoint: Wbar = dLoss/dstate, and add dLoss/d(b, frozen W) to the net. */
 flp_status flp__lt_query(flp_lifetime *lt, const float *state, int want_gradient, float *loss);
-/* Reverse of step k from its record: Wbar (adjoint of W_{k+1}) becomes the
- * adjoint of W_k; gradients of every meta-parameter accumulate. */
-void flp__lt_reverse_step(flp_lifetime *lt, int64_t k, const float *record);
+/* Reverse of step k from W_k and its activities: Wbar (adjoint of W_{k+1})
+ * becomes the adjoint of W_k; gradients of every meta-parameter accumulate. */
+void flp__lt_reverse_step(flp_lifetime *lt, int64_t k, const float *Wk, const float *acts);
 
 /* Adjoint of the dense forward pass of `rows` examples under `state`: hbar
  * holds dLoss/dh_i blocks (consumed); weight gradients go to Wbar (plastic

@@ -186,10 +186,9 @@ static void signal_vjp(flp_lifetime *lt, const float *acts)
     }
 }
 
-void flp__lt_reverse_step(flp_lifetime *lt, int64_t k, const float *record)
+void flp__lt_reverse_step(flp_lifetime *lt, int64_t k, const float *Wk, const float *acts)
 {
     int64_t B = lt->batch;
-    const float *Wk = record, *acts = record + lt->n_state;
     flp__lt_signal(lt, k, acts);
     flp__lt_post(lt, acts);
     memset(lt->s.hbar, 0, (size_t)(B * lt->act_width) * sizeof(float));

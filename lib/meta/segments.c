@@ -8,8 +8,11 @@
  * recomputed from its checkpoint and split again if it still does not fit.
  * With memory for about 2*sqrt(K) states this is one extra forward pass;
  * tighter budgets nest deeper and recompute more, never more than
- * log2(K) extra passes. Every schedule gives the same gradient: steps are
- * recomputed exactly, from the same inputs, with the same kernels. */
+ * log2(K) extra passes. When the budget also holds every step's
+ * activities (small: batch x widths), the first pass stores them and a
+ * recomputation only redoes the plasticity update, not the forward pass.
+ * Every schedule gives the same gradient: steps are recomputed exactly, from
+ * the same inputs, with the same kernels. */
 #include <math.h>
 #include <string.h>
 
@@ -18,7 +21,9 @@
 #include "meta/lifetime_internal.h"
 
 typedef struct {
-    int64_t state, record; /* floats in a checkpoint and in a record */
+    /* floats in a checkpoint, and in a record (a checkpoint plus the step's
+     * activities, unless those are stored for every step) */
+    int64_t state, record;
 } sizes;
 
 /* Least memory a range of n steps can be reversed in: directly, or by
@@ -68,34 +73,49 @@ static int64_t peak_floats(sizes z, int64_t n, int64_t mem)
 typedef struct {
     flp_lifetime *lt;
     sizes z;
+    float *acts;        /* every step's activities [K, act], or NULL: in the records */
+    int64_t act;        /* floats of one step's activities */
     float *loss;
     int64_t steps_run;
 } sweep;
 
-static flp_status advance(sweep *sw, int64_t a, int64_t b, float *state)
+/* Where step k's activities live, given its record. */
+static float *step_acts(const sweep *sw, int64_t k, float *record)
+{
+    return sw->acts ? sw->acts + k * sw->act : record + sw->z.state;
+}
+
+/* Steps [a, b) on `state`, keeping only checkpoints (and the activities,
+ * when they are stored: the first pass writes them, later passes read). */
+static flp_status advance(sweep *sw, int64_t a, int64_t b, float *state, int first_pass)
 {
     for (int64_t k = a; k < b; k++)
-        FLP__TRY(flp__lt_step(sw->lt, k, state, NULL));
+        FLP__TRY(flp__lt_step(sw->lt, k, state, NULL, sw->acts ? sw->acts + k * sw->act : NULL,
+                              sw->acts && !first_pass));
     sw->steps_run += b - a;
     return FLP_OK;
 }
 
 /* Reverse steps [a, b) given W_a in `state` (which it may overwrite) and the
- * adjoint of W_b in lt->Wbar. At the top level it first runs to W_K in
- * lt->W and measures the loss that seeds the adjoint. */
+ * adjoint of W_b in lt->Wbar. At the top level (the first pass) it first
+ * runs to W_K in lt->W and measures the loss that seeds the adjoint. */
 static flp_status reverse_range(sweep *sw, int64_t a, int64_t b, float *state, float *mem,
                                 int64_t mem_floats, int top)
 {
     flp_lifetime *lt = sw->lt;
     int64_t n = b - a, g = choose_split(sw->z, n, mem_floats);
     if (g == 1) {
-        for (int64_t k = a; k < b; k++)
-            FLP__TRY(flp__lt_step(lt, k, state, mem + (k - a) * sw->z.record));
+        for (int64_t k = a; k < b; k++) {
+            float *rec = mem + (k - a) * sw->z.record;
+            FLP__TRY(flp__lt_step(lt, k, state, rec, step_acts(sw, k, rec), sw->acts && !top));
+        }
         sw->steps_run += n;
         if (top)
             FLP__TRY(flp__lt_query(lt, state, 1, sw->loss));
-        for (int64_t k = b - 1; k >= a; k--)
-            flp__lt_reverse_step(lt, k, mem + (k - a) * sw->z.record);
+        for (int64_t k = b - 1; k >= a; k--) {
+            float *rec = mem + (k - a) * sw->z.record;
+            flp__lt_reverse_step(lt, k, rec, step_acts(sw, k, rec));
+        }
         return FLP_OK;
     }
     int64_t len = (n + g - 1) / g;
@@ -103,7 +123,7 @@ static flp_status reverse_range(sweep *sw, int64_t a, int64_t b, float *state, f
         int64_t start = a + j * len, end = start + len < b ? start + len : b;
         memcpy(mem + j * sw->z.state, state, (size_t)sw->z.state * sizeof *mem);
         if (top || j < g - 1)
-            FLP__TRY(advance(sw, start, end, state));
+            FLP__TRY(advance(sw, start, end, state, top));
     }
     if (top)
         FLP__TRY(flp__lt_query(lt, state, 1, sw->loss));
@@ -143,27 +163,51 @@ static int64_t scratch_floats(const flp_lifetime *lt)
     return 2 * lt->n_state + 5 * rows * lt->act_width + 2 * rows * lt->n_final + wmax + 4 * omax;
 }
 
+/* Choose the schedule for `mem` floats: store every step's activities when
+ * that still leaves a one-recomputation split (or better), else keep them
+ * in the records. Sets sw->z and returns the floats set aside for stored
+ * activities (0 without), or -1 if no schedule fits. */
+static int64_t plan(sweep *sw, int64_t mem)
+{
+    flp_lifetime *lt = sw->lt;
+    int64_t K = lt->K, stored = K * sw->act;
+    sizes lean = {lt->n_state, lt->n_state};
+    if (stored < mem) {
+        int64_t g = choose_split(lean, K, mem - stored);
+        if (g == 1 || (g > 1 && g * lean.state + (K + g - 1) / g * lean.record <= mem - stored)) {
+            sw->z = lean;
+            return stored;
+        }
+    }
+    sw->z = (sizes){lt->n_state, lt->n_state + sw->act};
+    return choose_split(sw->z, K, mem) == 0 ? -1 : 0;
+}
+
 flp_status flp__lt_sweep(flp_lifetime *lt, int want_gradient, float *loss)
 {
-    sweep sw = {lt, {lt->n_state, lt->n_state + lt->batch * lt->act_width}, loss, 0};
+    sweep sw = {lt, {lt->n_state, lt->n_state + lt->batch * lt->act_width}, NULL, lt->batch * lt->act_width,
+                loss, 0};
     lt->recomputed = 0;
     if (!want_gradient) {
-        FLP__TRY(advance(&sw, 0, lt->K, lt->W));
+        FLP__TRY(advance(&sw, 0, lt->K, lt->W, 1));
         lt->workspace_bytes = 4 * scratch_floats(lt);
         return flp__lt_query(lt, lt->W, 0, loss);
     }
     int64_t mem = lt->budget_bytes > 0 ? (int64_t)(lt->budget_bytes / sizeof(float)) - scratch_floats(lt)
                                        : lt->K * sw.z.record;
-    if (choose_split(sw.z, lt->K, mem) == 0) {
+    int64_t stored = plan(&sw, mem);
+    if (stored < 0) {
         double need = 4.0 * ((double)min_floats(sw.z, lt->K) + (double)scratch_floats(lt));
         return flp__error(FLP_ERR_NOMEM, "flp_lifetime_run: a memory budget of %.0f bytes is too small for "
                           "%lld steps of this network; the minimum is %.0f bytes", lt->budget_bytes,
                           (long long)lt->K, need);
     }
-    int64_t peak = peak_floats(sw.z, lt->K, mem);
-    FLP__TRY(ensure_arena(lt, peak));
-    lt->workspace_bytes = 4 * (peak + scratch_floats(lt));
-    FLP__TRY(reverse_range(&sw, 0, lt->K, lt->W, lt->arena, mem, 1)); /* uses at most `peak` */
+    int64_t peak = peak_floats(sw.z, lt->K, mem - stored);
+    FLP__TRY(ensure_arena(lt, stored + peak));
+    sw.acts = stored > 0 ? lt->arena : NULL;
+    lt->workspace_bytes = 4 * (stored + peak + scratch_floats(lt));
+    /* decisions use the whole budget; the schedule touches at most `peak` */
+    FLP__TRY(reverse_range(&sw, 0, lt->K, lt->W, lt->arena + stored, mem - stored, 1));
     lt->recomputed = sw.steps_run - lt->K;
     return FLP_OK;
 }

@@ -3,6 +3,10 @@
 
 #include "flp/flp_plasticity.h"
 
+/* Below this many weights a parallel region costs more than the pass (and
+ * spinning threads hurt badly on a loaded machine). */
+#define FLP__PARALLEL_MIN 16384
+
 /* a_inc is 1 (per-synapse alpha row) or 0 (one alpha for the row); callers
  * pass literals so the compiler specialises and vectorises each case. */
 static inline int update_row(int64_t cols, float m, const float *restrict a, int a_inc,
@@ -22,7 +26,7 @@ int flp__plastic_update(int64_t rows, int64_t cols, float m, const float *alpha,
                         const float *P, const float *sq, float *W)
 {
     int bad = 0;
-#pragma omp parallel for reduction(| : bad) schedule(static)
+#pragma omp parallel for reduction(| : bad) schedule(static) if (rows * cols >= FLP__PARALLEL_MIN)
     for (int64_t r = 0; r < rows; r++) {
         float s = sq ? sq[r] : 0.0f;
         const float *Pr = P + r * cols;
@@ -66,7 +70,7 @@ void flp__plastic_update_vjp(int64_t rows, int64_t cols, float m, const float *a
                              int granularity, const float *sq, const float *W, float *PG,
                              float *Wbar, float *galpha, float *sqbar, double *row_sum)
 {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (rows * cols >= FLP__PARALLEL_MIN)
     for (int64_t r = 0; r < rows; r++) {
         float s = sq ? sq[r] : 0.0f;
         float *sb = sq ? sqbar + r : NULL;
