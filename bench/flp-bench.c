@@ -48,7 +48,7 @@ typedef struct {
 } options;
 
 typedef struct {
-    double seconds, gflop, gflops, gemm_gflops, efficiency, peak_rss_mib, workspace_mib;
+    double seconds, seconds_min, seconds_max, gflop, gflops, gemm_gflops, efficiency, peak_rss_mib, workspace_mib;
     int64_t recomputed;
 } results;
 
@@ -91,7 +91,7 @@ static void usage(FILE *f)
         "  --help              this text\n"
         "\n"
         "Output:\n"
-        "  seconds_per_meta_step  median of R\n"
+        "  seconds_per_meta_step  median of R (seconds_min, seconds_max: the extremes)\n"
         "  gflop_per_meta_step    matrix-product work counted from the shapes:\n"
         "                         ((K + K_r) S_f + K S_r + Q) / 1e9 with, per linear layer\n"
         "                         l (G_l(r) = 2 r n_l n_{l-1}, P plastic, o outputs, b batch,\n"
@@ -208,8 +208,9 @@ static int cmp_double(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-/* Median seconds of `repeats` meta-steps after one warm-up. */
-static double time_meta_steps(const options *o, const sine_model *m, flp_episode *ep)
+/* Median (and extremes) of the seconds of `repeats` meta-steps after one warm-up. */
+static double time_meta_steps(const options *o, const sine_model *m, flp_episode *ep, double *lo,
+                              double *hi)
 {
     double *t = malloc((size_t)o->repeats * sizeof *t);
     if (!t) {
@@ -228,6 +229,8 @@ static double time_meta_steps(const options *o, const sine_model *m, flp_episode
             t[r] = now() - t0;
     }
     qsort(t, (size_t)o->repeats, sizeof *t, cmp_double);
+    *lo = t[0];
+    *hi = t[o->repeats - 1];
     double median = o->repeats % 2 ? t[o->repeats / 2]
                                    : 0.5 * (t[o->repeats / 2 - 1] + t[o->repeats / 2]);
     free(t);
@@ -283,7 +286,7 @@ static results run(const options *o)
     CHECK(sine_model_create(&o->cfg, 1, &m));
     flp_episode *ep;
     CHECK(flp_episode_create(&ep));
-    r.seconds = time_meta_steps(o, &m, ep);
+    r.seconds = time_meta_steps(o, &m, ep, &r.seconds_min, &r.seconds_max);
 
     int64_t K, n_query, workspace;
     CHECK(flp_episode_shape(ep, &K, NULL, NULL, NULL, &n_query, NULL));
@@ -317,6 +320,8 @@ static void print_results(const options *o, const results *r)
         {"threads", (double)threads, "%.0f"},
         {"repeats", (double)o->repeats, "%.0f"},
         {"seconds_per_meta_step", r->seconds, "%.4f"},
+        {"seconds_min", r->seconds_min, "%.4f"},
+        {"seconds_max", r->seconds_max, "%.4f"},
         {"gflop_per_meta_step", r->gflop, "%.2f"},
         {"gflops", r->gflops, "%.2f"},
         {"gemm_gflops", r->gemm_gflops, "%.2f"},
