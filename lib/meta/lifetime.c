@@ -357,13 +357,15 @@ flp_status flp__lt_step(flp_lifetime *lt, int64_t k, float *state, float *saved_
         if (!d->plastic)
             continue;
         const float *post = lt->s.post + B * d->h_off;
-        /* P = post^T pre: the Hebbian outer product summed over the batch */
+        /* P = post^T pre: the Hebbian outer product summed over the batch,
+         * kept in the record (if any) so the reverse sweep need not redo it */
+        float *P = saved_W != NULL ? saved_W + lt->n_state + d->w_off : lt->s.pg;
         flp__gemm_tn(d->n_out, d->n_in, B, 1.0f, post, d->n_out, flp__lt_pre(lt, i, k, acts), d->n_in,
-                     0.0f, lt->s.pg, d->n_in);
+                     0.0f, P, d->n_in);
         if (oja)
             flp__lt_column_sumsq(B, d->n_out, post, lt->s.sq);
         int bad = flp__plastic_update(d->n_out, d->n_in, d->mult, d->rule->alpha, lt->rule->granularity,
-                                      lt->s.pg, oja ? lt->s.sq : NULL, state + d->w_off);
+                                      P, oja ? lt->s.sq : NULL, state + d->w_off);
         if (bad && lt->check_finite)
             return flp__error(FLP_ERR_NONFINITE, "flp_lifetime_run: a weight of layer %d became non-finite "
                               "at inner step %lld (plasticity too strong?)", d->net_index, (long long)k);

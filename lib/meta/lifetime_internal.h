@@ -5,9 +5,11 @@
  * Vocabulary. The network is a stack of L dense layers i = 0..L-1:
  * h_0 = x, z_i = h_i W_i^T + b_i, h_{i+1} = act_i(z_i). The *state* is the
  * concatenated weights of the plastic layers, the only thing a lifetime
- * changes. A *record* of step k is the state before the step (W_k) plus the
- * step's forward activities h_1..h_L; the reverse sweep needs one record per
- * step and rebuilds them segment by segment from sparse checkpoints. */
+ * changes. A *record* of step k is the state before the step (W_k), the
+ * step's Hebbian outer products P_k (same layout as the state) and, unless
+ * they are stored apart, the step's forward activities h_1..h_L; the reverse
+ * sweep needs one record per step and rebuilds them segment by segment from
+ * sparse checkpoints. */
 #ifndef FLP_META_LIFETIME_INTERNAL_H
 #define FLP_META_LIFETIME_INTERNAL_H
 
@@ -86,7 +88,7 @@ void flp__lt_column_sumsq(int64_t B, int64_t n, const float *post, float *sq);
 /* Presynaptic activity of plastic layer i at step k. */
 const float *flp__lt_pre(const flp_lifetime *lt, int i, int64_t k, const float *acts);
 /* One inner step k: state W_k -> W_{k+1} in place. saved_W (if not NULL)
- * receives W_k. The step's activities are computed into `acts` (scratch if
+ * is a record: it receives W_k, then P_k. The step's activities are computed into `acts` (scratch if
  * NULL), or, with have_acts, read from it: a recomputation from stored
  * activities skips the forward pass. Returns FLP_ERR_NONFINITE (naming step
  * and layer) if a weight became non-finite. */
@@ -97,9 +99,10 @@ flp_status flp__lt_step(flp_lifetime *lt, int64_t k, float *state, float *saved_
 /* Loss on the query set under `state`; with `want_gradient`, seed the
  * adjoint: Wbar = dLoss/dstate, and add dLoss/d(b, frozen W) to the net. */
 flp_status flp__lt_query(flp_lifetime *lt, const float *state, int want_gradient, float *loss);
-/* Reverse of step k from W_k and its activities: Wbar (adjoint of W_{k+1})
+/* Reverse of step k from its record (W_k, then P_k, which it overwrites) and
+ * its activities: Wbar (adjoint of W_{k+1})
  * becomes the adjoint of W_k; gradients of every meta-parameter accumulate. */
-void flp__lt_reverse_step(flp_lifetime *lt, int64_t k, const float *Wk, const float *acts);
+void flp__lt_reverse_step(flp_lifetime *lt, int64_t k, float *Wk, const float *acts);
 
 /* Adjoint of the dense forward pass of `rows` examples under `state`: hbar
  * holds dLoss/dh_i blocks (consumed); weight gradients go to Wbar (plastic

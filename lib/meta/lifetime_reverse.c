@@ -133,20 +133,19 @@ static float *pre_adjoint(flp_lifetime *lt, int i)
 
 /* Reverse of plastic layer i's update: Wbar_{k+1} -> the rule's share of
  * Wbar_k; dL/dalpha; dL/dpost_i; dL/dpre_i. */
-static void update_vjp(flp_lifetime *lt, int i, int64_t k, const float *Wk, const float *acts)
+static void update_vjp(flp_lifetime *lt, int i, int64_t k, float *Wk, const float *acts)
 {
     const flp__lt_layer *d = &lt->layer[i];
     int64_t B = lt->batch, rows = d->n_out, cols = d->n_in;
     const float *post = lt->s.post + B * d->h_off, *pre = flp__lt_pre(lt, i, k, acts);
-    float *pb = lt->s.postbar + B * d->h_off, *pg = lt->s.pg;
+    float *pb = lt->s.postbar + B * d->h_off, *pg = Wk + lt->n_state + d->w_off; /* P_k */
     int oja = lt->rule->kind == FLP_RULE_OJA;
-    flp__gemm_tn(rows, cols, B, 1.0f, post, rows, pre, cols, 0.0f, pg, cols);
     if (oja)
         flp__lt_column_sumsq(B, rows, post, lt->s.sq);
     flp__plastic_update_vjp(rows, cols, d->mult, d->rule->alpha, lt->rule->granularity,
                             oja ? lt->s.sq : NULL, Wk + d->w_off, pg, lt->Wbar + d->w_off,
                             d->rule->galpha, lt->s.sqbar, lt->s.row_sum);
-    /* pg now holds G: dpost += pre G^T, dpre += post G */
+    /* P_k is consumed: pg now holds G. dpost += pre G^T, dpre += post G */
     flp__gemm_nt(B, rows, cols, 1.0f, pre, cols, pg, cols, 1.0f, pb, rows);
     if (oja)
         for (int64_t b = 0; b < B; b++)
@@ -186,7 +185,7 @@ static void signal_vjp(flp_lifetime *lt, const float *acts)
     }
 }
 
-void flp__lt_reverse_step(flp_lifetime *lt, int64_t k, const float *Wk, const float *acts)
+void flp__lt_reverse_step(flp_lifetime *lt, int64_t k, float *Wk, const float *acts)
 {
     int64_t B = lt->batch;
     flp__lt_signal(lt, k, acts);

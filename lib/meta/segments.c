@@ -21,8 +21,8 @@
 #include "meta/lifetime_internal.h"
 
 typedef struct {
-    /* floats in a checkpoint, and in a record (a checkpoint plus the step's
-     * activities, unless those are stored for every step) */
+    /* floats in a checkpoint, and in a record (a checkpoint, the step's
+     * outer products, and its activities unless those are stored apart) */
     int64_t state, record;
 } sizes;
 
@@ -82,7 +82,7 @@ typedef struct {
 /* Where step k's activities live, given its record. */
 static float *step_acts(const sweep *sw, int64_t k, float *record)
 {
-    return sw->acts ? sw->acts + k * sw->act : record + sw->z.state;
+    return sw->acts ? sw->acts + k * sw->act : record + 2 * sw->z.state;
 }
 
 /* Steps [a, b) on `state`, keeping only checkpoints (and the activities,
@@ -171,7 +171,7 @@ static int64_t plan(sweep *sw, int64_t mem)
 {
     flp_lifetime *lt = sw->lt;
     int64_t K = lt->K, stored = K * sw->act;
-    sizes lean = {lt->n_state, lt->n_state};
+    sizes lean = {lt->n_state, 2 * lt->n_state};
     if (stored < mem) {
         int64_t g = choose_split(lean, K, mem - stored);
         if (g == 1 || (g > 1 && g * lean.state + (K + g - 1) / g * lean.record <= mem - stored)) {
@@ -179,13 +179,13 @@ static int64_t plan(sweep *sw, int64_t mem)
             return stored;
         }
     }
-    sw->z = (sizes){lt->n_state, lt->n_state + sw->act};
+    sw->z = (sizes){lt->n_state, 2 * lt->n_state + sw->act};
     return choose_split(sw->z, K, mem) == 0 ? -1 : 0;
 }
 
 flp_status flp__lt_sweep(flp_lifetime *lt, int want_gradient, float *loss)
 {
-    sweep sw = {lt, {lt->n_state, lt->n_state + lt->batch * lt->act_width}, NULL, lt->batch * lt->act_width,
+    sweep sw = {lt, {lt->n_state, 2 * lt->n_state + lt->batch * lt->act_width}, NULL, lt->batch * lt->act_width,
                 loss, 0};
     lt->recomputed = 0;
     if (!want_gradient) {
