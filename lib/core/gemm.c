@@ -15,10 +15,23 @@ void flp__sgemm(int64_t m, int64_t n, int64_t k, float alpha,
 {
     if (m == 0 || n == 0)
         return;
+    /* Inside one of libflp's parallel regions each task's product runs on
+     * its own thread: BLIS must not try to split it again. */
+    rntm_t serial = BLIS_RNTM_INITIALIZER;
+    bli_rntm_set_num_threads(1, &serial);
     /* BLIS's typed API takes non-const pointers but does not write A or B. */
-    bli_sgemm(BLIS_NO_TRANSPOSE, BLIS_NO_TRANSPOSE, (dim_t)m, (dim_t)n, (dim_t)k, &alpha,
-              (float *)A, (inc_t)rsa, (inc_t)csa, (float *)B, (inc_t)rsb, (inc_t)csb,
-              &beta, C, (inc_t)rsc, (inc_t)csc);
+    bli_sgemm_ex(BLIS_NO_TRANSPOSE, BLIS_NO_TRANSPOSE, (dim_t)m, (dim_t)n, (dim_t)k, &alpha,
+                 (float *)A, (inc_t)rsa, (inc_t)csa, (float *)B, (inc_t)rsb, (inc_t)csb,
+                 &beta, C, (inc_t)rsc, (inc_t)csc, NULL, flp__in_parallel() ? &serial : NULL);
+}
+
+int flp__in_parallel(void)
+{
+#ifdef _OPENMP
+    return omp_in_parallel();
+#else
+    return 0;
+#endif
 }
 
 void flp__gemm_nt(int64_t m, int64_t n, int64_t k, float alpha, const float *A, int64_t lda,

@@ -24,4 +24,8 @@ void flp__gemm_nn(int64_t m, int64_t n, int64_t k, float alpha, const float *A, 
 void flp__gemm_tn(int64_t m, int64_t n, int64_t k, float alpha, const float *A, int64_t lda,
                   const float *B, int64_t ldb, float beta, float *C, int64_t ldc);
 
+/* Whether the caller runs inside one of libflp's parallel regions (products
+ * and elementwise passes then stay on the calling thread). */
+int flp__in_parallel(void);
+
 #endif

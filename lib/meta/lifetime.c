@@ -63,8 +63,10 @@ static flp_status build_layers(flp_lifetime *lt)
     int n = 0;
     FLP__TRY(count_dense(lt->net, &n));
     lt->layer = flp__alloc_bytes((size_t)n * sizeof *lt->layer, "lifetime layers");
-    if (lt->layer == NULL)
+    lt->order_all = flp__alloc_bytes(2 * (size_t)n * sizeof *lt->order_all, "lifetime task order");
+    if (lt->layer == NULL || lt->order_all == NULL)
         return FLP_ERR_NOMEM;
+    lt->order_plastic = lt->order_all + n;
     lt->n = 0;
     for (int li = 0; li < lt->net->n_layers; li++)
         if (lt->net->layers[li].kind == FLP_LAYER_LINEAR)
@@ -133,6 +135,7 @@ void flp_lifetime_free(flp_lifetime *lt)
         return;
     free_buffers(lt);
     flp__free(lt->layer);
+    flp__free(lt->order_all);
     flp__free(lt);
 }
 
@@ -167,6 +170,28 @@ flp_status flp_lifetime_get(const flp_lifetime *lt, flp_lifetime_key key, double
 
 /* ---- per-run layout and buffers ------------------------------------------ */
 
+/* Task orders for the parallel phases: largest layers first, so that the
+ * last tasks to start are the short ones. */
+static void sort_by_size(flp_lifetime *lt)
+{
+    int n = 0;
+    for (int i = 0; i < lt->n; i++)
+        lt->order_all[i] = i;
+    for (int i = 1; i < lt->n; i++) /* insertion sort: n is small */
+        for (int j = i; j > 0; j--) {
+            const flp__lt_layer *a = &lt->layer[lt->order_all[j - 1]], *b = &lt->layer[lt->order_all[j]];
+            if (a->n_out * a->n_in >= b->n_out * b->n_in)
+                break;
+            int t = lt->order_all[j];
+            lt->order_all[j] = lt->order_all[j - 1];
+            lt->order_all[j - 1] = t;
+        }
+    for (int j = 0; j < lt->n; j++)
+        if (lt->layer[lt->order_all[j]].plastic)
+            lt->order_plastic[n++] = lt->order_all[j];
+    lt->n_plastic = n;
+}
+
 /* Offsets depend on which layers are plastic, which the rule may change
  * between runs, so the layout is refreshed at every run. */
 static void layout(flp_lifetime *lt)
@@ -184,29 +209,21 @@ static void layout(flp_lifetime *lt)
             lt->n_state += d->n_out * d->n_in;
         lt->act_width += d->n_out;
     }
+    sort_by_size(lt);
 }
 
-static int64_t max_layer_floats(const flp_lifetime *lt, int weights)
-{
-    int64_t m = 1;
-    for (int i = 0; i < lt->n; i++) {
-        int64_t v = weights ? lt->layer[i].n_out * lt->layer[i].n_in : lt->layer[i].n_out;
-        m = v > m ? v : m;
-    }
-    return m;
-}
-
-/* Scratch for `rows` examples, in one block; reallocated only when it grows. */
+/* Scratch for `rows` examples, in one block; reallocated only when it grows.
+ * Per-layer pieces (activities, adjoints, Oja sums, outer products) are
+ * laid out like the activities and the state, so that layers can be
+ * processed in parallel without sharing a byte. */
 static flp_status ensure_scratch(flp_lifetime *lt, int64_t rows)
 {
     if (lt->s.acts != NULL && lt->s.rows >= rows && lt->W != NULL)
         return FLP_OK;
     free_buffers(lt);
-    int64_t aw = rows * lt->act_width, sig = rows * lt->n_final;
-    int64_t wmax = max_layer_floats(lt, 1), omax = max_layer_floats(lt, 0);
-    int64_t total = 5 * aw + 2 * sig + wmax + 2 * omax + 2 * omax /* row_sum as doubles */;
+    int64_t aw = rows * lt->act_width, sig = rows * lt->n_final, state = lt->n_state > 0 ? lt->n_state : 1;
+    int64_t total = 2 * lt->act_width /* row_sum, doubles */ + 6 * aw + 2 * sig + state + 2 * lt->act_width;
     float *block = flp__alloc_floats(total, "lifetime scratch");
-    int64_t state = lt->n_state > 0 ? lt->n_state : 1;
     lt->W = flp__alloc_floats(state, "lifetime state");
     lt->Wbar = flp__alloc_floats(state, "lifetime adjoint");
     if (block == NULL || lt->W == NULL || lt->Wbar == NULL) {
@@ -214,19 +231,21 @@ static flp_status ensure_scratch(flp_lifetime *lt, int64_t rows)
         free_buffers(lt);
         return FLP_ERR_NOMEM;
     }
+    lt->scratch_floats = total + 2 * state;
     flp__lt_scratch *s = &lt->s;
     s->rows = rows;
     s->row_sum = (double *)block; /* first: the block's start, aligned for doubles */
-    s->acts = block + 2 * omax;
+    s->acts = block + 2 * lt->act_width;
     s->post = s->acts + aw;
     s->g = s->post + aw;
     s->hbar = s->g + aw;
     s->postbar = s->hbar + aw;
-    s->sig = s->postbar + aw;
+    s->prebar = s->postbar + aw;
+    s->sig = s->prebar + aw;
     s->sigbar = s->sig + sig;
     s->pg = s->sigbar + sig;
-    s->sq = s->pg + wmax;
-    s->sqbar = s->sq + omax;
+    s->sq = s->pg + state;
+    s->sqbar = s->sq + lt->act_width;
     return FLP_OK;
 }
 
@@ -238,19 +257,30 @@ const float *flp__lt_weight(const flp_lifetime *lt, int i, const float *state)
     return d->plastic ? state + d->w_off : d->net_layer->W;
 }
 
-void flp__lt_forward(const flp_lifetime *lt, const float *state, int64_t rows, const float *x, float *acts)
+/* Forward pass of rows [r0, r1) of a batch of `rows`. */
+static void forward_rows(const flp_lifetime *lt, const float *state, int64_t rows, int64_t r0, int64_t r1,
+                         const float *x, float *acts)
 {
-    const float *in = x;
+    const float *in = x + r0 * lt->layer[0].n_in;
     for (int i = 0; i < lt->n; i++) {
         const flp__lt_layer *d = &lt->layer[i];
-        float *out = acts + rows * d->h_off;
-        flp__linear_forward(rows, d->n_in, d->n_out, in, flp__lt_weight(lt, i, state), d->net_layer->b, out);
+        float *out = acts + rows * d->h_off + r0 * d->n_out;
+        flp__linear_forward(r1 - r0, d->n_in, d->n_out, in, flp__lt_weight(lt, i, state), d->net_layer->b, out);
         if (d->act == FLP__ACT_RELU)
-            flp__relu_forward(rows * d->n_out, out, out);
+            flp__relu_forward((r1 - r0) * d->n_out, out, out);
         else if (d->act == FLP__ACT_SOFTPLUS)
-            flp__softplus_forward(rows * d->n_out, d->softplus_beta, out, out);
+            flp__softplus_forward((r1 - r0) * d->n_out, d->softplus_beta, out, out);
         in = out;
     }
+}
+
+void flp__lt_forward(const flp_lifetime *lt, const float *state, int64_t rows, const float *x, float *acts)
+{
+    int64_t chunks = flp__lt_row_chunks(rows);
+#pragma omp parallel for schedule(static) num_threads(lt->threads) if (lt->threads > 1 && chunks > 1)
+    for (int64_t c = 0; c < chunks; c++)
+        forward_rows(lt, state, rows, c * FLP__ROW_CHUNK, c == chunks - 1 ? rows : (c + 1) * FLP__ROW_CHUNK, x,
+                     acts);
 }
 
 static void softmax_row(int64_t n, const float *z, float *p)
@@ -291,8 +321,7 @@ void flp__lt_signal(flp_lifetime *lt, int64_t k, const float *acts)
     }
 }
 
-/* Whether layer i's postsynaptic activity is the signal itself. */
-static int clamped(const flp_lifetime *lt, int i) { return i == lt->n - 1 && lt->fb->clamp_output; }
+int flp__lt_clamped(const flp_lifetime *lt, int i) { return i == lt->n - 1 && lt->fb->clamp_output; }
 
 void flp__lt_post(flp_lifetime *lt, const float *acts)
 {
@@ -303,7 +332,7 @@ void flp__lt_post(flp_lifetime *lt, const float *acts)
             continue;
         int64_t n = d->n_out;
         float *post = lt->s.post + B * d->h_off, *g = lt->s.g + B * d->h_off;
-        if (clamped(lt, i)) {
+        if (flp__lt_clamped(lt, i)) {
             memcpy(post, lt->s.sig, (size_t)(B * n) * sizeof *post);
             continue;
         }
@@ -339,6 +368,23 @@ void flp__lt_column_sumsq(int64_t B, int64_t n, const float *post, float *sq)
             sq[r] += post[b * n + r] * post[b * n + r];
 }
 
+/* Plasticity update of plastic layer i at step k; P receives the outer
+ * products (state layout). Returns 1 if a weight became non-finite. */
+static int update_layer(flp_lifetime *lt, int i, int64_t k, float *state, float *P, const float *acts)
+{
+    const flp__lt_layer *d = &lt->layer[i];
+    int64_t B = lt->batch;
+    const float *post = lt->s.post + B * d->h_off;
+    float *sq = lt->rule->kind == FLP_RULE_OJA ? lt->s.sq + d->h_off : NULL;
+    /* P = post^T pre: the Hebbian outer product summed over the batch */
+    flp__gemm_tn(d->n_out, d->n_in, B, 1.0f, post, d->n_out, flp__lt_pre(lt, i, k, acts), d->n_in, 0.0f,
+                 P + d->w_off, d->n_in);
+    if (sq)
+        flp__lt_column_sumsq(B, d->n_out, post, sq);
+    return flp__plastic_update(d->n_out, d->n_in, d->mult, d->rule->alpha, lt->rule->granularity,
+                               P + d->w_off, sq, state + d->w_off);
+}
+
 flp_status flp__lt_step(flp_lifetime *lt, int64_t k, float *state, float *saved_W, float *acts,
                         int have_acts)
 {
@@ -351,25 +397,21 @@ flp_status flp__lt_step(flp_lifetime *lt, int64_t k, float *state, float *saved_
         flp__lt_forward(lt, state, B, lt->x + k * B * lt->layer[0].n_in, acts);
     flp__lt_signal(lt, k, acts);
     flp__lt_post(lt, acts);
-    int oja = lt->rule->kind == FLP_RULE_OJA;
-    for (int i = 0; i < lt->n; i++) {
-        const flp__lt_layer *d = &lt->layer[i];
-        if (!d->plastic)
-            continue;
-        const float *post = lt->s.post + B * d->h_off;
-        /* P = post^T pre: the Hebbian outer product summed over the batch,
-         * kept in the record (if any) so the reverse sweep need not redo it */
-        float *P = saved_W != NULL ? saved_W + lt->n_state + d->w_off : lt->s.pg;
-        flp__gemm_tn(d->n_out, d->n_in, B, 1.0f, post, d->n_out, flp__lt_pre(lt, i, k, acts), d->n_in,
-                     0.0f, P, d->n_in);
-        if (oja)
-            flp__lt_column_sumsq(B, d->n_out, post, lt->s.sq);
-        int bad = flp__plastic_update(d->n_out, d->n_in, d->mult, d->rule->alpha, lt->rule->granularity,
-                                      P, oja ? lt->s.sq : NULL, state + d->w_off);
-        if (bad && lt->check_finite)
-            return flp__error(FLP_ERR_NONFINITE, "flp_lifetime_run: a weight of layer %d became non-finite "
-                              "at inner step %lld (plasticity too strong?)", d->net_index, (long long)k);
+    /* Every layer's update reads the same forward pass: independent tasks.
+     * A record keeps the outer products so the reverse sweep need not redo them. */
+    float *P = saved_W != NULL ? saved_W + lt->n_state : lt->s.pg;
+    int first_bad = lt->n;
+#pragma omp parallel for schedule(dynamic, 1) num_threads(lt->threads) if (lt->threads > 1) \
+    reduction(min : first_bad)
+    for (int j = 0; j < lt->n_plastic; j++) {
+        int i = lt->order_plastic[j];
+        if (update_layer(lt, i, k, state, P, acts) && i < first_bad)
+            first_bad = i;
     }
+    if (first_bad < lt->n && lt->check_finite)
+        return flp__error(FLP_ERR_NONFINITE, "flp_lifetime_run: a weight of layer %d became non-finite "
+                          "at inner step %lld (plasticity too strong?)", lt->layer[first_bad].net_index,
+                          (long long)k);
     return FLP_OK;
 }
 
@@ -440,6 +482,7 @@ flp_status flp_lifetime_run(flp_lifetime *lt, const flp_episode *ep, int want_gr
         free_buffers(lt);
     FLP__TRY(ensure_scratch(lt, lt->batch > lt->n_query ? lt->batch : lt->n_query));
     load_initial_state(lt);
+    FLP__TRY(flp_get_num_threads(&lt->threads));
     FLP__TRY(flp__lt_sweep(lt, want_gradient, loss));
     if (want_gradient)
         export_state_grad(lt);
@@ -473,6 +516,7 @@ flp_status flp_lifetime_predict(flp_lifetime *lt, int64_t n, const float *x, flo
     if (n < 1)
         return flp__error(FLP_ERR_RANGE, "%s: n = %lld, need at least 1", __func__, (long long)n);
     const flp__lt_layer *last = &lt->layer[lt->n - 1];
+    FLP__TRY(flp_get_num_threads(&lt->threads));
     for (int64_t start = 0; start < n; start += lt->s.rows) {
         int64_t rows = n - start < lt->s.rows ? n - start : lt->s.rows;
         flp__lt_forward(lt, lt->W, rows, x + start * lt->layer[0].n_in, lt->s.acts);

@@ -33,16 +33,19 @@ typedef struct {
     flp__plastic_layer *rule;
 } flp__lt_layer;
 
-/* Per-step scratch, sized for the larger of the step batch and the query. */
+/* Per-step scratch, sized for the larger of the step batch and the query.
+ * [rows * act_width] buffers hold one block per layer (at rows * h_off);
+ * [act_width] ones one slice per layer (at h_off); pg is state-shaped. */
 typedef struct {
     int64_t rows;               /* examples the buffers hold */
-    float *acts;                /* [rows * act_width] activities when not recording */
-    float *post, *g;            /* [rows * act_width] postsynaptic / pathway pre-activation */
-    float *hbar, *postbar;      /* [rows * act_width] adjoints */
+    float *acts;                /* activities when not recording */
+    float *post, *g;            /* postsynaptic activity, pathway pre-activation (then its adjoint) */
+    float *hbar, *postbar;      /* adjoints of h and post */
+    float *prebar;              /* adjoint of pre, per layer below, before it joins hbar */
     float *sig, *sigbar;        /* [rows * n_final] signal and its adjoint */
-    float *pg;                  /* [max layer weights] P, then G */
-    float *sq, *sqbar;          /* [max n_out] */
-    double *row_sum;            /* [max n_out] */
+    float *pg;                  /* [n_state] P, then G, when no record holds them */
+    float *sq, *sqbar;          /* [act_width] Oja's sums of post^2 and their adjoints */
+    double *row_sum;            /* [act_width] per-row partial sums */
 } flp__lt_scratch;
 
 struct flp_lifetime {
@@ -51,6 +54,10 @@ struct flp_lifetime {
     flp_rule *rule;
     int n;                      /* dense layers */
     flp__lt_layer *layer;
+    int *order_all;             /* layer indices, largest first: the order of parallel tasks */
+    int *order_plastic;         /* the plastic ones among them */
+    int n_plastic;
+    int threads;                /* threads for the parallel phases (flp_get_num_threads) */
     int64_t n_state;            /* floats in one copy of the plastic weights */
     int64_t act_width;          /* sum of n_out over layers */
     int64_t n_final;            /* output size */
@@ -62,6 +69,7 @@ struct flp_lifetime {
     flp__lt_scratch s;
     float *arena;               /* checkpoints and records of the reverse sweep */
     int64_t arena_floats;
+    int64_t scratch_floats;     /* W, Wbar and the scratch block */
 
     /* the episode being run */
     const flp_episode *ep;
@@ -74,6 +82,12 @@ struct flp_lifetime {
     int64_t recomputed, workspace_bytes;
 };
 
+/* Batches are processed in chunks of this many rows, one task each: the
+ * forward pass and the backpropagated chain are row-independent. The chunks
+ * depend on the row count only, never on the thread count. */
+#define FLP__ROW_CHUNK 16
+static inline int64_t flp__lt_row_chunks(int64_t rows) { return (rows + FLP__ROW_CHUNK - 1) / FLP__ROW_CHUNK; }
+
 /* ---- lifetime.c: the forward half ---- */
 /* Weights layer i uses under `state`. */
 const float *flp__lt_weight(const flp_lifetime *lt, int i, const float *state);
@@ -81,6 +95,8 @@ const float *flp__lt_weight(const flp_lifetime *lt, int i, const float *state);
 void flp__lt_forward(const flp_lifetime *lt, const float *state, int64_t rows, const float *x, float *acts);
 /* The feedback signal of step k from its activities, into lt->s.sig. */
 void flp__lt_signal(flp_lifetime *lt, int64_t k, const float *acts);
+/* Whether layer i's postsynaptic activity is the signal itself (a clamped output). */
+int flp__lt_clamped(const flp_lifetime *lt, int i);
 /* post_i (and pathway pre-activation g_i) of every plastic layer, into lt->s.post / lt->s.g. */
 void flp__lt_post(flp_lifetime *lt, const float *acts);
 /* sq[r] = sum over the batch of post[:, r]^2 (Oja's decay term). */

@@ -22,20 +22,45 @@ static void activation_vjp(const flp__lt_layer *d, int64_t n, const float *h, fl
         flp__softplus_vjp(n, d->softplus_beta, h, hb, hb);
 }
 
-void flp__lt_backprop(flp_lifetime *lt, const float *state, int64_t rows, const float *x,
-                      const float *acts, float *hbar)
+/* Input of dense layer i for `rows` examples. */
+static const float *layer_input(const flp_lifetime *lt, int i, int64_t rows, const float *x, const float *acts)
+{
+    return i == 0 ? x : acts + rows * lt->layer[i - 1].h_off;
+}
+
+/* dL/dz_i for every layer, from dL/dh_L down, for rows [r0, r1): each
+ * layer's block of hbar turns into dL/dz_i and feeds dL/dh_i below. */
+static void chain_rows(const flp_lifetime *lt, const float *state, int64_t rows, int64_t r0, int64_t r1,
+                       const float *acts, float *hbar)
 {
     for (int i = lt->n - 1; i >= 0; i--) {
         const flp__lt_layer *d = &lt->layer[i];
-        float *zb = hbar + rows * d->h_off;
-        activation_vjp(d, rows * d->n_out, acts + rows * d->h_off, zb);
-        const float *in = i == 0 ? x : acts + rows * lt->layer[i - 1].h_off;
-        const float *W = flp__lt_weight(lt, i, state);
+        float *zb = hbar + rows * d->h_off + r0 * d->n_out;
+        activation_vjp(d, (r1 - r0) * d->n_out, acts + rows * d->h_off + r0 * d->n_out, zb);
+        if (i > 0) { /* dL/dh_i += dL/dz_i W_i */
+            const flp__lt_layer *below = &lt->layer[i - 1];
+            flp__gemm_nn(r1 - r0, d->n_in, d->n_out, 1.0f, zb, d->n_out, flp__lt_weight(lt, i, state), d->n_in,
+                         1.0f, hbar + rows * below->h_off + r0 * below->n_out, d->n_in);
+        }
+    }
+}
+
+void flp__lt_backprop(flp_lifetime *lt, const float *state, int64_t rows, const float *x,
+                      const float *acts, float *hbar)
+{
+    int64_t chunks = flp__lt_row_chunks(rows);
+#pragma omp parallel for schedule(static) num_threads(lt->threads) if (lt->threads > 1 && chunks > 1)
+    for (int64_t c = 0; c < chunks; c++)
+        chain_rows(lt, state, rows, c * FLP__ROW_CHUNK, c == chunks - 1 ? rows : (c + 1) * FLP__ROW_CHUNK, acts,
+                   hbar);
+    /* the parameter gradients dL/dz_i^T h_i and 1^T dL/dz_i: independent tasks */
+#pragma omp parallel for schedule(dynamic, 1) num_threads(lt->threads) if (lt->threads > 1)
+    for (int j = 0; j < lt->n; j++) {
+        int i = lt->order_all[j];
+        const flp__lt_layer *d = &lt->layer[i];
         float *gW = d->plastic ? lt->Wbar + d->w_off : d->net_layer->gW;
-        flp__linear_vjp(rows, d->n_in, d->n_out, in, W, zb, NULL, gW, d->net_layer->gb);
-        if (i > 0) /* dL/dh_i += dL/dz_i W_i */
-            flp__gemm_nn(rows, d->n_in, d->n_out, 1.0f, zb, d->n_out, W, d->n_in, 1.0f,
-                         hbar + rows * lt->layer[i - 1].h_off, d->n_in);
+        flp__linear_vjp(rows, d->n_in, d->n_out, layer_input(lt, i, rows, x, acts), NULL, hbar + rows * d->h_off,
+                        NULL, gW, d->net_layer->gb);
     }
 }
 
@@ -100,8 +125,8 @@ flp_status flp__lt_query(flp_lifetime *lt, const float *state, int want_gradient
 /* ---- the reverse of one inner step ---------------------------------------------- */
 
 /* Adjoint of post = beta act(g) + (1 - beta) h, g = s B^T + c, for plastic
- * layer i: consumes postbar_i; adds to hbar, sigbar and the pathway's
- * gradients. Overwrites g with its adjoint. */
+ * layer i: consumes postbar_i; adds to hbar_i and the pathway's gradients;
+ * overwrites g with its adjoint (which signal_adjoint() sends on to s). */
 static void pathway_vjp(flp_lifetime *lt, const flp__lt_layer *d, const float *acts)
 {
     int64_t B = lt->batch, n = d->n_out, off = B * d->h_off;
@@ -117,9 +142,8 @@ static void pathway_vjp(flp_lifetime *lt, const flp__lt_layer *d, const float *a
         g[j] = relu && g[j] <= 0 ? 0.0f : beta * pb[j];
     }
     d->path->gbeta[0] += (float)beta_bar;
-    /* dB += gbar^T s, dc += colsum(gbar), ds += gbar B */
+    /* dB += gbar^T s, dc += colsum(gbar) */
     flp__linear_vjp(B, lt->n_final, n, lt->s.sig, d->path->B, g, NULL, d->path->gB, d->path->gc);
-    flp__gemm_nn(B, lt->n_final, n, 1.0f, g, n, d->path->B, lt->n_final, 1.0f, lt->s.sigbar, lt->n_final);
 }
 
 /* Where dL/dpre of plastic layer i goes: the postsynaptic adjoint of the
@@ -132,27 +156,86 @@ static float *pre_adjoint(flp_lifetime *lt, int i)
 }
 
 /* Reverse of plastic layer i's update: Wbar_{k+1} -> the rule's share of
- * Wbar_k; dL/dalpha; dL/dpost_i; dL/dpre_i. */
-static void update_vjp(flp_lifetime *lt, int i, int64_t k, float *Wk, const float *acts)
+ * Wbar_k; dL/dalpha; dL/dpost_i; dL/dpre_i into `prebar` (scaled by
+ * prebar_beta first: 0 overwrites, 1 accumulates). Touches only layer i's
+ * slices of shared buffers, so layers can run as parallel tasks. */
+static void update_vjp(flp_lifetime *lt, int i, int64_t k, float *Wk, const float *acts, float *prebar,
+                       float prebar_beta)
 {
     const flp__lt_layer *d = &lt->layer[i];
     int64_t B = lt->batch, rows = d->n_out, cols = d->n_in;
     const float *post = lt->s.post + B * d->h_off, *pre = flp__lt_pre(lt, i, k, acts);
     float *pb = lt->s.postbar + B * d->h_off, *pg = Wk + lt->n_state + d->w_off; /* P_k */
-    int oja = lt->rule->kind == FLP_RULE_OJA;
-    if (oja)
-        flp__lt_column_sumsq(B, rows, post, lt->s.sq);
-    flp__plastic_update_vjp(rows, cols, d->mult, d->rule->alpha, lt->rule->granularity,
-                            oja ? lt->s.sq : NULL, Wk + d->w_off, pg, lt->Wbar + d->w_off,
-                            d->rule->galpha, lt->s.sqbar, lt->s.row_sum);
-    /* P_k is consumed: pg now holds G. dpost += pre G^T, dpre += post G */
+    float *sq = lt->rule->kind == FLP_RULE_OJA ? lt->s.sq + d->h_off : NULL, *sqbar = lt->s.sqbar + d->h_off;
+    if (sq)
+        flp__lt_column_sumsq(B, rows, post, sq);
+    flp__plastic_update_vjp(rows, cols, d->mult, d->rule->alpha, lt->rule->granularity, sq, Wk + d->w_off,
+                            pg, lt->Wbar + d->w_off, d->rule->galpha, sqbar, lt->s.row_sum + d->h_off);
+    /* P_k is consumed: pg now holds G. dpost += pre G^T, dpre = post G */
     flp__gemm_nt(B, rows, cols, 1.0f, pre, cols, pg, cols, 1.0f, pb, rows);
-    if (oja)
+    if (sq)
         for (int64_t b = 0; b < B; b++)
             for (int64_t r = 0; r < rows; r++)
-                pb[b * rows + r] += 2.0f * post[b * rows + r] * lt->s.sqbar[r];
+                pb[b * rows + r] += 2.0f * post[b * rows + r] * sqbar[r];
     if (i > 0)
-        flp__gemm_nn(B, cols, rows, 1.0f, post, rows, pg, cols, 1.0f, pre_adjoint(lt, i), cols);
+        flp__gemm_nn(B, cols, rows, 1.0f, post, rows, pg, cols, prebar_beta, prebar, cols);
+}
+
+/* Everything the reverse of plastic layer i's update needs of that layer
+ * alone: the rule, then the pathway (unless the output is clamped). */
+static void layer_reverse(flp_lifetime *lt, int i, int64_t k, float *Wk, const float *acts, float *prebar,
+                          float prebar_beta)
+{
+    update_vjp(lt, i, k, Wk, acts, prebar, prebar_beta);
+    if (!flp__lt_clamped(lt, i))
+        pathway_vjp(lt, &lt->layer[i], acts);
+}
+
+/* The plastic layers' adjoints. With the forward activity as presynaptic
+ * activity the layers are independent tasks; each writes its dL/dpre apart
+ * and the parts join hbar afterwards, in layer order. With post_{i-1} as
+ * presynaptic activity, layer i's dL/dpre feeds layer i-1: top-down, in turn. */
+static void plastic_layers_reverse(flp_lifetime *lt, int64_t k, float *Wk, const float *acts)
+{
+    int64_t B = lt->batch;
+    if (lt->fb->post_presynaptic) {
+        for (int i = lt->n - 1; i >= 0; i--)
+            if (lt->layer[i].plastic)
+                layer_reverse(lt, i, k, Wk, acts, i > 0 ? pre_adjoint(lt, i) : NULL, 1.0f);
+        return;
+    }
+#pragma omp parallel for schedule(dynamic, 1) num_threads(lt->threads) if (lt->threads > 1)
+    for (int j = 0; j < lt->n_plastic; j++) {
+        int i = lt->order_plastic[j];
+        layer_reverse(lt, i, k, Wk, acts, i > 0 ? lt->s.prebar + B * lt->layer[i - 1].h_off : NULL, 0.0f);
+    }
+    for (int i = 1; i < lt->n; i++) {
+        if (!lt->layer[i].plastic)
+            continue;
+        int64_t off = B * lt->layer[i - 1].h_off, n = B * lt->layer[i - 1].n_out;
+        for (int64_t j = 0; j < n; j++)
+            lt->s.hbar[off + j] += lt->s.prebar[off + j];
+    }
+}
+
+/* Gather dL/ds from every plastic layer, in layer order: ds += gbar_i B_i
+ * through each pathway, or dL/dpost of a clamped output. */
+static void signal_adjoint(flp_lifetime *lt)
+{
+    int64_t B = lt->batch, n = lt->n_final;
+    for (int i = lt->n - 1; i >= 0; i--) {
+        const flp__lt_layer *d = &lt->layer[i];
+        if (!d->plastic)
+            continue;
+        if (flp__lt_clamped(lt, i)) {
+            const float *pb = lt->s.postbar + B * d->h_off;
+            for (int64_t j = 0; j < B * n; j++)
+                lt->s.sigbar[j] += pb[j];
+        } else {
+            flp__gemm_nn(B, n, d->n_out, 1.0f, lt->s.g + B * d->h_off, d->n_out, d->path->B, n, 1.0f,
+                         lt->s.sigbar, n);
+        }
+    }
 }
 
 /* Adjoint of the signal into dL/dyhat (the error is differentiated; a target
@@ -193,20 +276,8 @@ void flp__lt_reverse_step(flp_lifetime *lt, int64_t k, float *Wk, const float *a
     memset(lt->s.hbar, 0, (size_t)(B * lt->act_width) * sizeof(float));
     memset(lt->s.postbar, 0, (size_t)(B * lt->act_width) * sizeof(float));
     memset(lt->s.sigbar, 0, (size_t)(B * lt->n_final) * sizeof(float));
-    /* top-down, so a layer's dpre reaches the layer below before it is used */
-    for (int i = lt->n - 1; i >= 0; i--) {
-        const flp__lt_layer *d = &lt->layer[i];
-        if (!d->plastic)
-            continue;
-        update_vjp(lt, i, k, Wk, acts);
-        if (i == lt->n - 1 && lt->fb->clamp_output) {
-            const float *pb = lt->s.postbar + B * d->h_off;
-            for (int64_t j = 0; j < B * lt->n_final; j++)
-                lt->s.sigbar[j] += pb[j];
-        } else {
-            pathway_vjp(lt, d, acts);
-        }
-    }
+    plastic_layers_reverse(lt, k, Wk, acts);
+    signal_adjoint(lt);
     signal_vjp(lt, acts);
     flp__lt_backprop(lt, Wk, B, lt->x + k * B * lt->layer[0].n_in, acts, lt->s.hbar);
 }

@@ -151,17 +151,7 @@ static flp_status ensure_arena(flp_lifetime *lt, int64_t floats)
     return FLP_OK;
 }
 
-static int64_t scratch_floats(const flp_lifetime *lt)
-{
-    /* the state, its adjoint and the per-step scratch block */
-    int64_t rows = lt->s.rows, wmax = 1, omax = 1;
-    for (int i = 0; i < lt->n; i++) {
-        int64_t w = lt->layer[i].n_out * lt->layer[i].n_in;
-        wmax = w > wmax ? w : wmax;
-        omax = lt->layer[i].n_out > omax ? lt->layer[i].n_out : omax;
-    }
-    return 2 * lt->n_state + 5 * rows * lt->act_width + 2 * rows * lt->n_final + wmax + 4 * omax;
-}
+static int64_t scratch_floats(const flp_lifetime *lt) { return lt->scratch_floats; }
 
 /* Choose the schedule for `mem` floats: store every step's activities when
  * that still leaves a one-recomputation split (or better), else keep them

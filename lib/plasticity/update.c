@@ -1,6 +1,7 @@
 /* update.c - fused plasticity update kernels (see update.h). */
 #include "plasticity/update.h"
 
+#include "core/gemm.h"
 #include "flp/flp_plasticity.h"
 
 /* Below this many weights a parallel region costs more than the pass (and
@@ -26,7 +27,7 @@ int flp__plastic_update(int64_t rows, int64_t cols, float m, const float *alpha,
                         const float *P, const float *sq, float *W)
 {
     int bad = 0;
-#pragma omp parallel for reduction(| : bad) schedule(static) if (rows * cols >= FLP__PARALLEL_MIN)
+#pragma omp parallel for reduction(| : bad) schedule(static) if (rows * cols >= FLP__PARALLEL_MIN && !flp__in_parallel())
     for (int64_t r = 0; r < rows; r++) {
         float s = sq ? sq[r] : 0.0f;
         const float *Pr = P + r * cols;
@@ -70,7 +71,7 @@ void flp__plastic_update_vjp(int64_t rows, int64_t cols, float m, const float *a
                              int granularity, const float *sq, const float *W, float *PG,
                              float *Wbar, float *galpha, float *sqbar, double *row_sum)
 {
-#pragma omp parallel for schedule(static) if (rows * cols >= FLP__PARALLEL_MIN)
+#pragma omp parallel for schedule(static) if (rows * cols >= FLP__PARALLEL_MIN && !flp__in_parallel())
     for (int64_t r = 0; r < rows; r++) {
         float s = sq ? sq[r] : 0.0f;
         float *sb = sq ? sqbar + r : NULL;
