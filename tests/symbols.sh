@@ -21,29 +21,8 @@ nm -D --defined-only "$lib" >"$tmp/nm"
 awk '!($2 == "A" && $3 ~ /^LIBFLP_[0-9]+$/) { sub(/@.*/, "", $3); print $3 }' "$tmp/nm" \
     | sort -u >"$tmp/exported"
 
-# Declared: the compiler strips the comments (-fpreprocessed: no macro
-# expansion, no includes); preprocessor lines, with their continuations, go;
-# the rest is cut into statements at ; { } and every statement holding the
-# word FLP_API yields the identifier before its first '(' (or its last
-# identifier, for a variable), once FLP_DEPRECATED("...") and __attribute__((...))
-# are taken out and "(*" is read as "*" (so a function returning a function
-# pointer, void (*flp_f(int))(void), still yields flp_f).
-for h in "$incdir"/flp/*.h; do
-    "${cc[@]}" -w -fpreprocessed -dD -E -P -x c "$h"
-    echo
-done >"$tmp/stripped"
-sed -e ':a' -e '/\\$/{N; s/\\\n/ /; ba' -e '}' "$tmp/stripped" \
-    | grep -v '^[[:space:]]*#' \
-    | tr '\n;{}' ' \n\n\n' | tr -s ' ' \
-    | grep -E '(^|[^A-Za-z0-9_])FLP_API([^A-Za-z0-9_]|$)' \
-    | sed -E -e 's/FLP_DEPRECATED[[:space:]]*\([[:space:]]*"([^"\\]|\\.)*"[[:space:]]*\)//g' \
-             -e 's/__attribute__[[:space:]]*\(\(([^()]|\([^()]*\))*\)\)//g' \
-             -e 's/\([[:space:]]*\*/ */g' \
-    | while IFS= read -r stmt; do
-        if [[ $stmt == *"("* ]]; then stmt=${stmt%%(*}; fi
-        stmt=${stmt%%\[*}
-        tr -c 'A-Za-z0-9_' ' ' <<<"$stmt" | awk '{ print $NF }'
-    done | sort -u >"$tmp/declared"
+# Declared: the FLP_API names of the headers (api-names.sh says how they are read).
+"$(dirname "${BASH_SOURCE[0]}")/api-names.sh" "$incdir" "${cc[@]}" >"$tmp/declared"
 
 nexp=$(wc -l <"$tmp/exported") ndecl=$(wc -l <"$tmp/declared")
 echo "$nexp symbols exported by $lib, $ndecl functions declared with FLP_API in $incdir/flp"
