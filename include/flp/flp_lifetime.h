@@ -78,6 +78,11 @@ FLP_API flp_status flp_lifetime_predict(flp_lifetime *lt, int64_t n, const float
 FLP_API flp_status flp_lifetime_stats(const flp_lifetime *lt, int64_t *workspace_bytes,
                                       int64_t *recomputed_steps);
 
+/** Floating-point operations of the matrix products the last run did
+ *  (2 m n k per m x n x k product, recomputation included): what a
+ *  benchmark divides by the time to get a rate. @since 0.1 */
+FLP_API flp_status flp_lifetime_work(const flp_lifetime *lt, double *flops);
+
 #ifdef __cplusplus
 }
 #endif

@@ -192,6 +192,27 @@ static void sort_by_size(flp_lifetime *lt)
     lt->n_plastic = n;
 }
 
+/* Matrix-product flops per example of each part of a step, counted from
+ * the products the code below does (2 m n k each). */
+static void count_work(flp_lifetime *lt)
+{
+    lt->flops_dense = lt->flops_pathway = lt->flops_update = lt->flops_reverse = lt->flops_backprop = 0;
+    for (int i = 0; i < lt->n; i++) {
+        const flp__lt_layer *d = &lt->layer[i];
+        double w = 2.0 * (double)d->n_out * (double)d->n_in, fb = 2.0 * (double)d->n_out * (double)lt->n_final;
+        lt->flops_dense += w;                          /* z = h W^T */
+        lt->flops_backprop += i > 0 ? 2 * w : w;       /* dW, and dh below layer 0 */
+        if (!d->plastic)
+            continue;
+        lt->flops_update += w;                         /* P = post^T pre */
+        lt->flops_reverse += i > 0 ? 2 * w : w;        /* pre G^T, and post G above layer 0 */
+        if (!flp__lt_clamped(lt, i)) {
+            lt->flops_pathway += fb;                   /* g = s B^T */
+            lt->flops_reverse += 2 * fb;               /* dB, ds */
+        }
+    }
+}
+
 /* Offsets depend on which layers are plastic, which the rule may change
  * between runs, so the layout is refreshed at every run. */
 static void layout(flp_lifetime *lt)
@@ -210,6 +231,7 @@ static void layout(flp_lifetime *lt)
         lt->act_width += d->n_out;
     }
     sort_by_size(lt);
+    count_work(lt);
 }
 
 /* Scratch for `rows` examples, in one block; reallocated only when it grows.
@@ -395,6 +417,7 @@ flp_status flp__lt_step(flp_lifetime *lt, int64_t k, float *state, float *saved_
         acts = lt->s.acts;
     if (!have_acts)
         flp__lt_forward(lt, state, B, lt->x + k * B * lt->layer[0].n_in, acts);
+    lt->flops += (double)B * ((have_acts ? 0 : lt->flops_dense) + lt->flops_pathway + lt->flops_update);
     flp__lt_signal(lt, k, acts);
     flp__lt_post(lt, acts);
     /* Every layer's update reads the same forward pass: independent tasks.
@@ -483,6 +506,7 @@ flp_status flp_lifetime_run(flp_lifetime *lt, const flp_episode *ep, int want_gr
     FLP__TRY(ensure_scratch(lt, lt->batch > lt->n_query ? lt->batch : lt->n_query));
     load_initial_state(lt);
     FLP__TRY(flp_get_num_threads(&lt->threads));
+    lt->flops = 0;
     FLP__TRY(flp__lt_sweep(lt, want_gradient, loss));
     if (want_gradient)
         export_state_grad(lt);
@@ -523,6 +547,14 @@ flp_status flp_lifetime_predict(flp_lifetime *lt, int64_t n, const float *x, flo
         memcpy(y + start * lt->n_final, lt->s.acts + rows * last->h_off,
                (size_t)(rows * lt->n_final) * sizeof *y);
     }
+    return FLP_OK;
+}
+
+flp_status flp_lifetime_work(const flp_lifetime *lt, double *flops)
+{
+    FLP__CHECK_NULL(lt);
+    FLP__CHECK_NULL(flops);
+    *flops = lt->flops;
     return FLP_OK;
 }
 

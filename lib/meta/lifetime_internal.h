@@ -80,6 +80,10 @@ struct flp_lifetime {
 
     int have_run;
     int64_t recomputed, workspace_bytes;
+    /* matrix-product work: per example of each kind of pass (set by the
+     * layout), and the total of the last run */
+    double flops_dense, flops_pathway, flops_update, flops_reverse, flops_backprop;
+    double flops;
 };
 
 /* Batches are processed in chunks of this many rows, one task each: the

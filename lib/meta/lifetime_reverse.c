@@ -106,6 +106,7 @@ flp_status flp__lt_query(flp_lifetime *lt, const float *state, int want_gradient
     int64_t Q = lt->n_query, width = Q * lt->act_width;
     float *acts = lt->s.acts, *hbar = lt->s.hbar;
     flp__lt_forward(lt, state, Q, lt->xq, acts);
+    lt->flops += (double)Q * (lt->flops_dense + (want_gradient ? lt->flops_backprop : 0));
     int64_t out_off = Q * lt->layer[lt->n - 1].h_off;
     float *seed = want_gradient ? hbar + out_off : NULL;
     if (want_gradient)
@@ -271,6 +272,7 @@ static void signal_vjp(flp_lifetime *lt, const float *acts)
 void flp__lt_reverse_step(flp_lifetime *lt, int64_t k, float *Wk, const float *acts)
 {
     int64_t B = lt->batch;
+    lt->flops += (double)B * (lt->flops_pathway + lt->flops_reverse + lt->flops_backprop);
     flp__lt_signal(lt, k, acts);
     flp__lt_post(lt, acts);
     memset(lt->s.hbar, 0, (size_t)(B * lt->act_width) * sizeof(float));
