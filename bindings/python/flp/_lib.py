@@ -136,6 +136,7 @@ PROTOTYPES = {
     "flp_lifetime_final_weight": (ST, [H, c_int, A, c_int64]),
     "flp_lifetime_predict": (ST, [H, c_int64, A, A]),
     "flp_lifetime_stats": (ST, [H, PI64, PI64]),
+    "flp_lifetime_work": (ST, [H, PD]),
     # flp_meta.h
     "flp_meta_create": (ST, [H, H, H, PH]),
     "flp_meta_free": (None, [H]),

@@ -664,6 +664,13 @@ class Lifetime(Handle):
         check(lib.flp_lifetime_stats(self, byref(b), byref(r)))
         return LifetimeStats(b.value, r.value)
 
+    def work(self):
+        """Floating-point operations of the matrix products of the last run
+        (2 m n k per product, recomputation included)."""
+        f = c_double()
+        check(lib.flp_lifetime_work(self, byref(f)))
+        return f.value
+
 
 # =============================================================================
 class Meta(Handle):

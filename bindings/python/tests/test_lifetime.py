@@ -17,6 +17,7 @@ def test_lifetime_gradient_and_meta_step(model):
     assert m.rule.get_alpha(4).shape == (1, 8) and m.fb.get_param(2).shape == (8, 1)
     assert m.lt.final_weight(4).shape == (1, 8)
     assert m.lt.stats().workspace_bytes > 0
+    assert m.lt.work() > 0
 
     w0 = m.net.get_param(0)
     m.meta.step()
