@@ -34,7 +34,8 @@
  * Headers by concern: flp_common.h (status codes, versions, threads),
  * flp_rng.h, flp_net.h (networks), flp_plasticity.h (feedback pathways and
  * rules), flp_episode.h (episodes and task samplers), flp_lifetime.h (the
- * inner loop and its meta-gradient), flp_meta.h (Adam and checkpoints).
+ * inner loop and its meta-gradient), flp_meta.h (Adam and checkpoints),
+ * flp_data.h (Omniglot and Mini-ImageNet data sets, few-shot episodes).
  * Conventions: doc/CONVENTIONS.md.
  */
 #ifndef FLP_H
@@ -47,5 +48,6 @@
 #include "flp_episode.h"
 #include "flp_lifetime.h"
 #include "flp_meta.h"
+#include "flp_data.h"
 
 #endif /* FLP_H */

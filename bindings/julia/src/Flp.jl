@@ -24,6 +24,7 @@ mutable struct flp_episode end
 mutable struct flp_sampler end
 mutable struct flp_lifetime end
 mutable struct flp_meta end
+mutable struct flp_dataset end
 
 # ---- enums (C int; values never change, new ones are appended) ----
 const flp_status = Cint
@@ -128,6 +129,13 @@ const FLP_META_BETA1 = flp_meta_key(0)
 const FLP_META_BETA2 = flp_meta_key(1)
 const FLP_META_EPSILON = flp_meta_key(2)
 const FLP_META_NONFINITE = flp_meta_key(3)
+
+const flp_fewshot_key = Cint
+const FLP_FEWSHOT_WAYS = flp_fewshot_key(0)
+const FLP_FEWSHOT_SHOTS = flp_fewshot_key(1)
+const FLP_FEWSHOT_QUERY_PER_CLASS = flp_fewshot_key(2)
+const FLP_FEWSHOT_ORDER = flp_fewshot_key(3)
+const FLP_FEWSHOT_BATCH = flp_fewshot_key(4)
 
 # status name (without FLP_) and message, from FLP_STATUS_MAP
 const FLP_STATUS_TABLE = Dict{Cint,Tuple{String,String}}(
@@ -1239,8 +1247,162 @@ function flp_checkpoint_load(path, meta, sampler)
     @ccall libflp.flp_checkpoint_load(path::Cstring, meta::Ptr{flp_meta}, sampler::Ptr{flp_sampler})::flp_status
 end
 
+"""
+    flp_dataset_open_omniglot(dir, size, out) -> flp_status
+
+`flp_status flp_dataset_open_omniglot(const char *dir, int size, flp_dataset **out)` (flp_data.h)
+
+Open an Omniglot folder in the official layout, `dir/<alphabet>/<character>/<NNNN_DD>.png` (e.g. `images_background`, `images_evaluation`, or `images_background_small1` unpacked from its zip). Every character is a class, named "alphabet/character"; classes are ordered by alphabet then character name, examples (drawers) by file name (byte order, so the same on every system). Entries whose names start with '.' and files at the alphabet level are ignored; a character folder keeps only its `*.png` files. Images (any PNG: 1 to 16 bits, gray, palette or RGB(A); colour is taken as luma 0.299 R + 0.587 G + 0.114 B, alpha ignored) become 1 x size x size floats in [0, 1], **inverted** so that 1 is ink and 0 is paper (as in the papers: a stroke is 1), shrunk by area (box) averaging, or enlarged bilinearly. `size` is 84 in the papers, 28 for small configurations; any value in [1, 1024]. Errors: FLP_ERR_IO if `dir` (or a folder in it) cannot be opened, FLP_ERR_FORMAT if it holds no alphabet folders or a character folder holds no PNG (naming the folder), FLP_ERR_RANGE for `size`. Images are only read when first used, so a corrupt file is reported then (or by flp_dataset_preload). *out is NULL on failure. @since 0.1
+"""
+function flp_dataset_open_omniglot(dir, size, out)
+    @ccall libflp.flp_dataset_open_omniglot(dir::Cstring, size::Cint, out::Ptr{Ptr{flp_dataset}})::flp_status
+end
+
+"""
+    flp_dataset_open_miniimagenet(dir, split, size, out) -> flp_status
+
+`flp_status flp_dataset_open_miniimagenet(const char *dir, const char *split, int size, flp_dataset **out)` (flp_data.h)
+
+Open one split of Mini-ImageNet in the layout its users have: JPEGs in `dir/images/` and `dir/<split>.csv` (`split` is "train", "val" or "test") whose header is `filename,label` and whose lines name a file of `images/` and its class (a WordNet id such as n01532829; CRLF line ends and blank lines are accepted, quoted fields are not). Classes are the distinct labels in byte order; examples keep the order of the CSV. The standard split has 64 / 16 / 20 classes of 600 images. Images become 3 x size x size floats (RGB planes), resized as for Omniglot (area when shrinking, bilinear when enlarging, per axis), then normalised with the ImageNet mean (0.485, 0.456, 0.406) and standard deviation (0.229, 0.224, 0.225): value = (v / 255 - mean[c]) / std[c]. Gray and CMYK JPEGs are converted to RGB. `size` is 84 in the papers. Errors: FLP_ERR_INVALID for another `split`, FLP_ERR_IO if `images/` or the CSV cannot be read or the CSV names a file missing from `images/` (naming the file and "csv:line"), FLP_ERR_FORMAT for a malformed CSV ("path:line: ..."), FLP_ERR_RANGE for `size`. Existence is checked at open; the JPEGs are decoded when first used. @since 0.1
+"""
+function flp_dataset_open_miniimagenet(dir, split, size, out)
+    @ccall libflp.flp_dataset_open_miniimagenet(dir::Cstring, split::Cstring, size::Cint, out::Ptr{Ptr{flp_dataset}})::flp_status
+end
+
+"""
+    flp_dataset_free(ds) -> Cvoid
+
+`void flp_dataset_free(flp_dataset *ds)` (flp_data.h)
+
+Free a data set or view; NULL is accepted. Samplers made from it keep their own reference and stay valid. @since 0.1
+"""
+function flp_dataset_free(ds)
+    @ccall libflp.flp_dataset_free(ds::Ptr{flp_dataset})::Cvoid
+end
+
+"""
+    flp_dataset_num_classes(ds, n) -> flp_status
+
+`flp_status flp_dataset_num_classes(const flp_dataset *ds, int64_t *n)` (flp_data.h)
+
+Number of classes. @since 0.1
+"""
+function flp_dataset_num_classes(ds, n)
+    @ccall libflp.flp_dataset_num_classes(ds::Ptr{flp_dataset}, n::Ptr{Int64})::flp_status
+end
+
+"""
+    flp_dataset_class_size(ds, cls, n) -> flp_status
+
+`flp_status flp_dataset_class_size(const flp_dataset *ds, int64_t cls, int64_t *n)` (flp_data.h)
+
+Number of examples of class `cls` (0-based; FLP_ERR_RANGE outside [0, classes)). Omniglot has 20 drawers per character, Mini-ImageNet 600 images per class. @since 0.1
+"""
+function flp_dataset_class_size(ds, cls, n)
+    @ccall libflp.flp_dataset_class_size(ds::Ptr{flp_dataset}, cls::Int64, n::Ptr{Int64})::flp_status
+end
+
+"""
+    flp_dataset_class_name(ds, cls, name) -> flp_status
+
+`flp_status flp_dataset_class_name(const flp_dataset *ds, int64_t cls, const char **name)` (flp_data.h)
+
+Name of class `cls` ("Greek/character03", "n01532829"); the string lives as long as the data set or any view of it. @since 0.1
+"""
+function flp_dataset_class_name(ds, cls, name)
+    @ccall libflp.flp_dataset_class_name(ds::Ptr{flp_dataset}, cls::Int64, name::Ptr{Ptr{Cchar}})::flp_status
+end
+
+"""
+    flp_dataset_example_path(ds, cls, index, path) -> flp_status
+
+`flp_status flp_dataset_example_path(const flp_dataset *ds, int64_t cls, int64_t index, const char **path)` (flp_data.h)
+
+Path of the file behind example `index` of class `cls`; lives as long as the data set or any view of it. @since 0.1
+"""
+function flp_dataset_example_path(ds, cls, index, path)
+    @ccall libflp.flp_dataset_example_path(ds::Ptr{flp_dataset}, cls::Int64, index::Int64, path::Ptr{Ptr{Cchar}})::flp_status
+end
+
+"""
+    flp_dataset_image_shape(ds, channels, height, width) -> flp_status
+
+`flp_status flp_dataset_image_shape(const flp_dataset *ds, int64_t *channels, int64_t *height, int64_t *width)` (flp_data.h)
+
+Shape of every image: channels (1 Omniglot, 3 Mini-ImageNet), height, width. Any output may be NULL. @since 0.1
+"""
+function flp_dataset_image_shape(ds, channels, height, width)
+    @ccall libflp.flp_dataset_image_shape(ds::Ptr{flp_dataset}, channels::Ptr{Int64}, height::Ptr{Int64}, width::Ptr{Int64})::flp_status
+end
+
+"""
+    flp_dataset_get(ds, cls, index, dst, count) -> flp_status
+
+`flp_status flp_dataset_get(flp_dataset *ds, int64_t cls, int64_t index, float *dst, int64_t count)` (flp_data.h)
+
+Copy example `index` of class `cls` into dst, `count` = channels * height * width floats in [C, H, W] order; decodes and caches it on first use. Errors: FLP_ERR_RANGE for cls or index, FLP_ERR_SHAPE for count, FLP_ERR_IO if the file cannot be read, FLP_ERR_FORMAT if it is not a valid PNG / JPEG (messages name the file). dst is untouched on failure. @since 0.1
+"""
+function flp_dataset_get(ds, cls, index, dst, count)
+    @ccall libflp.flp_dataset_get(ds::Ptr{flp_dataset}, cls::Int64, index::Int64, dst::Ptr{Cfloat}, count::Int64)::flp_status
+end
+
+"""
+    flp_dataset_preload(ds) -> flp_status
+
+`flp_status flp_dataset_preload(flp_dataset *ds)` (flp_data.h)
+
+Decode every image of the data set now (the ones already cached are skipped); stops at the first unreadable image and reports it. @since 0.1
+"""
+function flp_dataset_preload(ds)
+    @ccall libflp.flp_dataset_preload(ds::Ptr{flp_dataset})::flp_status
+end
+
+"""
+    flp_dataset_subset(ds, classes, n, out) -> flp_status
+
+`flp_status flp_dataset_subset(const flp_dataset *ds, const int64_t *classes, int64_t n, flp_dataset **out)` (flp_data.h)
+
+A view holding classes `classes[0..n)` of `ds`, in that order (indices of ds, each once; FLP_ERR_RANGE / FLP_ERR_INVALID otherwise). Use it to choose any meta-train / meta-test split, for example by class name. @since 0.1
+"""
+function flp_dataset_subset(ds, classes, n, out)
+    @ccall libflp.flp_dataset_subset(ds::Ptr{flp_dataset}, classes::Ptr{Int64}, n::Int64, out::Ptr{Ptr{flp_dataset}})::flp_status
+end
+
+"""
+    flp_dataset_split_by_alphabet(ds, n_train, train, eval) -> flp_status
+
+`flp_status flp_dataset_split_by_alphabet(const flp_dataset *ds, int64_t n_train, flp_dataset **train, flp_dataset **eval)` (flp_data.h)
+
+Split an Omniglot data set by alphabet: the first `n_train` alphabets (in name order) go to *train, the others to *eval, so the two share no class and no alphabet. For images_background_small1 (Balinese, Early_Aramaic, Greek, Korean, Latin) n_train = 3 trains on the first three. FLP_ERR_INVALID for a data set that is not Omniglot, FLP_ERR_RANGE unless 1 <= n_train < alphabets. Both outputs are NULL on failure. @since 0.1
+"""
+function flp_dataset_split_by_alphabet(ds, n_train, train, eval)
+    @ccall libflp.flp_dataset_split_by_alphabet(ds::Ptr{flp_dataset}, n_train::Int64, train::Ptr{Ptr{flp_dataset}}, eval::Ptr{Ptr{flp_dataset}})::flp_status
+end
+
+"""
+    flp_dataset_num_alphabets(ds, n) -> flp_status
+
+`flp_status flp_dataset_num_alphabets(const flp_dataset *ds, int64_t *n)` (flp_data.h)
+
+Number of alphabets of an Omniglot data set (0 for Mini-ImageNet). @since 0.1
+"""
+function flp_dataset_num_alphabets(ds, n)
+    @ccall libflp.flp_dataset_num_alphabets(ds::Ptr{flp_dataset}, n::Ptr{Int64})::flp_status
+end
+
+"""
+    flp_sampler_create_fewshot(train, eval, seed, out) -> flp_status
+
+`flp_status flp_sampler_create_fewshot(const flp_dataset *train, const flp_dataset *eval, uint64_t seed, flp_sampler **out)` (flp_data.h)
+
+Create a few-shot sampler: FLP_SPLIT_TRAIN episodes draw their classes from `train`, FLP_SPLIT_EVAL episodes from `eval` (NULL: evaluation episodes fail with FLP_ERR_STATE). Make the meta-train / meta-test split with two folders (Omniglot images_background / images_evaluation, Mini-ImageNet train / test), flp_dataset_split_by_alphabet or flp_dataset_subset; the sampler does not check that the two share no class. Both must have the same image shape (FLP_ERR_SHAPE). The sampler keeps its own reference to the data (the handles may be freed after). The seed gives two independent streams, one for training and one for evaluation episodes, so evaluating never shifts the training sequence. Checkpoints (flp_checkpoint_save with this sampler) store the settings, the seed, both streams and a fingerprint of the data (class names and sizes, image shape); loading into a sampler over other data fails with FLP_ERR_VERSION. If an image cannot be decoded, flp_sampler_next fails naming the file, the episode's contents are undefined and the stream is left where it was. @since 0.1
+"""
+function flp_sampler_create_fewshot(train, eval, seed, out)
+    @ccall libflp.flp_sampler_create_fewshot(train::Ptr{flp_dataset}, eval::Ptr{flp_dataset}, seed::UInt64, out::Ptr{Ptr{flp_sampler}})::flp_status
+end
+
 # every wrapped C function, in header order
-const FLP_FUNCTIONS = (:flp_version_number, :flp_version, :flp_strerror, :flp_status_name, :flp_last_error, :flp_clear_error, :flp_set_num_threads, :flp_get_num_threads, :flp_rng_create, :flp_rng_free, :flp_rng_seed, :flp_rng_next, :flp_rng_uniform, :flp_rng_normal, :flp_rng_get_state, :flp_rng_set_state, :flp_net_create, :flp_net_free, :flp_net_add_linear, :flp_net_add_conv2d, :flp_net_add_relu, :flp_net_add_softplus, :flp_net_add_flatten, :flp_net_num_layers, :flp_net_layer_kind, :flp_net_layer_shape, :flp_net_io_size, :flp_net_param_count, :flp_net_get_param, :flp_net_set_param, :flp_net_get_grad, :flp_net_zero_grad, :flp_net_init, :flp_net_forward, :flp_net_backward, :flp_feedback_create, :flp_feedback_free, :flp_feedback_set, :flp_feedback_get, :flp_feedback_bounds, :flp_feedback_init, :flp_feedback_count, :flp_feedback_get_param, :flp_feedback_set_param, :flp_feedback_get_grad, :flp_feedback_zero_grad, :flp_rule_create, :flp_rule_free, :flp_rule_set, :flp_rule_get, :flp_rule_bounds, :flp_rule_kind_of, :flp_rule_set_plastic_mask, :flp_rule_is_plastic, :flp_rule_alpha_count, :flp_rule_get_alpha, :flp_rule_set_alpha, :flp_rule_get_alpha_grad, :flp_rule_zero_grad, :flp_episode_create, :flp_episode_free, :flp_episode_set_regression, :flp_episode_set_classes, :flp_episode_shape, :flp_episode_floats, :flp_episode_labels, :flp_sampler_create_sine, :flp_sampler_free, :flp_sampler_set, :flp_sampler_get, :flp_sampler_bounds, :flp_sampler_io_size, :flp_sampler_next, :flp_lifetime_create, :flp_lifetime_free, :flp_lifetime_set, :flp_lifetime_get, :flp_lifetime_run, :flp_lifetime_final_weight, :flp_lifetime_predict, :flp_lifetime_stats, :flp_lifetime_work, :flp_meta_create, :flp_meta_free, :flp_meta_set, :flp_meta_get, :flp_meta_set_lr, :flp_meta_get_lr, :flp_meta_freeze, :flp_meta_set_step_decay, :flp_meta_set_schedule, :flp_meta_zero_grad, :flp_meta_scale_grad, :flp_meta_step, :flp_meta_train_step, :flp_meta_step_count, :flp_meta_grad_norm, :flp_checkpoint_save, :flp_checkpoint_load,)
+const FLP_FUNCTIONS = (:flp_version_number, :flp_version, :flp_strerror, :flp_status_name, :flp_last_error, :flp_clear_error, :flp_set_num_threads, :flp_get_num_threads, :flp_rng_create, :flp_rng_free, :flp_rng_seed, :flp_rng_next, :flp_rng_uniform, :flp_rng_normal, :flp_rng_get_state, :flp_rng_set_state, :flp_net_create, :flp_net_free, :flp_net_add_linear, :flp_net_add_conv2d, :flp_net_add_relu, :flp_net_add_softplus, :flp_net_add_flatten, :flp_net_num_layers, :flp_net_layer_kind, :flp_net_layer_shape, :flp_net_io_size, :flp_net_param_count, :flp_net_get_param, :flp_net_set_param, :flp_net_get_grad, :flp_net_zero_grad, :flp_net_init, :flp_net_forward, :flp_net_backward, :flp_feedback_create, :flp_feedback_free, :flp_feedback_set, :flp_feedback_get, :flp_feedback_bounds, :flp_feedback_init, :flp_feedback_count, :flp_feedback_get_param, :flp_feedback_set_param, :flp_feedback_get_grad, :flp_feedback_zero_grad, :flp_rule_create, :flp_rule_free, :flp_rule_set, :flp_rule_get, :flp_rule_bounds, :flp_rule_kind_of, :flp_rule_set_plastic_mask, :flp_rule_is_plastic, :flp_rule_alpha_count, :flp_rule_get_alpha, :flp_rule_set_alpha, :flp_rule_get_alpha_grad, :flp_rule_zero_grad, :flp_episode_create, :flp_episode_free, :flp_episode_set_regression, :flp_episode_set_classes, :flp_episode_shape, :flp_episode_floats, :flp_episode_labels, :flp_sampler_create_sine, :flp_sampler_free, :flp_sampler_set, :flp_sampler_get, :flp_sampler_bounds, :flp_sampler_io_size, :flp_sampler_next, :flp_lifetime_create, :flp_lifetime_free, :flp_lifetime_set, :flp_lifetime_get, :flp_lifetime_run, :flp_lifetime_final_weight, :flp_lifetime_predict, :flp_lifetime_stats, :flp_lifetime_work, :flp_meta_create, :flp_meta_free, :flp_meta_set, :flp_meta_get, :flp_meta_set_lr, :flp_meta_get_lr, :flp_meta_freeze, :flp_meta_set_step_decay, :flp_meta_set_schedule, :flp_meta_zero_grad, :flp_meta_scale_grad, :flp_meta_step, :flp_meta_train_step, :flp_meta_step_count, :flp_meta_grad_norm, :flp_checkpoint_save, :flp_checkpoint_load, :flp_dataset_open_omniglot, :flp_dataset_open_miniimagenet, :flp_dataset_free, :flp_dataset_num_classes, :flp_dataset_class_size, :flp_dataset_class_name, :flp_dataset_example_path, :flp_dataset_image_shape, :flp_dataset_get, :flp_dataset_preload, :flp_dataset_subset, :flp_dataset_split_by_alphabet, :flp_dataset_num_alphabets, :flp_sampler_create_fewshot,)
 
 include("convenience.jl")
 

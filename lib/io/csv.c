@@ -1,0 +1,167 @@
+/* csv.c - the Mini-ImageNet split files: `filename,label` per line.
+ *
+ * The whole file is read into one buffer and cut in place; the table's
+ * strings point into it, so a 38,400-line train.csv costs three
+ * allocations. */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "core/alloc.h"
+#include "core/error.h"
+#include "io/image.h"
+
+/* The buffer every string of a table points into is kept just before the
+ * arrays, in the filename array's slot -1. */
+static char *text_of(const flp__csv *csv) { return csv->filename ? csv->filename[-1] : NULL; }
+
+void flp__csv_free(flp__csv *csv)
+{
+    if (csv == NULL)
+        return;
+    flp__free(text_of(csv));
+    if (csv->filename)
+        flp__free(csv->filename - 1);
+    flp__free(csv->label);
+    flp__free(csv->line);
+    memset(csv, 0, sizeof *csv);
+}
+
+/* Read all of fp into a NUL-terminated buffer. */
+static flp_status slurp(FILE *fp, const char *path, char **text, size_t *len)
+{
+    size_t cap = 1 << 16, n = 0;
+    char *buf = flp__alloc_bytes(cap, "CSV text");
+    if (buf == NULL)
+        return flp__error_context(FLP_ERR_NOMEM, "reading '%s'", path);
+    for (;;) {
+        if (n + 1 >= cap) {
+            char *bigger = flp__alloc_bytes(cap * 2, "CSV text");
+            if (bigger == NULL) {
+                flp__free(buf);
+                return flp__error_context(FLP_ERR_NOMEM, "reading '%s'", path);
+            }
+            memcpy(bigger, buf, n);
+            flp__free(buf);
+            buf = bigger;
+            cap *= 2;
+        }
+        size_t got = fread(buf + n, 1, cap - 1 - n, fp);
+        n += got;
+        if (got == 0)
+            break;
+    }
+    if (ferror(fp)) {
+        flp__free(buf);
+        return flp__error(FLP_ERR_IO, "error reading '%s'", path);
+    }
+    buf[n] = '\0';
+    *text = buf;
+    *len = n;
+    return FLP_OK;
+}
+
+/* Cut `line` (NUL-terminated, no line end) into two fields at its one
+ * comma; 0 on success, or a static reason. */
+static const char *split_line(char *line, char **a, char **b)
+{
+    char *comma = strchr(line, ',');
+    if (comma == NULL)
+        return "expected 'filename,label' (no comma)";
+    if (strchr(comma + 1, ',') != NULL)
+        return "expected 'filename,label' (more than two fields)";
+    if (strchr(line, '"') != NULL)
+        return "quoted fields are not supported";
+    *comma = '\0';
+    *a = line;
+    *b = comma + 1;
+    if (**a == '\0')
+        return "empty filename";
+    if (**b == '\0')
+        return "empty label";
+    return NULL;
+}
+
+flp_status flp__csv_read(const char *path, flp__csv *out)
+{
+    memset(out, 0, sizeof *out);
+    FILE *fp = fopen(path, "rb");
+    if (fp == NULL)
+        return flp__error(FLP_ERR_IO, "cannot open '%s': %s", path, strerror(errno));
+    char *text = NULL;
+    size_t len = 0;
+    flp_status st = slurp(fp, path, &text, &len);
+    fclose(fp);
+    if (st != FLP_OK)
+        return st;
+    if (memchr(text, '\0', len) != NULL) {
+        flp__free(text);
+        return flp__error(FLP_ERR_FORMAT, "'%s' holds a NUL byte: not a text CSV file", path);
+    }
+    /* Upper bound on rows: line ends + 1. */
+    int64_t max_rows = 1;
+    for (size_t i = 0; i < len; i++)
+        max_rows += text[i] == '\n';
+    char **fn = flp__alloc_bytes((size_t)(max_rows + 1) * sizeof *fn, "CSV filenames");
+    char **lab = flp__alloc_bytes((size_t)max_rows * sizeof *lab, "CSV labels");
+    int64_t *lines = flp__alloc_bytes((size_t)max_rows * sizeof *lines, "CSV line numbers");
+    if (fn == NULL || lab == NULL || lines == NULL) {
+        flp__free(text);
+        flp__free(fn);
+        flp__free(lab);
+        flp__free(lines);
+        return flp__error_context(FLP_ERR_NOMEM, "reading '%s'", path);
+    }
+    fn[0] = text;
+    out->filename = fn + 1;
+    out->label = lab;
+    out->line = lines;
+
+    char *p = text;
+    int64_t lineno = 0;
+    int header = 1;
+    /* skip a UTF-8 byte order mark */
+    if ((unsigned char)p[0] == 0xEF && (unsigned char)p[1] == 0xBB && (unsigned char)p[2] == 0xBF)
+        p += 3;
+    while (*p != '\0') {
+        lineno++;
+        char *end = strchr(p, '\n');
+        char *next = end ? end + 1 : p + strlen(p);
+        if (end)
+            *end = '\0';
+        size_t n = strlen(p);
+        if (n > 0 && p[n - 1] == '\r')
+            p[--n] = '\0';
+        if (n == 0) {
+            p = next;
+            continue;
+        }
+        if (header) {
+            if (strcmp(p, "filename,label") != 0) {
+                flp__csv_free(out);
+                return flp__error(FLP_ERR_FORMAT, "%s:%lld: expected the header 'filename,label'",
+                                  path, (long long)lineno);
+            }
+            header = 0;
+            p = next;
+            continue;
+        }
+        char *a, *b;
+        const char *why = split_line(p, &a, &b);
+        if (why != NULL) {
+            flp__csv_free(out);
+            return flp__error(FLP_ERR_FORMAT, "%s:%lld: %s", path, (long long)lineno, why);
+        }
+        out->filename[out->n] = a;
+        out->label[out->n] = b;
+        out->line[out->n] = lineno;
+        out->n++;
+        p = next;
+    }
+    if (header || out->n == 0) {
+        flp__csv_free(out);
+        return flp__error(FLP_ERR_FORMAT, "%s:%lld: no %s", path, (long long)(lineno + 1),
+                          header ? "header 'filename,label' (empty file)" : "rows after the header");
+    }
+    return FLP_OK;
+}
