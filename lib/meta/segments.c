@@ -96,43 +96,65 @@ static flp_status advance(sweep *sw, int64_t a, int64_t b, float *state, int fir
     return FLP_OK;
 }
 
+/* Steps [a, b) on `state`, each keeping its record in mem (first pass:
+ * computing the activities; later passes: reading them if stored). */
+static flp_status record_range(sweep *sw, int64_t a, int64_t b, float *state, float *mem, int first_pass)
+{
+    for (int64_t k = a; k < b; k++) {
+        float *rec = mem + (k - a) * sw->z.record;
+        FLP__TRY(flp__lt_step(sw->lt, k, state, rec, step_acts(sw, k, rec), sw->acts && !first_pass));
+    }
+    sw->steps_run += b - a;
+    return FLP_OK;
+}
+
+/* The reverse of steps [a, b) from their records. */
+static void unwind_range(sweep *sw, int64_t a, int64_t b, float *mem)
+{
+    for (int64_t k = b - 1; k >= a; k--) {
+        float *rec = mem + (k - a) * sw->z.record;
+        flp__lt_reverse_step(sw->lt, k, rec, step_acts(sw, k, rec));
+    }
+}
+
 /* Reverse steps [a, b) given W_a in `state` (which it may overwrite) and the
  * adjoint of W_b in lt->Wbar. At the top level (the first pass) it first
- * runs to W_K in lt->W and measures the loss that seeds the adjoint. */
+ * runs to W_K in lt->W and measures the loss that seeds the adjoint; there
+ * the last sub-range keeps its records on the way when they fit, so it is
+ * never recomputed. */
 static flp_status reverse_range(sweep *sw, int64_t a, int64_t b, float *state, float *mem,
                                 int64_t mem_floats, int top)
 {
     flp_lifetime *lt = sw->lt;
     int64_t n = b - a, g = choose_split(sw->z, n, mem_floats);
     if (g == 1) {
-        for (int64_t k = a; k < b; k++) {
-            float *rec = mem + (k - a) * sw->z.record;
-            FLP__TRY(flp__lt_step(lt, k, state, rec, step_acts(sw, k, rec), sw->acts && !top));
-        }
-        sw->steps_run += n;
+        FLP__TRY(record_range(sw, a, b, state, mem, top));
         if (top)
             FLP__TRY(flp__lt_query(lt, state, 1, sw->loss));
-        for (int64_t k = b - 1; k >= a; k--) {
-            float *rec = mem + (k - a) * sw->z.record;
-            flp__lt_reverse_step(lt, k, rec, step_acts(sw, k, rec));
-        }
+        unwind_range(sw, a, b, mem);
         return FLP_OK;
     }
-    int64_t len = (n + g - 1) / g;
+    int64_t len = (n + g - 1) / g, rest = mem_floats - g * sw->z.state;
+    float *sub = mem + g * sw->z.state;
+    int64_t last = a + (g - 1) * len;
+    int last_recorded = top && choose_split(sw->z, b - last, rest) == 1;
     for (int64_t j = 0; j < g; j++) {
         int64_t start = a + j * len, end = start + len < b ? start + len : b;
         memcpy(mem + j * sw->z.state, state, (size_t)sw->z.state * sizeof *mem);
-        if (top || j < g - 1)
+        if (j == g - 1 && last_recorded)
+            FLP__TRY(record_range(sw, start, end, state, sub, 1));
+        else if (top || j < g - 1)
             FLP__TRY(advance(sw, start, end, state, top));
     }
     if (top)
         FLP__TRY(flp__lt_query(lt, state, 1, sw->loss));
-    for (int64_t j = g - 1; j >= 0; j--) {
+    if (last_recorded)
+        unwind_range(sw, last, b, sub);
+    for (int64_t j = g - 1 - last_recorded; j >= 0; j--) {
         int64_t start = a + j * len, end = start + len < b ? start + len : b;
         if (start >= b)
             continue;
-        FLP__TRY(reverse_range(sw, start, end, mem + j * sw->z.state, mem + g * sw->z.state,
-                               mem_floats - g * sw->z.state, 0));
+        FLP__TRY(reverse_range(sw, start, end, mem + j * sw->z.state, sub, rest, 0));
     }
     return FLP_OK;
 }
