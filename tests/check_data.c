@@ -1513,6 +1513,48 @@ START_TEST(test_fewshot_state)
 }
 END_TEST
 
+/* Through a checkpoint file: the sampler section carries the few-shot state. */
+START_TEST(test_fewshot_checkpoint)
+{
+    flp_dataset *tr, *ev;
+    flp_sampler *a = gen_sampler(77, &tr, &ev), *b;
+    ck_flp(flp_sampler_set(a, FLP_FEWSHOT_WAYS, 3));
+    int64_t in = GS * GS;
+    flp_net *net;
+    flp_rng *rng;
+    flp_meta *meta;
+    ck_flp(flp_rng_create(1, &rng));
+    ck_flp(flp_net_create(1, &in, &net));
+    ck_flp(flp_net_add_linear(net, 3, 1));
+    ck_flp(flp_net_init(net, FLP_INIT_KAIMING_NORMAL, rng));
+    ck_flp(flp_meta_create(net, NULL, NULL, &meta));
+    flp_episode *e1, *e2;
+    ck_flp(flp_episode_create(&e1));
+    ck_flp(flp_episode_create(&e2));
+    ck_flp(flp_sampler_next(a, FLP_SPLIT_TRAIN, e1));
+    ck_flp(flp_checkpoint_save(tpath("fs.ckpt"), meta, a));
+    ck_flp(flp_sampler_next(a, FLP_SPLIT_TRAIN, e1));
+    ck_flp(flp_sampler_create_fewshot(tr, ev, 1, &b));
+    ck_flp(flp_checkpoint_load(tpath("fs.ckpt"), meta, b));
+    ck_flp(flp_sampler_next(b, FLP_SPLIT_TRAIN, e2));
+    expect_same_episode(e1, e2, 1);
+    /* a sine sampler cannot take it */
+    flp_sampler *sine;
+    ck_flp(flp_sampler_create_sine(1, &sine));
+    ck_assert_int_ne(flp_checkpoint_load(tpath("fs.ckpt"), meta, sine), FLP_OK);
+    flp_sampler_free(sine);
+    flp_episode_free(e1);
+    flp_episode_free(e2);
+    flp_meta_free(meta);
+    flp_net_free(net);
+    flp_rng_free(rng);
+    flp_sampler_free(a);
+    flp_sampler_free(b);
+    flp_dataset_free(tr);
+    flp_dataset_free(ev);
+}
+END_TEST
+
 /* An unreadable image fails the episode naming the file and leaves the
  * stream where it was: once the file is repaired, the next episode is the
  * one a sampler that never failed draws. */
@@ -1722,6 +1764,7 @@ Suite *make_data_suite(void)
     tcase_add_test(fs, test_fewshot_settings_and_errors);
     tcase_add_test(fs, test_fewshot_determinism);
     tcase_add_test(fs, test_fewshot_state);
+    tcase_add_test(fs, test_fewshot_checkpoint);
     tcase_add_test(fs, test_fewshot_bad_image);
     suite_add_tcase(s, fs);
 
