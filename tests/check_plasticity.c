@@ -503,7 +503,7 @@ static void check_alphas(int granularity, float fill)
 START_TEST(test_rule_create)
 {
     flp_rule *r = (flp_rule *)&r;
-    static const int bad_kind[] = {2, -1, 100};
+    static const int bad_kind[] = {3, -1, 100};
     for (size_t i = 0; i < sizeof bad_kind / sizeof bad_kind[0]; i++) {
         r = (flp_rule *)&r;
         ck_flp_fails(flp_rule_create(rule_net, (flp_rule_kind)bad_kind[i], &r), FLP_ERR_RANGE);
@@ -561,6 +561,8 @@ START_TEST(test_rule_defaults)
     ck_assert_double_eq(v, 1.0);
     ck_flp(flp_rule_get(rule, FLP_RULE_ALPHA_INIT, &v));
     ck_assert_double_eq(v, 0.0);
+    ck_flp(flp_rule_get(rule, FLP_RULE_SECOND_ORDER, &v));
+    ck_assert_double_eq(v, 0.0);
     const int all[N_LAYERS] = {1, 0, 1, 0, 1};
     check_plastic(all);
     check_alphas(FLP_GRANULARITY_SYNAPSE, 0.0f);
@@ -569,13 +571,14 @@ END_TEST
 
 START_TEST(test_rule_keys)
 {
-    static const double expect[4][2] = {
+    static const double expect[5][2] = {
         [FLP_RULE_GRANULARITY] = {0, 2},
         [FLP_RULE_PLASTIC_LAST] = {0, 1e9},
         [FLP_RULE_HIDDEN_MULTIPLIER] = {-1e30, 1e30},
         [FLP_RULE_ALPHA_INIT] = {-1e30, 1e30},
+        [FLP_RULE_SECOND_ORDER] = {0, 1},
     };
-    for (int k = 0; k < 4; k++) {
+    for (int k = 0; k < 5; k++) {
         double lo = 0, hi = 0;
         ck_flp(flp_rule_bounds((flp_rule_key)k, &lo, &hi));
         ck_assert_double_eq(lo, expect[k][0]);
@@ -595,6 +598,7 @@ START_TEST(test_rule_keys)
     ck_flp_fails(flp_rule_set(rule, FLP_RULE_GRANULARITY, 1.999), FLP_ERR_RANGE);
     ck_flp_fails(flp_rule_set(rule, FLP_RULE_PLASTIC_LAST, 2.5), FLP_ERR_RANGE);
     ck_flp_fails(flp_rule_set(rule, FLP_RULE_PLASTIC_LAST, 1e9 + 1), FLP_ERR_RANGE);
+    ck_flp_fails(flp_rule_set(rule, FLP_RULE_SECOND_ORDER, 0.5), FLP_ERR_RANGE);
     double v;
     ck_flp(flp_rule_get(rule, FLP_RULE_GRANULARITY, &v));
     ck_assert_double_eq(v, 0);
@@ -613,7 +617,7 @@ START_TEST(test_rule_keys)
     check_alphas(FLP_GRANULARITY_SYNAPSE, 0.3f); /* every alpha refilled */
 
     double lo, hi;
-    static const int unknown[] = {4, 5, -1, 999};
+    static const int unknown[] = {5, 6, -1, 999};
     for (size_t i = 0; i < sizeof unknown / sizeof unknown[0]; i++) {
         flp_rule_key key = (flp_rule_key)unknown[i];
         ck_flp_fails(flp_rule_bounds(key, &lo, &hi), FLP_ERR_RANGE);

@@ -8,8 +8,17 @@
  * cross-entropy (classification). With `want_gradient`, it also computes the
  * exact gradient of that loss with respect to every meta-parameter — the
  * initial weights and all biases of the network, B, c and beta of the
- * feedback, alpha of the rule — and ADDS it to their gradients (read them
- * with flp_net_get_grad, flp_feedback_get_grad, flp_rule_get_alpha_grad).
+ * feedback, alpha of the rule (and the biases' learning rates of the
+ * gradient rule) — and ADDS it to their gradients (read them with
+ * flp_net_get_grad, flp_feedback_get_grad, flp_rule_get_alpha_grad,
+ * flp_rule_get_lr_bias_grad).
+ *
+ * Under FLP_RULE_GRADIENT a step is a step of gradient descent on the loss
+ * of the step's batch (mean squared error, or mean cross-entropy for a
+ * labelled episode, whatever the feedback's signal), on the weights and
+ * biases of the plastic layers; the feedback pathways are unused and their
+ * gradients stay zero. The meta-gradient is first order unless
+ * FLP_RULE_SECOND_ORDER is set (see flp_plasticity.h).
  *
  * Memory. The reverse sweep needs every step's weights. The lifetime keeps
  * checkpoints of the plastic weights and recomputes the steps in between,
@@ -68,6 +77,10 @@ FLP_API flp_status flp_lifetime_run(flp_lifetime *lt, const flp_episode *ep, int
 /** Weights of linear layer `layer` at the end of the last run. @since 0.1 */
 FLP_API flp_status flp_lifetime_final_weight(const flp_lifetime *lt, int layer, float *dst,
                                              int64_t count);
+/** Biases of linear layer `layer` at the end of the last run (they change
+ *  only under the gradient rule). @since 0.1 */
+FLP_API flp_status flp_lifetime_final_bias(const flp_lifetime *lt, int layer, float *dst,
+                                           int64_t count);
 /** Outputs of the network with the final weights of the last run:
  *  y[n, n_out] = net(x[n, n_in]). @since 0.1 */
 FLP_API flp_status flp_lifetime_predict(flp_lifetime *lt, int64_t n, const float *x, float *y);

@@ -15,6 +15,20 @@
  *     Oja:  W_l += m_l alpha_l ⊙ (post_l^T pre_l - diag(sum_batch post_l^2) W_l)
  *     Hebb: W_l += m_l alpha_l ⊙ (post_l^T pre_l)
  *
+ * The gradient rule is the gradient-based baseline (OML-style): it ignores
+ * the feedback pathways and takes a step of gradient descent on the loss of
+ * the step's batch L_step (the mean squared error over every output of the
+ * batch, or the mean cross-entropy for a labelled episode):
+ *
+ *     Gradient: W_l -= alpha_l ⊙ dL_step/dW_l,  b_l -= lr_b_l ⊙ dL_step/db_l
+ *
+ * for weights AND biases of the plastic layers; alpha_l are the weights'
+ * learning rates and lr_b_l (flp_rule_lr_bias_*) the biases'. The hidden
+ * multiplier does not apply to it. In the meta-gradient the inner gradient
+ * is a constant by default (first order, as in the reference); with
+ * FLP_RULE_SECOND_ORDER the lifetime differentiates through it exactly
+ * (Hessian-vector products through the network).
+ *
  * Layers are named by their index in the network (flp_net.h); feedback
  * pathways and plasticity coefficients exist for linear layers only. Every
  * pathway of every linear layer is a meta-parameter, used or not: a
@@ -96,7 +110,8 @@ typedef struct flp_rule flp_rule;
 
 typedef enum {
     FLP_RULE_OJA = 0,
-    FLP_RULE_HEBB = 1
+    FLP_RULE_HEBB = 1,
+    FLP_RULE_GRADIENT = 2   /* gradient descent on the step's loss (see above) */
 } flp_rule_kind;
 
 typedef enum {
@@ -114,8 +129,13 @@ typedef enum {
     /* Multiplier m_l of the update in plastic hidden layers (the output
      * layer always uses 1). Default 1; the paper's Omniglot runs use 100. */
     FLP_RULE_HIDDEN_MULTIPLIER = 2,
-    /* Fill every alpha with this value (default 0). */
-    FLP_RULE_ALPHA_INIT = 3
+    /* Fill every alpha with this value (default 0); under the gradient rule
+     * also every bias learning rate. */
+    FLP_RULE_ALPHA_INIT = 3,
+    /* Gradient rule only (others ignore it): 1 differentiates through the
+     * inner gradient in the meta-gradient (exact second order); 0 (default)
+     * treats it as a constant (first order, as the reference). */
+    FLP_RULE_SECOND_ORDER = 4
 } flp_rule_key;
 
 /** Create a rule for `net` with every linear layer plastic. @since 0.1 */
@@ -138,8 +158,17 @@ FLP_API flp_status flp_rule_alpha_count(const flp_rule *rule, int layer, int64_t
 FLP_API flp_status flp_rule_get_alpha(const flp_rule *rule, int layer, float *dst, int64_t count);
 FLP_API flp_status flp_rule_set_alpha(flp_rule *rule, int layer, const float *src, int64_t count);
 FLP_API flp_status flp_rule_get_alpha_grad(const flp_rule *rule, int layer, float *dst, int64_t count);
-/** Set every accumulated alpha gradient to zero. @since 0.1 */
+/** Set every accumulated alpha gradient (and bias learning-rate gradient) to zero. @since 0.1 */
 FLP_API flp_status flp_rule_zero_grad(flp_rule *rule);
+/** Learning rates of the biases of linear layer `layer` under the gradient
+ *  rule (whether plastic or not): count, get, set, gradient. One per neuron
+ *  [n_l] at synapse or neuron granularity, one [1] at layer granularity;
+ *  FLP_RULE_GRANULARITY reallocates them with alpha. FLP_ERR_INVALID for a
+ *  layer that is not linear or a rule of another kind. @since 0.1 */
+FLP_API flp_status flp_rule_lr_bias_count(const flp_rule *rule, int layer, int64_t *count);
+FLP_API flp_status flp_rule_get_lr_bias(const flp_rule *rule, int layer, float *dst, int64_t count);
+FLP_API flp_status flp_rule_set_lr_bias(flp_rule *rule, int layer, const float *src, int64_t count);
+FLP_API flp_status flp_rule_get_lr_bias_grad(const flp_rule *rule, int layer, float *dst, int64_t count);
 
 #ifdef __cplusplus
 }

@@ -1,5 +1,6 @@
 /* lifetime.c - the lifetime handle and the forward half of an inner step:
- * forward pass, feedback signal, postsynaptic activity, plasticity update. */
+ * forward pass, feedback signal, postsynaptic activity, plasticity update
+ * (or, under the gradient rule, the step's loss gradient and a descent step). */
 #include <math.h>
 #include <string.h>
 
@@ -192,11 +193,38 @@ static void sort_by_size(flp_lifetime *lt)
     lt->n_plastic = n;
 }
 
+/* The gradient rule's products per example: the step gradient's backprop
+ * (dW from the lowest plastic layer up, dh above it) counts as the update;
+ * the reverse does products only in second order: the step's chain down to
+ * layer 0, the tangent forward and the tangent backprop (gradient_rule.c). */
+static void count_gradient_work(flp_lifetime *lt)
+{
+    for (int i = 0; i < lt->n; i++) {
+        const flp__lt_layer *d = &lt->layer[i];
+        double w = 2.0 * (double)d->n_out * (double)d->n_in;
+        lt->flops_dense += w;
+        lt->flops_backprop += i > 0 ? 2 * w : w;
+        if (i >= lt->lowest_plastic)
+            lt->flops_update += d->plastic ? (i > lt->lowest_plastic ? 2 * w : w) : (i > lt->lowest_plastic ? w : 0);
+        if (!lt->rule->second_order)
+            continue;
+        lt->flops_reverse += i > 0 ? w : 0;                                 /* chain */
+        if (i >= lt->lowest_plastic)
+            lt->flops_reverse += (d->plastic ? w : 0) + (i > lt->lowest_plastic ? w : 0); /* tangent forward */
+        lt->flops_reverse += w + (i > lt->lowest_plastic ? w : 0)          /* tangent dW */
+                             + (i > 0 ? w : 0) + (i > 0 && d->plastic ? w : 0); /* tangent dh */
+    }
+}
+
 /* Matrix-product flops per example of each part of a step, counted from
  * the products the code below does (2 m n k each). */
 static void count_work(flp_lifetime *lt)
 {
     lt->flops_dense = lt->flops_pathway = lt->flops_update = lt->flops_reverse = lt->flops_backprop = 0;
+    if (lt->gradient_rule) {
+        count_gradient_work(lt);
+        return;
+    }
     for (int i = 0; i < lt->n; i++) {
         const flp__lt_layer *d = &lt->layer[i];
         double w = 2.0 * (double)d->n_out * (double)d->n_in, fb = 2.0 * (double)d->n_out * (double)lt->n_final;
@@ -218,16 +246,26 @@ static void count_work(flp_lifetime *lt)
 static void layout(flp_lifetime *lt)
 {
     double hidden_mult = lt->rule->hidden_multiplier;
+    lt->gradient_rule = lt->rule->kind == FLP_RULE_GRADIENT;
     lt->n_state = 0;
     lt->act_width = 0;
+    lt->lowest_plastic = lt->n;
     for (int i = 0; i < lt->n; i++) {
         flp__lt_layer *d = &lt->layer[i];
         d->plastic = d->rule->plastic;
         d->mult = i == lt->n - 1 ? 1.0f : (float)hidden_mult;
         d->w_off = lt->n_state;
+        d->b_off = -1;
         d->h_off = lt->act_width;
-        if (d->plastic)
+        if (d->plastic) {
             lt->n_state += d->n_out * d->n_in;
+            if (lt->gradient_rule) { /* the gradient rule also changes the bias */
+                d->b_off = lt->n_state;
+                lt->n_state += d->n_out;
+            }
+            if (i < lt->lowest_plastic)
+                lt->lowest_plastic = i;
+        }
         lt->act_width += d->n_out;
     }
     sort_by_size(lt);
@@ -279,6 +317,12 @@ const float *flp__lt_weight(const flp_lifetime *lt, int i, const float *state)
     return d->plastic ? state + d->w_off : d->net_layer->W;
 }
 
+const float *flp__lt_bias(const flp_lifetime *lt, int i, const float *state)
+{
+    const flp__lt_layer *d = &lt->layer[i];
+    return d->b_off >= 0 ? state + d->b_off : d->net_layer->b;
+}
+
 /* Forward pass of rows [r0, r1) of a batch of `rows`. */
 static void forward_rows(const flp_lifetime *lt, const float *state, int64_t rows, int64_t r0, int64_t r1,
                          const float *x, float *acts)
@@ -287,7 +331,8 @@ static void forward_rows(const flp_lifetime *lt, const float *state, int64_t row
     for (int i = 0; i < lt->n; i++) {
         const flp__lt_layer *d = &lt->layer[i];
         float *out = acts + rows * d->h_off + r0 * d->n_out;
-        flp__linear_forward(r1 - r0, d->n_in, d->n_out, in, flp__lt_weight(lt, i, state), d->net_layer->b, out);
+        flp__linear_forward(r1 - r0, d->n_in, d->n_out, in, flp__lt_weight(lt, i, state), flp__lt_bias(lt, i, state),
+                            out);
         if (d->act == FLP__ACT_RELU)
             flp__relu_forward((r1 - r0) * d->n_out, out, out);
         else if (d->act == FLP__ACT_SOFTPLUS)
@@ -305,7 +350,7 @@ void flp__lt_forward(const flp_lifetime *lt, const float *state, int64_t rows, c
                      acts);
 }
 
-static void softmax_row(int64_t n, const float *z, float *p)
+void flp__lt_softmax(int64_t n, const float *z, float *p)
 {
     float mx = z[0];
     for (int64_t j = 1; j < n; j++)
@@ -333,7 +378,7 @@ void flp__lt_signal(flp_lifetime *lt, int64_t k, const float *acts)
     for (int64_t b = 0; b < B; b++) {
         float *sb = s + b * n;
         if (signal == FLP_SIGNAL_TARGET_MINUS_SOFTMAX) {
-            softmax_row(n, yhat + b * n, sb);
+            flp__lt_softmax(n, yhat + b * n, sb);
             for (int64_t j = 0; j < n; j++)
                 sb[j] = -sb[j];
         } else {
@@ -391,9 +436,12 @@ void flp__lt_column_sumsq(int64_t B, int64_t n, const float *post, float *sq)
 }
 
 /* Plasticity update of plastic layer i at step k; P receives the outer
- * products (state layout). Returns 1 if a weight became non-finite. */
+ * products (state layout), or holds the step gradient under the gradient
+ * rule. Returns 1 if a weight became non-finite. */
 static int update_layer(flp_lifetime *lt, int i, int64_t k, float *state, float *P, const float *acts)
 {
+    if (lt->gradient_rule)
+        return flp__lt_gradient_update(lt, i, state, P);
     const flp__lt_layer *d = &lt->layer[i];
     int64_t B = lt->batch;
     const float *post = lt->s.post + B * d->h_off;
@@ -418,11 +466,16 @@ flp_status flp__lt_step(flp_lifetime *lt, int64_t k, float *state, float *saved_
     if (!have_acts)
         flp__lt_forward(lt, state, B, lt->x + k * B * lt->layer[0].n_in, acts);
     lt->flops += (double)B * ((have_acts ? 0 : lt->flops_dense) + lt->flops_pathway + lt->flops_update);
-    flp__lt_signal(lt, k, acts);
-    flp__lt_post(lt, acts);
     /* Every layer's update reads the same forward pass: independent tasks.
-     * A record keeps the outer products so the reverse sweep need not redo them. */
+     * A record keeps the outer products (or the step gradient) so the
+     * reverse sweep need not redo them. */
     float *P = saved_W != NULL ? saved_W + lt->n_state : lt->s.pg;
+    if (lt->gradient_rule) {
+        flp__lt_step_gradient(lt, k, state, P, acts);
+    } else {
+        flp__lt_signal(lt, k, acts);
+        flp__lt_post(lt, acts);
+    }
     int first_bad = lt->n;
 #pragma omp parallel for schedule(dynamic, 1) num_threads(lt->threads) if (lt->threads > 1) \
     reduction(min : first_bad)
@@ -449,8 +502,9 @@ static flp_status bind_episode(flp_lifetime *lt, const flp_episode *ep)
         return flp__error(FLP_ERR_SHAPE, "flp_lifetime_run: the episode has %lld inputs and %lld outputs, "
                           "the network %lld and %lld", (long long)n_in, (long long)n_out,
                           (long long)lt->layer[0].n_in, (long long)lt->n_final);
+    /* the gradient rule ignores the feedback: its step loss follows the episode */
     int wants_labels = lt->fb->signal != FLP_SIGNAL_ERROR;
-    if (wants_labels != lt->classification)
+    if (lt->rule->kind != FLP_RULE_GRADIENT && wants_labels != lt->classification)
         return flp__error(FLP_ERR_SHAPE, "flp_lifetime_run: the feedback signal (%d) needs a %s episode, "
                           "this one is %s", lt->fb->signal, wants_labels ? "labelled" : "regression",
                           lt->classification ? "labelled" : "regression");
@@ -468,27 +522,34 @@ static flp_status bind_episode(flp_lifetime *lt, const flp_episode *ep)
     return FLP_OK;
 }
 
-/* The initial state: the network's weights of the plastic layers. */
+/* The initial state: the network's weights (and biases, when the rule
+ * changes them) of the plastic layers. */
 static void load_initial_state(flp_lifetime *lt)
 {
     for (int i = 0; i < lt->n; i++) {
         const flp__lt_layer *d = &lt->layer[i];
         if (d->plastic)
             memcpy(lt->W + d->w_off, d->net_layer->W, (size_t)(d->n_out * d->n_in) * sizeof(float));
+        if (d->b_off >= 0)
+            memcpy(lt->W + d->b_off, d->net_layer->b, (size_t)d->n_out * sizeof(float));
     }
 }
 
-/* Hand the adjoint of W_0 to the network's weight gradients. */
+static void add_into(int64_t n, const float *src, float *dst)
+{
+    for (int64_t j = 0; j < n; j++)
+        dst[j] += src[j];
+}
+
+/* Hand the adjoint of the initial state to the network's gradients. */
 static void export_state_grad(flp_lifetime *lt)
 {
     for (int i = 0; i < lt->n; i++) {
         const flp__lt_layer *d = &lt->layer[i];
-        if (!d->plastic)
-            continue;
-        float *g = d->net_layer->gW;
-        const float *wb = lt->Wbar + d->w_off;
-        for (int64_t j = 0; j < d->n_out * d->n_in; j++)
-            g[j] += wb[j];
+        if (d->plastic)
+            add_into(d->n_out * d->n_in, lt->Wbar + d->w_off, d->net_layer->gW);
+        if (d->b_off >= 0)
+            add_into(d->n_out, lt->Wbar + d->b_off, d->net_layer->gb);
     }
 }
 
@@ -516,18 +577,32 @@ flp_status flp_lifetime_run(flp_lifetime *lt, const flp_episode *ep, int want_gr
 
 /* ---- results ---------------------------------------------------------------- */
 
+/* Dense index of net layer `layer` after a run, or an error naming fn. */
+static flp_status final_layer(const flp_lifetime *lt, int layer, const char *fn, int *i)
+{
+    if (lt == NULL)
+        return flp__error(FLP_ERR_NULL, "%s: argument 'lt' is NULL", fn);
+    if (!lt->have_run)
+        return flp__error(FLP_ERR_STATE, "%s: no lifetime has run yet", fn);
+    for (*i = 0; *i < lt->n; (*i)++)
+        if (lt->layer[*i].net_index == layer)
+            return FLP_OK;
+    return flp__error(FLP_ERR_INVALID, "%s: layer %d is not a linear layer of the network", fn, layer);
+}
+
 flp_status flp_lifetime_final_weight(const flp_lifetime *lt, int layer, float *dst, int64_t count)
 {
-    FLP__CHECK_NULL(lt);
-    if (!lt->have_run)
-        return flp__error(FLP_ERR_STATE, "%s: no lifetime has run yet", __func__);
-    for (int i = 0; i < lt->n; i++) {
-        const flp__lt_layer *d = &lt->layer[i];
-        if (d->net_index == layer)
-            return flp__copy_out(__func__, "final weight", flp__lt_weight(lt, i, lt->W),
-                                 d->n_out * d->n_in, dst, count);
-    }
-    return flp__error(FLP_ERR_INVALID, "%s: layer %d is not a linear layer of the network", __func__, layer);
+    int i = 0;
+    FLP__TRY(final_layer(lt, layer, __func__, &i));
+    const flp__lt_layer *d = &lt->layer[i];
+    return flp__copy_out(__func__, "final weight", flp__lt_weight(lt, i, lt->W), d->n_out * d->n_in, dst, count);
+}
+
+flp_status flp_lifetime_final_bias(const flp_lifetime *lt, int layer, float *dst, int64_t count)
+{
+    int i = 0;
+    FLP__TRY(final_layer(lt, layer, __func__, &i));
+    return flp__copy_out(__func__, "final bias", flp__lt_bias(lt, i, lt->W), lt->layer[i].n_out, dst, count);
 }
 
 flp_status flp_lifetime_predict(flp_lifetime *lt, int64_t n, const float *x, float *y)

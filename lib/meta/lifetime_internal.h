@@ -3,13 +3,14 @@
  * schedule (segments.c).
  *
  * Vocabulary. The network is a stack of L dense layers i = 0..L-1:
- * h_0 = x, z_i = h_i W_i^T + b_i, h_{i+1} = act_i(z_i). The *state* is the
- * concatenated weights of the plastic layers, the only thing a lifetime
- * changes. A *record* of step k is the state before the step (W_k), the
- * step's Hebbian outer products P_k (same layout as the state) and, unless
- * they are stored apart, the step's forward activities h_1..h_L; the reverse
- * sweep needs one record per step and rebuilds them segment by segment from
- * sparse checkpoints. */
+ * h_0 = x, z_i = h_i W_i^T + b_i, h_{i+1} = act_i(z_i). The *state* is what
+ * a lifetime changes: per plastic layer its weights W_i and, under the
+ * gradient rule, then its bias b_i. A *record* of step k is the state before
+ * the step (W_k), one more state-shaped array (the step's Hebbian outer
+ * products P_k, or, under the gradient rule, the step's loss gradient) and,
+ * unless they are stored apart, the step's forward activities h_1..h_L; the
+ * reverse sweep needs one record per step and rebuilds them segment by
+ * segment from sparse checkpoints. */
 #ifndef FLP_META_LIFETIME_INTERNAL_H
 #define FLP_META_LIFETIME_INTERNAL_H
 
@@ -27,6 +28,7 @@ typedef struct {
     int plastic;
     float mult;                 /* m_i: hidden multiplier, or 1 for the output layer */
     int64_t w_off;              /* offset of W_i in the state (plastic layers) */
+    int64_t b_off;              /* offset of b_i in the state; -1: b_i is not in it */
     int64_t h_off;              /* per-example offset of h_{i+1} in an activity block */
     flp__layer *net_layer;      /* W (initial or frozen), b and their gradients */
     flp__pathway *path;
@@ -57,6 +59,8 @@ struct flp_lifetime {
     int *order_all;             /* layer indices, largest first: the order of parallel tasks */
     int *order_plastic;         /* the plastic ones among them */
     int n_plastic;
+    int lowest_plastic;         /* dense index of the lowest plastic layer (n if none) */
+    int gradient_rule;          /* FLP_RULE_GRADIENT: the step is a gradient step */
     int threads;                /* threads for the parallel phases (flp_get_num_threads) */
     int64_t n_state;            /* floats in one copy of the plastic weights */
     int64_t act_width;          /* sum of n_out over layers */
@@ -93,10 +97,13 @@ struct flp_lifetime {
 static inline int64_t flp__lt_row_chunks(int64_t rows) { return (rows + FLP__ROW_CHUNK - 1) / FLP__ROW_CHUNK; }
 
 /* ---- lifetime.c: the forward half ---- */
-/* Weights layer i uses under `state`. */
+/* Weights and bias layer i uses under `state`. */
 const float *flp__lt_weight(const flp_lifetime *lt, int i, const float *state);
+const float *flp__lt_bias(const flp_lifetime *lt, int i, const float *state);
 /* Forward pass of `rows` examples x under `state` into acts ([rows, act_width] blocks). */
 void flp__lt_forward(const flp_lifetime *lt, const float *state, int64_t rows, const float *x, float *acts);
+/* p = softmax(z) of one row of n logits. */
+void flp__lt_softmax(int64_t n, const float *z, float *p);
 /* The feedback signal of step k from its activities, into lt->s.sig. */
 void flp__lt_signal(flp_lifetime *lt, int64_t k, const float *acts);
 /* Whether layer i's postsynaptic activity is the signal itself (a clamped output). */
@@ -108,7 +115,8 @@ void flp__lt_column_sumsq(int64_t B, int64_t n, const float *post, float *sq);
 /* Presynaptic activity of plastic layer i at step k. */
 const float *flp__lt_pre(const flp_lifetime *lt, int i, int64_t k, const float *acts);
 /* One inner step k: state W_k -> W_{k+1} in place. saved_W (if not NULL)
- * is a record: it receives W_k, then P_k. The step's activities are computed into `acts` (scratch if
+ * is a record: it receives W_k, then P_k (the step gradient under the
+ * gradient rule). The step's activities are computed into `acts` (scratch if
  * NULL), or, with have_acts, read from it: a recomputation from stored
  * activities skips the forward pass. Returns FLP_ERR_NONFINITE (naming step
  * and layer) if a weight became non-finite. */
@@ -124,11 +132,37 @@ flp_status flp__lt_query(flp_lifetime *lt, const float *state, int want_gradient
  * becomes the adjoint of W_k; gradients of every meta-parameter accumulate. */
 void flp__lt_reverse_step(flp_lifetime *lt, int64_t k, float *Wk, const float *acts);
 
+/* Loss of `rows` outputs `out` against targets y (regression) or labels:
+ * the mean squared error over every output, or the mean cross-entropy.
+ * With grad, seeds dLoss/dout there. */
+double flp__lt_loss(const flp_lifetime *lt, int64_t rows, const float *out, const float *y,
+                    const int32_t *labels, float *grad);
+/* dL/dz from dL/dh (hb, in place) through layer i's activation, given h. */
+void flp__lt_activation_vjp(const flp__lt_layer *d, int64_t n, const float *h, float *hb);
+/* dL/dz_i of every layer i >= lowest, from dL/dh blocks in hbar (turned
+ * into dL/dz_i in place; layer `lowest` passes nothing below). */
+void flp__lt_chain(flp_lifetime *lt, const float *state, int64_t rows, const float *acts, float *hbar,
+                   int lowest);
 /* Adjoint of the dense forward pass of `rows` examples under `state`: hbar
- * holds dLoss/dh_i blocks (consumed); weight gradients go to Wbar (plastic
- * layers) or the network's gW (frozen ones), bias gradients to its gb. */
+ * holds dLoss/dh_i blocks (consumed). Meta-gradient (step_only = 0): the
+ * gradients of what the state holds go to gstate (lt->Wbar), the others
+ * to the network's gW / gb. Step gradient (step_only = 1): the chain stops
+ * at the lowest plastic layer and only the state's gradients are added to
+ * gstate. */
 void flp__lt_backprop(flp_lifetime *lt, const float *state, int64_t rows, const float *x,
-                      const float *acts, float *hbar);
+                      const float *acts, float *hbar, float *gstate, int step_only);
+
+/* ---- gradient_rule.c: the gradient-based baseline ---- */
+/* The loss gradient of step k's batch under `state`, into G (state layout),
+ * from the step's activities. */
+void flp__lt_step_gradient(flp_lifetime *lt, int64_t k, const float *state, float *G, const float *acts);
+/* W -= alpha ⊙ gW, b -= lr_b ⊙ gb for plastic layer i; 1 if a value became
+ * non-finite. */
+int flp__lt_gradient_update(const flp_lifetime *lt, int i, float *state, const float *G);
+/* Reverse of a gradient step from its record (W_k, then the step gradient,
+ * which it overwrites): the learning rates' gradients; under second order
+ * also the Hessian-vector product through the step's loss. */
+void flp__lt_gradient_reverse(flp_lifetime *lt, int64_t k, float *Wk, const float *acts);
 
 /* ---- segments.c: the checkpoint schedule ---- */
 /* Run steps [0, K) from the state in lt->W, leaving W_K there, measure the

@@ -14,7 +14,7 @@
 /* ---- the dense network's adjoint ------------------------------------------ */
 
 /* dL/dz from dL/dh through the activation, written in terms of h. */
-static void activation_vjp(const flp__lt_layer *d, int64_t n, const float *h, float *hb)
+void flp__lt_activation_vjp(const flp__lt_layer *d, int64_t n, const float *h, float *hb)
 {
     if (d->act == FLP__ACT_RELU)
         flp__relu_vjp(n, h, hb, hb);
@@ -28,16 +28,17 @@ static const float *layer_input(const flp_lifetime *lt, int i, int64_t rows, con
     return i == 0 ? x : acts + rows * lt->layer[i - 1].h_off;
 }
 
-/* dL/dz_i for every layer, from dL/dh_L down, for rows [r0, r1): each
- * layer's block of hbar turns into dL/dz_i and feeds dL/dh_i below. */
+/* dL/dz_i for every layer i >= lowest, from dL/dh_L down, for rows
+ * [r0, r1): each layer's block of hbar turns into dL/dz_i and feeds dL/dh_i
+ * below. */
 static void chain_rows(const flp_lifetime *lt, const float *state, int64_t rows, int64_t r0, int64_t r1,
-                       const float *acts, float *hbar)
+                       const float *acts, float *hbar, int lowest)
 {
-    for (int i = lt->n - 1; i >= 0; i--) {
+    for (int i = lt->n - 1; i >= lowest; i--) {
         const flp__lt_layer *d = &lt->layer[i];
         float *zb = hbar + rows * d->h_off + r0 * d->n_out;
-        activation_vjp(d, (r1 - r0) * d->n_out, acts + rows * d->h_off + r0 * d->n_out, zb);
-        if (i > 0) { /* dL/dh_i += dL/dz_i W_i */
+        flp__lt_activation_vjp(d, (r1 - r0) * d->n_out, acts + rows * d->h_off + r0 * d->n_out, zb);
+        if (i > lowest) { /* dL/dh_i += dL/dz_i W_i */
             const flp__lt_layer *below = &lt->layer[i - 1];
             flp__gemm_nn(r1 - r0, d->n_in, d->n_out, 1.0f, zb, d->n_out, flp__lt_weight(lt, i, state), d->n_in,
                          1.0f, hbar + rows * below->h_off + r0 * below->n_out, d->n_in);
@@ -45,22 +46,32 @@ static void chain_rows(const flp_lifetime *lt, const float *state, int64_t rows,
     }
 }
 
-void flp__lt_backprop(flp_lifetime *lt, const float *state, int64_t rows, const float *x,
-                      const float *acts, float *hbar)
+void flp__lt_chain(flp_lifetime *lt, const float *state, int64_t rows, const float *acts, float *hbar,
+                   int lowest)
 {
     int64_t chunks = flp__lt_row_chunks(rows);
 #pragma omp parallel for schedule(static) num_threads(lt->threads) if (lt->threads > 1 && chunks > 1)
     for (int64_t c = 0; c < chunks; c++)
         chain_rows(lt, state, rows, c * FLP__ROW_CHUNK, c == chunks - 1 ? rows : (c + 1) * FLP__ROW_CHUNK, acts,
-                   hbar);
+                   hbar, lowest);
+}
+
+void flp__lt_backprop(flp_lifetime *lt, const float *state, int64_t rows, const float *x,
+                      const float *acts, float *hbar, float *gstate, int step_only)
+{
+    int lowest = step_only ? lt->lowest_plastic : 0;
+    flp__lt_chain(lt, state, rows, acts, hbar, lowest);
     /* the parameter gradients dL/dz_i^T h_i and 1^T dL/dz_i: independent tasks */
 #pragma omp parallel for schedule(dynamic, 1) num_threads(lt->threads) if (lt->threads > 1)
     for (int j = 0; j < lt->n; j++) {
         int i = lt->order_all[j];
         const flp__lt_layer *d = &lt->layer[i];
-        float *gW = d->plastic ? lt->Wbar + d->w_off : d->net_layer->gW;
+        if (step_only && !d->plastic)
+            continue;
+        float *gW = d->plastic ? gstate + d->w_off : d->net_layer->gW;
+        float *gb = d->b_off >= 0 ? gstate + d->b_off : step_only ? NULL : d->net_layer->gb;
         flp__linear_vjp(rows, d->n_in, d->n_out, layer_input(lt, i, rows, x, acts), NULL, hbar + rows * d->h_off,
-                        NULL, gW, d->net_layer->gb);
+                        NULL, gW, gb);
     }
 }
 
@@ -101,6 +112,13 @@ static double cross_entropy(int64_t q, int64_t c, const float *z, const int32_t 
     return sum / (double)q;
 }
 
+double flp__lt_loss(const flp_lifetime *lt, int64_t rows, const float *out, const float *y,
+                    const int32_t *labels, float *grad)
+{
+    return lt->classification ? cross_entropy(rows, lt->n_final, out, labels, grad)
+                              : mse(rows * lt->n_final, out, y, grad);
+}
+
 flp_status flp__lt_query(flp_lifetime *lt, const float *state, int want_gradient, float *loss)
 {
     int64_t Q = lt->n_query, width = Q * lt->act_width;
@@ -111,14 +129,13 @@ flp_status flp__lt_query(flp_lifetime *lt, const float *state, int want_gradient
     float *seed = want_gradient ? hbar + out_off : NULL;
     if (want_gradient)
         memset(hbar, 0, (size_t)width * sizeof *hbar);
-    double l = lt->classification ? cross_entropy(Q, lt->n_final, acts + out_off, lt->lq, seed)
-                                  : mse(Q * lt->n_final, acts + out_off, lt->yq, seed);
+    double l = flp__lt_loss(lt, Q, acts + out_off, lt->yq, lt->lq, seed);
     *loss = (float)l;
     if (!isfinite(l))
         return flp__error(FLP_ERR_NONFINITE, "flp_lifetime_run: the query loss is not finite");
     if (want_gradient) {
         memset(lt->Wbar, 0, (size_t)lt->n_state * sizeof *lt->Wbar);
-        flp__lt_backprop(lt, state, Q, lt->xq, acts, hbar);
+        flp__lt_backprop(lt, state, Q, lt->xq, acts, hbar, lt->Wbar, 0);
     }
     return FLP_OK;
 }
@@ -271,6 +288,10 @@ static void signal_vjp(flp_lifetime *lt, const float *acts)
 
 void flp__lt_reverse_step(flp_lifetime *lt, int64_t k, float *Wk, const float *acts)
 {
+    if (lt->gradient_rule) {
+        flp__lt_gradient_reverse(lt, k, Wk, acts);
+        return;
+    }
     int64_t B = lt->batch;
     lt->flops += (double)B * (lt->flops_pathway + lt->flops_reverse + lt->flops_backprop);
     flp__lt_signal(lt, k, acts);
@@ -281,5 +302,5 @@ void flp__lt_reverse_step(flp_lifetime *lt, int64_t k, float *Wk, const float *a
     plastic_layers_reverse(lt, k, Wk, acts);
     signal_adjoint(lt);
     signal_vjp(lt, acts);
-    flp__lt_backprop(lt, Wk, B, lt->x + k * B * lt->layer[0].n_in, acts, lt->s.hbar);
+    flp__lt_backprop(lt, Wk, B, lt->x + k * B * lt->layer[0].n_in, acts, lt->s.hbar, lt->Wbar, 0);
 }

@@ -22,8 +22,12 @@ struct flp_feedback {
 
 typedef struct {
     int64_t n_alpha;         /* per granularity; 0 for non-linear layers */
+    int64_t n_lr_bias;       /* gradient rule: per neuron or 1; 0 otherwise */
     int64_t rows, cols;      /* the layer's weight shape [n_l, n_{l-1}] */
+    /* one block: [alpha | lr_bias | galpha | glr_bias], so that the
+     * gradients are contiguous */
     float *alpha, *galpha;
+    float *lr_bias, *glr_bias;
     int plastic;
 } flp__plastic_layer;
 
@@ -32,11 +36,20 @@ struct flp_rule {
     int n_layers;
     flp__plastic_layer *layer;  /* [n_layers] */
     int granularity;
+    int second_order;           /* FLP_RULE_SECOND_ORDER */
     double hidden_multiplier, alpha_init;
 };
 
+/* Granularity of the bias learning rates: a bias has one "synapse" per
+ * neuron, so synapse granularity is per neuron. */
+static inline int flp__bias_granularity(int granularity)
+{
+    return granularity == FLP_GRANULARITY_LAYER ? FLP_GRANULARITY_LAYER : FLP_GRANULARITY_NEURON;
+}
+
 /* Append the handle's meta-parameters to `list` in a fixed order
- * ("feedback.<l>.B|c|beta", "rule.<l>.alpha"). */
+ * ("feedback.<l>.B|c|beta", "rule.<l>.alpha", then "rule.<l>.lr_bias" under the
+ * gradient rule). */
 flp_status flp__feedback_tensors(flp_feedback *fb, flp__tensor_list *list);
 flp_status flp__rule_tensors(flp_rule *rule, flp__tensor_list *list);
 

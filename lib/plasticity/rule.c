@@ -1,5 +1,6 @@
 /* rule.c - the plasticity-rule handle: kind, which layers are plastic, the
- * coefficients alpha_l at the chosen granularity, the hidden multiplier. */
+ * coefficients alpha_l at the chosen granularity (and, for the gradient rule,
+ * the biases' learning rates), the hidden multiplier. */
 #include <math.h>
 #include <string.h>
 
@@ -17,11 +18,21 @@ static int64_t alpha_count(const flp__plastic_layer *p, int granularity)
     }
 }
 
+/* Only the gradient rule has bias learning rates. */
+static int64_t lr_bias_count(const flp__plastic_layer *p, flp_rule_kind kind, int granularity)
+{
+    if (kind != FLP_RULE_GRADIENT)
+        return 0;
+    return flp__bias_granularity(granularity) == FLP_GRANULARITY_LAYER ? 1 : p->rows;
+}
+
 static void free_alphas(flp_rule *rule)
 {
     for (int l = 0; l < rule->n_layers; l++) {
-        flp__free(rule->layer[l].alpha); /* alpha and galpha share one block */
-        rule->layer[l].alpha = rule->layer[l].galpha = NULL;
+        flp__plastic_layer *p = &rule->layer[l];
+        flp__free(p->alpha); /* the start of the layer's one block */
+        p->alpha = p->galpha = p->lr_bias = p->glr_bias = NULL;
+        p->n_alpha = p->n_lr_bias = 0;
     }
 }
 
@@ -34,6 +45,16 @@ void flp_rule_free(flp_rule *rule)
     flp__free(rule);
 }
 
+/* Every alpha and bias learning rate = value. */
+static void fill_coefficients(flp_rule *rule, double value)
+{
+    for (int l = 0; l < rule->n_layers; l++) {
+        flp__plastic_layer *p = &rule->layer[l];
+        for (int64_t i = 0; i < p->n_alpha + p->n_lr_bias; i++)
+            p->alpha[i] = (float)value; /* alpha and lr_bias are adjacent */
+    }
+}
+
 /* (Re)allocate every alpha for `granularity`, filled with alpha_init. On
  * failure the old coefficients stay in place. */
 static flp_status realloc_alphas(flp_rule *rule, int granularity)
@@ -44,7 +65,8 @@ static flp_status realloc_alphas(flp_rule *rule, int granularity)
         blocks[l] = NULL;
         if (p->rows == 0)
             continue;
-        blocks[l] = flp__alloc_floats(2 * alpha_count(p, granularity), "plasticity coefficients");
+        blocks[l] = flp__alloc_floats(2 * (alpha_count(p, granularity) + lr_bias_count(p, rule->kind, granularity)),
+                                      "plasticity coefficients");
         if (blocks[l] == NULL) {
             for (int k = 0; k < l; k++)
                 flp__free(blocks[k]);
@@ -58,11 +80,13 @@ static flp_status realloc_alphas(flp_rule *rule, int granularity)
         if (blocks[l] == NULL)
             continue;
         p->n_alpha = alpha_count(p, granularity);
+        p->n_lr_bias = lr_bias_count(p, rule->kind, granularity);
         p->alpha = blocks[l];
-        p->galpha = blocks[l] + p->n_alpha;
-        for (int64_t i = 0; i < p->n_alpha; i++)
-            p->alpha[i] = (float)rule->alpha_init;
+        p->lr_bias = p->alpha + p->n_alpha;
+        p->galpha = p->lr_bias + p->n_lr_bias;
+        p->glr_bias = p->galpha + p->n_alpha;
     }
+    fill_coefficients(rule, rule->alpha_init);
     return FLP_OK;
 }
 
@@ -71,7 +95,7 @@ flp_status flp_rule_create(const flp_net *net, flp_rule_kind kind, flp_rule **ou
     FLP__CHECK_NULL(out);
     *out = NULL;
     FLP__CHECK_NULL(net);
-    if (kind != FLP_RULE_OJA && kind != FLP_RULE_HEBB)
+    if (kind != FLP_RULE_OJA && kind != FLP_RULE_HEBB && kind != FLP_RULE_GRADIENT)
         return flp__error(FLP_ERR_RANGE, "%s: unknown rule kind %d", __func__, (int)kind);
     if (net->n_layers == 0)
         return flp__error(FLP_ERR_STATE, "%s: the network has no layers", __func__);
@@ -107,6 +131,7 @@ static const double key_bounds[][2] = {
     [FLP_RULE_PLASTIC_LAST] = {0, 1e9},
     [FLP_RULE_HIDDEN_MULTIPLIER] = {-1e30, 1e30},
     [FLP_RULE_ALPHA_INIT] = {-1e30, 1e30},
+    [FLP_RULE_SECOND_ORDER] = {0, 1},
 };
 #define N_KEYS ((int)(sizeof key_bounds / sizeof key_bounds[0]))
 
@@ -170,20 +195,22 @@ flp_status flp_rule_set(flp_rule *rule, flp_rule_key key, double value)
     switch (key) {
     case FLP_RULE_GRANULARITY:
     case FLP_RULE_PLASTIC_LAST:
+    case FLP_RULE_SECOND_ORDER:
         if (value != floor(value))
             return flp__error(FLP_ERR_RANGE, "%s: key %d takes an integer, got %g", __func__, (int)key, value);
         if (key == FLP_RULE_GRANULARITY)
             return realloc_alphas(rule, (int)value);
-        set_plastic_last(rule, (int)value);
+        if (key == FLP_RULE_SECOND_ORDER)
+            rule->second_order = (int)value;
+        else
+            set_plastic_last(rule, (int)value);
         return FLP_OK;
     case FLP_RULE_HIDDEN_MULTIPLIER:
         rule->hidden_multiplier = value;
         return FLP_OK;
     case FLP_RULE_ALPHA_INIT:
         rule->alpha_init = value;
-        for (int l = 0; l < rule->n_layers; l++)
-            for (int64_t i = 0; i < rule->layer[l].n_alpha; i++)
-                rule->layer[l].alpha[i] = (float)value;
+        fill_coefficients(rule, value);
         return FLP_OK;
     }
     return FLP_OK;
@@ -198,6 +225,7 @@ flp_status flp_rule_get(const flp_rule *rule, flp_rule_key key, double *value)
     case FLP_RULE_PLASTIC_LAST: *value = plastic_last_value(rule); return FLP_OK;
     case FLP_RULE_HIDDEN_MULTIPLIER: *value = rule->hidden_multiplier; return FLP_OK;
     case FLP_RULE_ALPHA_INIT: *value = rule->alpha_init; return FLP_OK;
+    case FLP_RULE_SECOND_ORDER: *value = rule->second_order; return FLP_OK;
     }
     return flp__error(FLP_ERR_RANGE, "%s: unknown rule key %d", __func__, (int)key);
 }
@@ -279,6 +307,45 @@ flp_status flp_rule_get_alpha_grad(const flp_rule *rule, int layer, float *dst, 
     return flp__copy_out(__func__, "alpha gradient", p->galpha, p->n_alpha, dst, count);
 }
 
+/* A linear layer of a gradient rule: the only place bias learning rates live. */
+static flp_status check_lr_bias(const flp_rule *rule, int layer, const char *fn)
+{
+    FLP__TRY(check_linear(rule, layer, fn));
+    if (rule->kind != FLP_RULE_GRADIENT)
+        return flp__error(FLP_ERR_INVALID, "%s: only the gradient rule (kind %d) has bias learning rates, "
+                          "this rule is of kind %d", fn, (int)FLP_RULE_GRADIENT, (int)rule->kind);
+    return FLP_OK;
+}
+
+flp_status flp_rule_lr_bias_count(const flp_rule *rule, int layer, int64_t *count)
+{
+    FLP__CHECK_NULL(count);
+    FLP__TRY(check_lr_bias(rule, layer, __func__));
+    *count = rule->layer[layer].n_lr_bias;
+    return FLP_OK;
+}
+
+flp_status flp_rule_get_lr_bias(const flp_rule *rule, int layer, float *dst, int64_t count)
+{
+    FLP__TRY(check_lr_bias(rule, layer, __func__));
+    const flp__plastic_layer *p = &rule->layer[layer];
+    return flp__copy_out(__func__, "bias learning rate", p->lr_bias, p->n_lr_bias, dst, count);
+}
+
+flp_status flp_rule_set_lr_bias(flp_rule *rule, int layer, const float *src, int64_t count)
+{
+    FLP__TRY(check_lr_bias(rule, layer, __func__));
+    flp__plastic_layer *p = &rule->layer[layer];
+    return flp__copy_in(__func__, "bias learning rate", p->lr_bias, p->n_lr_bias, src, count);
+}
+
+flp_status flp_rule_get_lr_bias_grad(const flp_rule *rule, int layer, float *dst, int64_t count)
+{
+    FLP__TRY(check_lr_bias(rule, layer, __func__));
+    const flp__plastic_layer *p = &rule->layer[layer];
+    return flp__copy_out(__func__, "bias learning-rate gradient", p->glr_bias, p->n_lr_bias, dst, count);
+}
+
 flp_status flp__rule_tensors(flp_rule *rule, flp__tensor_list *list)
 {
     for (int l = 0; l < rule->n_layers; l++) {
@@ -286,6 +353,9 @@ flp_status flp__rule_tensors(flp_rule *rule, flp__tensor_list *list)
         if (p->alpha != NULL)
             FLP__TRY(flp__tensor_list_add(list, p->alpha, p->galpha, p->n_alpha, FLP_GROUP_PLASTICITY,
                                           "rule.%d.alpha", l));
+        if (p->n_lr_bias > 0)
+            FLP__TRY(flp__tensor_list_add(list, p->lr_bias, p->glr_bias, p->n_lr_bias, FLP_GROUP_PLASTICITY,
+                                          "rule.%d.lr_bias", l));
     }
     return FLP_OK;
 }
@@ -294,7 +364,8 @@ flp_status flp_rule_zero_grad(flp_rule *rule)
 {
     FLP__CHECK_NULL(rule);
     for (int l = 0; l < rule->n_layers; l++)
-        if (rule->layer[l].galpha != NULL)
-            memset(rule->layer[l].galpha, 0, (size_t)rule->layer[l].n_alpha * sizeof(float));
+        if (rule->layer[l].galpha != NULL) /* galpha and glr_bias are adjacent */
+            memset(rule->layer[l].galpha, 0,
+                   (size_t)(rule->layer[l].n_alpha + rule->layer[l].n_lr_bias) * sizeof(float));
     return FLP_OK;
 }

@@ -83,6 +83,7 @@ const FLP_FEEDBACK_BETA = flp_feedback_tensor(2)
 const flp_rule_kind = Cint
 const FLP_RULE_OJA = flp_rule_kind(0)
 const FLP_RULE_HEBB = flp_rule_kind(1)
+const FLP_RULE_GRADIENT = flp_rule_kind(2)
 
 const flp_granularity = Cint
 const FLP_GRANULARITY_SYNAPSE = flp_granularity(0)
@@ -94,6 +95,7 @@ const FLP_RULE_GRANULARITY = flp_rule_key(0)
 const FLP_RULE_PLASTIC_LAST = flp_rule_key(1)
 const FLP_RULE_HIDDEN_MULTIPLIER = flp_rule_key(2)
 const FLP_RULE_ALPHA_INIT = flp_rule_key(3)
+const FLP_RULE_SECOND_ORDER = flp_rule_key(4)
 
 const flp_episode_array = Cint
 const FLP_EPISODE_X = flp_episode_array(0)
@@ -801,10 +803,54 @@ end
 
 `flp_status flp_rule_zero_grad(flp_rule *rule)` (flp_plasticity.h)
 
-Set every accumulated alpha gradient to zero. @since 0.1
+Set every accumulated alpha gradient (and bias learning-rate gradient) to zero. @since 0.1
 """
 function flp_rule_zero_grad(rule)
     @ccall libflp.flp_rule_zero_grad(rule::Ptr{flp_rule})::flp_status
+end
+
+"""
+    flp_rule_lr_bias_count(rule, layer, count) -> flp_status
+
+`flp_status flp_rule_lr_bias_count(const flp_rule *rule, int layer, int64_t *count)` (flp_plasticity.h)
+
+Learning rates of the biases of linear layer `layer` under the gradient rule (whether plastic or not): count, get, set, gradient. One per neuron [n_l] at synapse or neuron granularity, one [1] at layer granularity; FLP_RULE_GRANULARITY reallocates them with alpha. FLP_ERR_INVALID for a layer that is not linear or a rule of another kind. @since 0.1
+"""
+function flp_rule_lr_bias_count(rule, layer, count)
+    @ccall libflp.flp_rule_lr_bias_count(rule::Ptr{flp_rule}, layer::Cint, count::Ptr{Int64})::flp_status
+end
+
+"""
+    flp_rule_get_lr_bias(rule, layer, dst, count) -> flp_status
+
+`flp_status flp_rule_get_lr_bias(const flp_rule *rule, int layer, float *dst, int64_t count)` (flp_plasticity.h)
+
+Learning rates of the biases of linear layer `layer` under the gradient rule (whether plastic or not): count, get, set, gradient. One per neuron [n_l] at synapse or neuron granularity, one [1] at layer granularity; FLP_RULE_GRANULARITY reallocates them with alpha. FLP_ERR_INVALID for a layer that is not linear or a rule of another kind. @since 0.1
+"""
+function flp_rule_get_lr_bias(rule, layer, dst, count)
+    @ccall libflp.flp_rule_get_lr_bias(rule::Ptr{flp_rule}, layer::Cint, dst::Ptr{Cfloat}, count::Int64)::flp_status
+end
+
+"""
+    flp_rule_set_lr_bias(rule, layer, src, count) -> flp_status
+
+`flp_status flp_rule_set_lr_bias(flp_rule *rule, int layer, const float *src, int64_t count)` (flp_plasticity.h)
+
+Learning rates of the biases of linear layer `layer` under the gradient rule (whether plastic or not): count, get, set, gradient. One per neuron [n_l] at synapse or neuron granularity, one [1] at layer granularity; FLP_RULE_GRANULARITY reallocates them with alpha. FLP_ERR_INVALID for a layer that is not linear or a rule of another kind. @since 0.1
+"""
+function flp_rule_set_lr_bias(rule, layer, src, count)
+    @ccall libflp.flp_rule_set_lr_bias(rule::Ptr{flp_rule}, layer::Cint, src::Ptr{Cfloat}, count::Int64)::flp_status
+end
+
+"""
+    flp_rule_get_lr_bias_grad(rule, layer, dst, count) -> flp_status
+
+`flp_status flp_rule_get_lr_bias_grad(const flp_rule *rule, int layer, float *dst, int64_t count)` (flp_plasticity.h)
+
+Learning rates of the biases of linear layer `layer` under the gradient rule (whether plastic or not): count, get, set, gradient. One per neuron [n_l] at synapse or neuron granularity, one [1] at layer granularity; FLP_RULE_GRANULARITY reallocates them with alpha. FLP_ERR_INVALID for a layer that is not linear or a rule of another kind. @since 0.1
+"""
+function flp_rule_get_lr_bias_grad(rule, layer, dst, count)
+    @ccall libflp.flp_rule_get_lr_bias_grad(rule::Ptr{flp_rule}, layer::Cint, dst::Ptr{Cfloat}, count::Int64)::flp_status
 end
 
 """
@@ -1025,6 +1071,17 @@ Weights of linear layer `layer` at the end of the last run. @since 0.1
 """
 function flp_lifetime_final_weight(lt, layer, dst, count)
     @ccall libflp.flp_lifetime_final_weight(lt::Ptr{flp_lifetime}, layer::Cint, dst::Ptr{Cfloat}, count::Int64)::flp_status
+end
+
+"""
+    flp_lifetime_final_bias(lt, layer, dst, count) -> flp_status
+
+`flp_status flp_lifetime_final_bias(const flp_lifetime *lt, int layer, float *dst, int64_t count)` (flp_lifetime.h)
+
+Biases of linear layer `layer` at the end of the last run (they change only under the gradient rule). @since 0.1
+"""
+function flp_lifetime_final_bias(lt, layer, dst, count)
+    @ccall libflp.flp_lifetime_final_bias(lt::Ptr{flp_lifetime}, layer::Cint, dst::Ptr{Cfloat}, count::Int64)::flp_status
 end
 
 """
@@ -1402,7 +1459,7 @@ function flp_sampler_create_fewshot(train, eval, seed, out)
 end
 
 # every wrapped C function, in header order
-const FLP_FUNCTIONS = (:flp_version_number, :flp_version, :flp_strerror, :flp_status_name, :flp_last_error, :flp_clear_error, :flp_set_num_threads, :flp_get_num_threads, :flp_rng_create, :flp_rng_free, :flp_rng_seed, :flp_rng_next, :flp_rng_uniform, :flp_rng_normal, :flp_rng_get_state, :flp_rng_set_state, :flp_net_create, :flp_net_free, :flp_net_add_linear, :flp_net_add_conv2d, :flp_net_add_relu, :flp_net_add_softplus, :flp_net_add_flatten, :flp_net_num_layers, :flp_net_layer_kind, :flp_net_layer_shape, :flp_net_io_size, :flp_net_param_count, :flp_net_get_param, :flp_net_set_param, :flp_net_get_grad, :flp_net_zero_grad, :flp_net_init, :flp_net_forward, :flp_net_backward, :flp_feedback_create, :flp_feedback_free, :flp_feedback_set, :flp_feedback_get, :flp_feedback_bounds, :flp_feedback_init, :flp_feedback_count, :flp_feedback_get_param, :flp_feedback_set_param, :flp_feedback_get_grad, :flp_feedback_zero_grad, :flp_rule_create, :flp_rule_free, :flp_rule_set, :flp_rule_get, :flp_rule_bounds, :flp_rule_kind_of, :flp_rule_set_plastic_mask, :flp_rule_is_plastic, :flp_rule_alpha_count, :flp_rule_get_alpha, :flp_rule_set_alpha, :flp_rule_get_alpha_grad, :flp_rule_zero_grad, :flp_episode_create, :flp_episode_free, :flp_episode_set_regression, :flp_episode_set_classes, :flp_episode_shape, :flp_episode_floats, :flp_episode_labels, :flp_sampler_create_sine, :flp_sampler_free, :flp_sampler_set, :flp_sampler_get, :flp_sampler_bounds, :flp_sampler_io_size, :flp_sampler_next, :flp_lifetime_create, :flp_lifetime_free, :flp_lifetime_set, :flp_lifetime_get, :flp_lifetime_run, :flp_lifetime_final_weight, :flp_lifetime_predict, :flp_lifetime_stats, :flp_lifetime_work, :flp_meta_create, :flp_meta_free, :flp_meta_set, :flp_meta_get, :flp_meta_set_lr, :flp_meta_get_lr, :flp_meta_freeze, :flp_meta_set_step_decay, :flp_meta_set_schedule, :flp_meta_zero_grad, :flp_meta_scale_grad, :flp_meta_step, :flp_meta_train_step, :flp_meta_step_count, :flp_meta_grad_norm, :flp_checkpoint_save, :flp_checkpoint_load, :flp_dataset_open_omniglot, :flp_dataset_open_miniimagenet, :flp_dataset_free, :flp_dataset_num_classes, :flp_dataset_class_size, :flp_dataset_class_name, :flp_dataset_example_path, :flp_dataset_image_shape, :flp_dataset_get, :flp_dataset_preload, :flp_dataset_subset, :flp_dataset_split_by_alphabet, :flp_dataset_num_alphabets, :flp_sampler_create_fewshot,)
+const FLP_FUNCTIONS = (:flp_version_number, :flp_version, :flp_strerror, :flp_status_name, :flp_last_error, :flp_clear_error, :flp_set_num_threads, :flp_get_num_threads, :flp_rng_create, :flp_rng_free, :flp_rng_seed, :flp_rng_next, :flp_rng_uniform, :flp_rng_normal, :flp_rng_get_state, :flp_rng_set_state, :flp_net_create, :flp_net_free, :flp_net_add_linear, :flp_net_add_conv2d, :flp_net_add_relu, :flp_net_add_softplus, :flp_net_add_flatten, :flp_net_num_layers, :flp_net_layer_kind, :flp_net_layer_shape, :flp_net_io_size, :flp_net_param_count, :flp_net_get_param, :flp_net_set_param, :flp_net_get_grad, :flp_net_zero_grad, :flp_net_init, :flp_net_forward, :flp_net_backward, :flp_feedback_create, :flp_feedback_free, :flp_feedback_set, :flp_feedback_get, :flp_feedback_bounds, :flp_feedback_init, :flp_feedback_count, :flp_feedback_get_param, :flp_feedback_set_param, :flp_feedback_get_grad, :flp_feedback_zero_grad, :flp_rule_create, :flp_rule_free, :flp_rule_set, :flp_rule_get, :flp_rule_bounds, :flp_rule_kind_of, :flp_rule_set_plastic_mask, :flp_rule_is_plastic, :flp_rule_alpha_count, :flp_rule_get_alpha, :flp_rule_set_alpha, :flp_rule_get_alpha_grad, :flp_rule_zero_grad, :flp_rule_lr_bias_count, :flp_rule_get_lr_bias, :flp_rule_set_lr_bias, :flp_rule_get_lr_bias_grad, :flp_episode_create, :flp_episode_free, :flp_episode_set_regression, :flp_episode_set_classes, :flp_episode_shape, :flp_episode_floats, :flp_episode_labels, :flp_sampler_create_sine, :flp_sampler_free, :flp_sampler_set, :flp_sampler_get, :flp_sampler_bounds, :flp_sampler_io_size, :flp_sampler_next, :flp_lifetime_create, :flp_lifetime_free, :flp_lifetime_set, :flp_lifetime_get, :flp_lifetime_run, :flp_lifetime_final_weight, :flp_lifetime_final_bias, :flp_lifetime_predict, :flp_lifetime_stats, :flp_lifetime_work, :flp_meta_create, :flp_meta_free, :flp_meta_set, :flp_meta_get, :flp_meta_set_lr, :flp_meta_get_lr, :flp_meta_freeze, :flp_meta_set_step_decay, :flp_meta_set_schedule, :flp_meta_zero_grad, :flp_meta_scale_grad, :flp_meta_step, :flp_meta_train_step, :flp_meta_step_count, :flp_meta_grad_norm, :flp_checkpoint_save, :flp_checkpoint_load, :flp_dataset_open_omniglot, :flp_dataset_open_miniimagenet, :flp_dataset_free, :flp_dataset_num_classes, :flp_dataset_class_size, :flp_dataset_class_name, :flp_dataset_example_path, :flp_dataset_image_shape, :flp_dataset_get, :flp_dataset_preload, :flp_dataset_subset, :flp_dataset_split_by_alphabet, :flp_dataset_num_alphabets, :flp_sampler_create_fewshot,)
 
 include("convenience.jl")
 

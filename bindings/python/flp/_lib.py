@@ -110,6 +110,10 @@ PROTOTYPES = {
     "flp_rule_set_alpha": (ST, [H, c_int, A, c_int64]),
     "flp_rule_get_alpha_grad": (ST, [H, c_int, A, c_int64]),
     "flp_rule_zero_grad": (ST, [H]),
+    "flp_rule_lr_bias_count": (ST, [H, c_int, PI64]),
+    "flp_rule_get_lr_bias": (ST, [H, c_int, A, c_int64]),
+    "flp_rule_set_lr_bias": (ST, [H, c_int, A, c_int64]),
+    "flp_rule_get_lr_bias_grad": (ST, [H, c_int, A, c_int64]),
     # flp_episode.h
     "flp_episode_create": (ST, [PH]),
     "flp_episode_free": (None, [H]),
@@ -134,6 +138,7 @@ PROTOTYPES = {
     "flp_lifetime_get": (ST, [H, c_int, PD]),
     "flp_lifetime_run": (ST, [H, H, c_int, POINTER(c_float)]),
     "flp_lifetime_final_weight": (ST, [H, c_int, A, c_int64]),
+    "flp_lifetime_final_bias": (ST, [H, c_int, A, c_int64]),
     "flp_lifetime_predict": (ST, [H, c_int64, A, A]),
     "flp_lifetime_stats": (ST, [H, PI64, PI64]),
     "flp_lifetime_work": (ST, [H, PD]),

@@ -87,6 +87,7 @@ class RuleKind(IntEnum):
     """flp_rule_kind."""
     OJA = 0
     HEBB = 1
+    GRADIENT = 2
 
 
 class Granularity(IntEnum):
@@ -102,6 +103,7 @@ class RuleKey(IntEnum):
     PLASTIC_LAST = 1
     HIDDEN_MULTIPLIER = 2
     ALPHA_INIT = 3
+    SECOND_ORDER = 4
 
 
 class EpisodeArray(IntEnum):

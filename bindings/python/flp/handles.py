@@ -351,7 +351,7 @@ class Feedback(Handle):
 
 # =============================================================================
 class Rule(Handle):
-    """A local plasticity rule (Oja or Hebb) for ``net``, with coefficients
+    """A plasticity rule (Oja, Hebb or gradient) for ``net``, with coefficients
     alpha per linear layer. Settings (:class:`RuleKey`) can be keywords::
 
         rule = flp.Rule(net, flp.RuleKind.OJA, plastic_last=3)
@@ -433,8 +433,31 @@ class Rule(Handle):
         check(lib.flp_rule_get_alpha_grad(self, layer, ptr(out), out.size))
         return out
 
+    def lr_bias_count(self, layer):
+        """Number of bias learning rates of linear layer ``layer`` (gradient rule)."""
+        n = c_int64()
+        check(lib.flp_rule_lr_bias_count(self, layer, byref(n)))
+        return n.value
+
+    def get_lr_bias(self, layer, out=None):
+        """Copy out the bias learning rates of linear layer ``layer`` (gradient rule)."""
+        out = check_output(out, (self.lr_bias_count(layer),), exact=False)
+        check(lib.flp_rule_get_lr_bias(self, layer, ptr(out), out.size))
+        return out
+
+    def set_lr_bias(self, layer, value):
+        """Overwrite the bias learning rates of linear layer ``layer`` (gradient rule)."""
+        a = as_input(value)
+        check(lib.flp_rule_set_lr_bias(self, layer, ptr(a), a.size))
+
+    def get_lr_bias_grad(self, layer, out=None):
+        """Copy out the accumulated gradient of the bias learning rates."""
+        out = check_output(out, (self.lr_bias_count(layer),), exact=False)
+        check(lib.flp_rule_get_lr_bias_grad(self, layer, ptr(out), out.size))
+        return out
+
     def zero_grad(self):
-        """Set every accumulated alpha gradient to zero."""
+        """Set every accumulated alpha (and bias learning-rate) gradient to zero."""
         check(lib.flp_rule_zero_grad(self))
 
 
@@ -644,6 +667,13 @@ class Lifetime(Handle):
         shape = self.net.param_shape(layer, Param.WEIGHT)
         out = check_output(out, shape, exact=False)
         check(lib.flp_lifetime_final_weight(self, layer, ptr(out), out.size))
+        return out
+
+    def final_bias(self, layer, out=None):
+        """Biases of linear layer ``layer`` at the end of the last run (they
+        change only under the gradient rule)."""
+        out = check_output(out, (self.net.param_count(layer, Param.BIAS),), exact=False)
+        check(lib.flp_lifetime_final_bias(self, layer, ptr(out), out.size))
         return out
 
     def predict(self, x, out=None):
