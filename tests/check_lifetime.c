@@ -1057,6 +1057,17 @@ START_TEST(test_gradient_rule_accessors)
     ck_flp_fails(flp_lifetime_final_bias(s.lt, 1, b, 4), FLP_ERR_INVALID);
     ck_flp_fails(flp_lifetime_final_bias(s.lt, 0, b, 3), FLP_ERR_SHAPE);
     ck_flp_fails(flp_lifetime_final_bias(s.lt, 0, NULL, 4), FLP_ERR_NULL);
+    /* no plastic layer: the lifetime is the query pass alone, in either order */
+    float ref[2], got[2];
+    ck_flp(flp_rule_set(s.rule, FLP_RULE_PLASTIC_LAST, 0));
+    for (int order = 0; order < 2; order++) {
+        ck_flp(flp_rule_set(s.rule, FLP_RULE_SECOND_ORDER, order));
+        zero_grads(&s);
+        ck_flp(flp_lifetime_run(s.lt, s.ep, 1, &loss));
+        ck_flp(flp_net_get_grad(s.net, 2, FLP_PARAM_BIAS, order ? got : ref, 2));
+    }
+    ck_assert_int_eq(memcmp(ref, got, sizeof ref), 0);
+    ck_flp(flp_rule_set(s.rule, FLP_RULE_PLASTIC_LAST, 2));
     /* an exploding step is reported like a plasticity step */
     ck_flp(flp_rule_set(s.rule, FLP_RULE_ALPHA_INIT, 1e30));
     float xs[40 * 3], ys[40 * 2];

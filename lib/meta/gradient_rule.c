@@ -190,6 +190,6 @@ void flp__lt_gradient_reverse(flp_lifetime *lt, int64_t k, float *Wk, const floa
 #pragma omp parallel for schedule(dynamic, 1) num_threads(lt->threads) if (lt->threads > 1)
     for (int j = 0; j < lt->n_plastic; j++)
         update_vjp(lt, lt->order_plastic[j], Wk, G);
-    if (lt->rule->second_order)
+    if (lt->rule->second_order && lt->n_plastic > 0) /* no plastic layer: no direction, H v = 0 */
         hessian_vector(lt, k, Wk, G, acts);
 }

@@ -64,3 +64,28 @@ def test_settings_round_trip(model):
     assert lo == 0 and hi == 2
     m.meta.set(flp.MetaKey.BETA1, 0.8)
     assert m.meta.get(flp.MetaKey.BETA1) == pytest.approx(0.8)
+
+
+def test_gradient_rule(model):
+    """The gradient-based baseline: biases learn, bias learning rates get a
+    gradient, second order is a setting, the feedback is unused."""
+    m = model
+    with flp.Rule(m.net, flp.RuleKind.GRADIENT, plastic_last=2) as rule:
+        rule.set(flp.RuleKey.ALPHA_INIT, 0.05)
+        assert rule.kind == flp.RuleKind.GRADIENT
+        assert rule.lr_bias_count(4) == 1 and rule.lr_bias_count(2) == 8
+        rule.set_lr_bias(2, np.full(8, 0.1, dtype=np.float32))
+        assert np.all(rule.get_lr_bias(2) == np.float32(0.1))
+        with flp.Lifetime(m.net, m.fb, rule) as lt:
+            for order in (0, 1):
+                rule.set(flp.RuleKey.SECOND_ORDER, order)
+                m.net.zero_grad()
+                m.fb.zero_grad()
+                rule.zero_grad()
+                loss = lt.run(m.ep, gradient=True)
+                assert np.isfinite(loss)
+                assert np.abs(rule.get_lr_bias_grad(2)).sum() > 0
+                assert np.abs(m.fb.get_grad(4, flp.FeedbackTensor.B)).sum() == 0
+            assert not np.array_equal(lt.final_bias(4), m.net.get_param(4, flp.Param.BIAS))
+    with pytest.raises(flp.FlpError):
+        m.rule.lr_bias_count(4)  # an Oja rule has none
