@@ -5,7 +5,8 @@
  *
  * A meta-step is what a training loop does per episode: draw the episode
  * (sampler) and flp_meta_train_step (lifetime forward, reverse sweep with
- * recomputation, Adam). The network is the paper's 11-W-W-W-W-W-3W-W-W-1
+ * recomputation, Adam). The plasticity coefficients stay at their initial
+ * value, so that lifetimes of any length stay finite. The network is the paper's 11-W-W-W-W-W-3W-W-W-1
  * with every linear layer plastic by default.
  *
  * Work: the floating-point operations of every matrix product the lifetime
@@ -248,6 +249,11 @@ static results run(const options *o)
     memset(&r, 0, sizeof r);
     sine_model m;
     CHECK(sine_model_create(&o->cfg, 1, &m));
+    /* Adam's first steps move alpha away from 0 by +-lr, and an anti-Hebbian
+     * alpha < 0 blows long lifetimes up. Keeping alpha at its initial value
+     * keeps any lifetime finite; the work is the same (alpha's gradient is
+     * still computed; Adam leaves the frozen group alone). */
+    CHECK(flp_meta_freeze(m.meta, FLP_GROUP_PLASTICITY, 1));
     flp_episode *ep;
     CHECK(flp_episode_create(&ep));
     r.seconds = time_meta_steps(o, &m, ep, &r.seconds_min, &r.seconds_max);
