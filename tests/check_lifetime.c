@@ -632,6 +632,57 @@ START_TEST(test_budgets_agree)
 }
 END_TEST
 
+/* One lifetime with gradient on `threads` threads; loss and the gradients
+ * of W and alpha of layer 0 and of B of the last layer into dst. */
+static float threaded_run(setup *s, int threads, float *dst)
+{
+    float loss;
+    ck_flp(flp_set_num_threads(threads));
+    zero_grads(s);
+    ck_flp(flp_lifetime_run(s->lt, s->ep, 1, &loss));
+    ck_flp(flp_net_get_grad(s->net, 0, FLP_PARAM_WEIGHT, dst, 24 * 9));
+    ck_flp(flp_rule_get_alpha_grad(s->rule, 0, dst + 24 * 9, 24 * 9));
+    ck_flp(flp_feedback_get_grad(s->fb, lin(2), FLP_FEEDBACK_B, dst + 2 * 24 * 9, 2 * 2));
+    return loss;
+}
+
+/* Results never depend on the thread count: layers run as parallel tasks and
+ * batches in row chunks, but every sum has a fixed order. */
+START_TEST(test_threads_agree)
+{
+    const int64_t widths[3] = {24, 20, 2}, K = 9, B = 40, Q = 50;
+    setup s;
+    build_mlp(&s, 9, widths, 3, 0);
+    flp_rng *rng;
+    ck_flp(flp_rng_create(17, &rng));
+    ck_flp(flp_net_init(s.net, FLP_INIT_KAIMING_NORMAL, rng));
+    ck_flp(flp_feedback_init(s.fb, rng, 0.5f));
+    ck_flp(flp_rule_create(s.net, FLP_RULE_OJA, &s.rule));
+    ck_flp(flp_rule_set(s.rule, FLP_RULE_ALPHA_INIT, 0.002));
+    finish_setup(&s, FLP_RULE_OJA);
+    float *x = malloc(sizeof(float) * K * B * 9), *y = malloc(sizeof(float) * K * B * 2);
+    float *xq = malloc(sizeof(float) * Q * 9), *yq = malloc(sizeof(float) * Q * 2);
+    tu_fill_uniform(x, K * B * 9, -1, 1, 5);
+    tu_fill_uniform(y, K * B * 2, -1, 1, 6);
+    tu_fill_uniform(xq, Q * 9, -1, 1, 7);
+    tu_fill_uniform(yq, Q * 2, -1, 1, 8);
+    ck_flp(flp_episode_set_regression(s.ep, K, B, 9, 2, x, y, Q, xq, yq));
+    static float one[2 * 24 * 9 + 4], two[2 * 24 * 9 + 4];
+    int before;
+    ck_flp(flp_get_num_threads(&before));
+    float l1 = threaded_run(&s, 1, one), l2 = threaded_run(&s, 2, two);
+    ck_flp(flp_set_num_threads(before));
+    ck_assert_msg(l1 == l2, "loss %.9g on 1 thread, %.9g on 2", l1, l2);
+    ck_assert_msg(memcmp(one, two, sizeof one) == 0, "gradients differ between 1 and 2 threads");
+    free(x);
+    free(y);
+    free(xq);
+    free(yq);
+    flp_rng_free(rng);
+    free_setup(&s);
+}
+END_TEST
+
 /* ---- bad input ------------------------------------------------------------------------- */
 
 START_TEST(test_bad_input)
@@ -1095,6 +1146,7 @@ Suite *make_lifetime_suite(void)
     suite_add_tcase(s, fd);
     TCase *ck = tcase_create("checkpoints");
     tcase_add_test(ck, test_budgets_agree);
+    tcase_add_test(ck, test_threads_agree);
     tcase_add_test(ck, test_bad_input);
     suite_add_tcase(s, ck);
     TCase *grad = tcase_create("gradient_rule");
