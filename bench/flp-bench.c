@@ -19,17 +19,16 @@
  * splitting each product over T threads and T threads each running their
  * own products (how the lifetime runs independent layers). efficiency =
  * gflops / gemm_gflops. */
-#include <errno.h>
 #include <getopt.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
-#include <time.h>
 
 #include <flp/flp.h>
 
+#include "cli.h"
 #include "core/gemm.h"
 #include "sine_model.h"
 
@@ -42,25 +41,6 @@ typedef struct {
     double seconds, seconds_min, seconds_max, gflop, gflops, gemm_gflops, efficiency, peak_rss_mib, workspace_mib;
     int64_t recomputed;
 } results;
-
-static void die_flp(const char *what)
-{
-    fprintf(stderr, "flp-bench: %s failed: %s\n", what, flp_last_error());
-    exit(1);
-}
-
-#define CHECK(expr)                  \
-    do {                             \
-        if ((expr) != FLP_OK)        \
-            die_flp(#expr);          \
-    } while (0)
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 /* ---- command line ---------------------------------------------------------- */
 
@@ -97,19 +77,6 @@ static void usage(FILE *f)
         SINE_WIDTH);
 }
 
-static long parse_long(const char *name, const char *s, long lo, long hi)
-{
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (errno || end == s || *end || v < lo || v > hi) {
-        fprintf(stderr, "flp-bench: --%s wants an integer in [%ld, %ld], got '%s'\n", name, lo, hi, s);
-        usage(stderr);
-        exit(2);
-    }
-    return v;
-}
-
 enum { OPT_WIDTH = 256, OPT_STEPS, OPT_PLASTIC, OPT_THREADS, OPT_REPEATS, OPT_MEMORY, OPT_JSON, OPT_HELP };
 
 static const struct option long_options[] = {
@@ -134,22 +101,19 @@ static options parse_args(int argc, char **argv)
     int c;
     while ((c = getopt_long(argc, argv, "", long_options, NULL)) != -1) {
         switch (c) {
-        case OPT_WIDTH: o.cfg.width = parse_long("width", optarg, 1, 1L << 16); break;
-        case OPT_STEPS: o.cfg.batches_per_task = parse_long("steps-per-task", optarg, 1, 1L << 20); break;
-        case OPT_PLASTIC: o.cfg.plastic = (int)parse_long("plastic", optarg, 0, 1000); break;
-        case OPT_THREADS: o.threads = (int)parse_long("threads", optarg, 1, 4096); break;
-        case OPT_REPEATS: o.repeats = (int)parse_long("repeats", optarg, 1, 100000); break;
-        case OPT_MEMORY: o.cfg.memory_mib = (double)parse_long("memory-mib", optarg, 0, 1L << 30); break;
+        case OPT_WIDTH: o.cfg.width = cli_parse_long("width", optarg, 1, 1L << 16); break;
+        case OPT_STEPS: o.cfg.batches_per_task = cli_parse_long("steps-per-task", optarg, 1, 1L << 20); break;
+        case OPT_PLASTIC: o.cfg.plastic = (int)cli_parse_long("plastic", optarg, 0, 1000); break;
+        case OPT_THREADS: o.threads = (int)cli_parse_long("threads", optarg, 1, 4096); break;
+        case OPT_REPEATS: o.repeats = (int)cli_parse_long("repeats", optarg, 1, 100000); break;
+        case OPT_MEMORY: o.cfg.memory_mib = (double)cli_parse_long("memory-mib", optarg, 0, 1L << 30); break;
         case OPT_JSON: o.json = 1; break;
         case OPT_HELP: usage(stdout); exit(0);
         default: usage(stderr); exit(2);
         }
     }
-    if (optind != argc - 1 || strcmp(argv[optind], "sine") != 0) {
-        fprintf(stderr, "flp-bench: expected exactly one benchmark name, 'sine'\n");
-        usage(stderr);
-        exit(2);
-    }
+    if (optind != argc - 1 || strcmp(argv[optind], "sine") != 0)
+        cli_bad_usage("expected exactly one benchmark name, 'sine'");
     return o;
 }
 
@@ -171,15 +135,15 @@ static double time_meta_steps(const options *o, const sine_model *m, flp_episode
         exit(1);
     }
     for (int r = -1; r < o->repeats; r++) {
-        double t0 = now();
-        CHECK(flp_sampler_next(m->sampler, FLP_SPLIT_TRAIN, ep));
+        double t0 = cli_now();
+        CLI_CHECK(flp_sampler_next(m->sampler, FLP_SPLIT_TRAIN, ep));
         flp_status st = flp_meta_train_step(m->meta, m->lt, ep, NULL);
         if (st == FLP_ERR_NONFINITE)
             fprintf(stderr, "flp-bench: warning: %s\n", flp_last_error());
         else if (st != FLP_OK)
-            die_flp("flp_meta_train_step");
+            cli_die_flp("flp_meta_train_step");
         if (r >= 0)
-            t[r] = now() - t0;
+            t[r] = cli_now() - t0;
     }
     qsort(t, (size_t)o->repeats, sizeof *t, cmp_double);
     *lo = t[0];
@@ -208,14 +172,14 @@ static double pair_seconds(int64_t b, int64_t w, double min_seconds)
     flp__gemm_nt(b, w, w, 1.0f, A, w, Bm, w, 0.0f, D, w);
     flp__gemm_tn(w, w, b, 1.0f, A, w, D, w, 0.0f, C, w);
     long pairs = 0;
-    double t0 = now(), elapsed;
+    double t0 = cli_now(), elapsed;
     do {
         for (int i = 0; i < 10; i++) {
             flp__gemm_nt(b, w, w, 1.0f, A, w, Bm, w, 0.0f, D, w);  /* D[b,w] = A Bm^T */
             flp__gemm_tn(w, w, b, 1.0f, A, w, D, w, 0.0f, C, w);   /* C[w,w] = A^T D */
         }
         pairs += 10;
-        elapsed = now() - t0;
+        elapsed = cli_now() - t0;
     } while (elapsed < min_seconds);
     free(A);
     free(Bm);
@@ -248,26 +212,26 @@ static results run(const options *o)
     results r;
     memset(&r, 0, sizeof r);
     sine_model m;
-    CHECK(sine_model_create(&o->cfg, 1, &m));
+    CLI_CHECK(sine_model_create(&o->cfg, 1, &m));
     /* Adam's first steps move alpha away from 0 by +-lr, and an anti-Hebbian
      * alpha < 0 blows long lifetimes up. Keeping alpha at its initial value
      * keeps any lifetime finite; the work is the same (alpha's gradient is
      * still computed; Adam leaves the frozen group alone). */
-    CHECK(flp_meta_freeze(m.meta, FLP_GROUP_PLASTICITY, 1));
+    CLI_CHECK(flp_meta_freeze(m.meta, FLP_GROUP_PLASTICITY, 1));
     flp_episode *ep;
-    CHECK(flp_episode_create(&ep));
+    CLI_CHECK(flp_episode_create(&ep));
     r.seconds = time_meta_steps(o, &m, ep, &r.seconds_min, &r.seconds_max);
 
     int64_t workspace;
-    CHECK(flp_lifetime_stats(m.lt, &workspace, &r.recomputed));
+    CLI_CHECK(flp_lifetime_stats(m.lt, &workspace, &r.recomputed));
     double flops;
-    CHECK(flp_lifetime_work(m.lt, &flops));
+    CLI_CHECK(flp_lifetime_work(m.lt, &flops));
     r.gflop = flops / 1e9;
     r.gflops = r.gflop / r.seconds;
     r.workspace_mib = (double)workspace / 1048576.0;
     r.peak_rss_mib = peak_rss_mib();
     int threads;
-    CHECK(flp_get_num_threads(&threads));
+    CLI_CHECK(flp_get_num_threads(&threads));
     r.gemm_gflops = gemm_rate(o->cfg.batch, o->cfg.width, threads, 1.0) / 1e9;
     r.efficiency = r.gflops / r.gemm_gflops;
     flp_episode_free(ep);
@@ -280,7 +244,7 @@ static results run(const options *o)
 static void print_results(const options *o, const results *r)
 {
     int threads;
-    CHECK(flp_get_num_threads(&threads));
+    CLI_CHECK(flp_get_num_threads(&threads));
     const struct {
         const char *name;
         double value;
@@ -318,9 +282,10 @@ static void print_results(const options *o, const results *r)
 
 int main(int argc, char **argv)
 {
+    cli_init("flp-bench", usage);
     options o = parse_args(argc, argv);
     if (o.threads > 0)
-        CHECK(flp_set_num_threads(o.threads));
+        CLI_CHECK(flp_set_num_threads(o.threads));
     results r = run(&o);
     print_results(&o, &r);
     return 0;

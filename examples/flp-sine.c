@@ -12,10 +12,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <flp/flp.h>
 
+#include "cli.h"
 #include "sine_model.h"
 
 /* Quick configuration: meta-trains and evaluates in a few minutes on two
@@ -38,25 +38,6 @@ typedef struct {
 } options;
 
 /* ---- small utilities ------------------------------------------------------- */
-
-static void die_flp(const char *what)
-{
-    fprintf(stderr, "flp-sine: %s failed: %s\n", what, flp_last_error());
-    exit(1);
-}
-
-#define CHECK(expr)                  \
-    do {                             \
-        if ((expr) != FLP_OK)        \
-            die_flp(#expr);          \
-    } while (0)
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 /* "45s", "1m05s", "2h03m" */
 static void format_duration(double s, char *buf, size_t n)
@@ -119,41 +100,6 @@ static void usage(FILE *f)
         MAX_CONSECUTIVE_SKIPS);
 }
 
-static void bad_usage(const char *fmt, const char *arg)
-{
-    fprintf(stderr, "flp-sine: ");
-    fprintf(stderr, fmt, arg);
-    fprintf(stderr, "\n");
-    usage(stderr);
-    exit(2);
-}
-
-static long parse_long(const char *name, const char *s, long lo, long hi)
-{
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (errno || end == s || *end || v < lo || v > hi) {
-        fprintf(stderr, "flp-sine: --%s wants an integer in [%ld, %ld], got '%s'\n", name, lo, hi, s);
-        usage(stderr);
-        exit(2);
-    }
-    return v;
-}
-
-static double parse_rate(const char *name, const char *s)
-{
-    char *end;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (errno || end == s || *end || !(v >= 0) || !isfinite(v)) {
-        fprintf(stderr, "flp-sine: --%s wants a finite number >= 0, got '%s'\n", name, s);
-        usage(stderr);
-        exit(2);
-    }
-    return v;
-}
-
 enum {
     OPT_MODE = 256, OPT_RULE, OPT_PLASTIC, OPT_WIDTH, OPT_DEPTH, OPT_EPISODES, OPT_EVAL_RUNS,
     OPT_SEED, OPT_THREADS, OPT_SAVE, OPT_SAVE_EVERY, OPT_LOAD, OPT_LOG, OPT_MEMORY, OPT_STEPS,
@@ -193,33 +139,33 @@ static void parse_option(options *o, int c, const char *arg)
     switch (c) {
     case OPT_MODE:
         if (strcmp(arg, "iid") && strcmp(arg, "continual"))
-            bad_usage("--mode is iid or continual, not '%s'", arg);
+            cli_bad_usage("--mode is iid or continual, not '%s'", arg);
         cfg->order = strcmp(arg, "iid") ? FLP_ORDER_CONTINUAL : FLP_ORDER_IID;
         break;
     case OPT_RULE:
         if (strcmp(arg, "oja") && strcmp(arg, "hebb"))
-            bad_usage("--rule is oja or hebb, not '%s'", arg);
+            cli_bad_usage("--rule is oja or hebb, not '%s'", arg);
         cfg->rule = strcmp(arg, "oja") ? FLP_RULE_HEBB : FLP_RULE_OJA;
         break;
-    case OPT_PLASTIC: cfg->plastic = (int)parse_long("plastic", arg, 0, 1000); break;
-    case OPT_WIDTH: cfg->width = parse_long("width", arg, 1, 1L << 20); break;
-    case OPT_DEPTH: cfg->depth = (int)parse_long("depth", arg, 0, 1000); break;
-    case OPT_EPISODES: o->episodes = parse_long("episodes", arg, 0, 1L << 40); break;
-    case OPT_EVAL_RUNS: o->eval_runs = parse_long("eval-runs", arg, 1, 1L << 30); break;
-    case OPT_SEED: o->seed = (uint64_t)parse_long("seed", arg, 0, (1L << 62)); break;
-    case OPT_THREADS: o->threads = (int)parse_long("threads", arg, 1, 4096); break;
+    case OPT_PLASTIC: cfg->plastic = (int)cli_parse_long("plastic", arg, 0, 1000); break;
+    case OPT_WIDTH: cfg->width = cli_parse_long("width", arg, 1, 1L << 20); break;
+    case OPT_DEPTH: cfg->depth = (int)cli_parse_long("depth", arg, 0, 1000); break;
+    case OPT_EPISODES: o->episodes = cli_parse_long("episodes", arg, 0, 1L << 40); break;
+    case OPT_EVAL_RUNS: o->eval_runs = cli_parse_long("eval-runs", arg, 1, 1L << 30); break;
+    case OPT_SEED: o->seed = (uint64_t)cli_parse_long("seed", arg, 0, (1L << 62)); break;
+    case OPT_THREADS: o->threads = (int)cli_parse_long("threads", arg, 1, 4096); break;
     case OPT_SAVE: o->save = arg; break;
-    case OPT_SAVE_EVERY: o->save_every = parse_long("save-every", arg, 0, 1L << 40); break;
+    case OPT_SAVE_EVERY: o->save_every = cli_parse_long("save-every", arg, 0, 1L << 40); break;
     case OPT_LOAD: o->load = arg; break;
     case OPT_LOG: o->log = arg; break;
-    case OPT_MEMORY: cfg->memory_mib = (double)parse_long("memory-mib", arg, 0, 1L << 30); break;
-    case OPT_STEPS: cfg->batches_per_task = parse_long("steps-per-task", arg, 1, 1L << 20); break;
-    case OPT_BATCH: cfg->batch = parse_long("batch", arg, 1, 1L << 20); break;
-    case OPT_PROGRESS: o->progress_every = parse_long("progress-every", arg, 0, 1L << 40); break;
-    case OPT_LR_W: cfg->lr_weights = parse_rate("lr-weights", arg); break;
-    case OPT_LR_FB: cfg->lr_feedback = parse_rate("lr-feedback", arg); break;
-    case OPT_LR_PL: cfg->lr_plasticity = parse_rate("lr-plasticity", arg); break;
-    case OPT_LR_ST: cfg->lr_strength = parse_rate("lr-strength", arg); break;
+    case OPT_MEMORY: cfg->memory_mib = (double)cli_parse_long("memory-mib", arg, 0, 1L << 30); break;
+    case OPT_STEPS: cfg->batches_per_task = cli_parse_long("steps-per-task", arg, 1, 1L << 20); break;
+    case OPT_BATCH: cfg->batch = cli_parse_long("batch", arg, 1, 1L << 20); break;
+    case OPT_PROGRESS: o->progress_every = cli_parse_long("progress-every", arg, 0, 1L << 40); break;
+    case OPT_LR_W: cfg->lr_weights = cli_parse_rate("lr-weights", arg); break;
+    case OPT_LR_FB: cfg->lr_feedback = cli_parse_rate("lr-feedback", arg); break;
+    case OPT_LR_PL: cfg->lr_plasticity = cli_parse_rate("lr-plasticity", arg); break;
+    case OPT_LR_ST: cfg->lr_strength = cli_parse_rate("lr-strength", arg); break;
     case OPT_QUICK: o->quick = 1; break;
     case OPT_HELP: usage(stdout); exit(0);
     default: usage(stderr); exit(2);
@@ -242,7 +188,7 @@ static options parse_args(int argc, char **argv)
     while ((c = getopt_long(argc, argv, "", long_options, NULL)) != -1)
         parse_option(&o, c, optarg);
     if (optind < argc)
-        bad_usage("unexpected argument '%s'", argv[optind]);
+        cli_bad_usage("unexpected argument '%s'", argv[optind]);
     if (o.cfg.width < 0)
         o.cfg.width = o.quick ? QUICK_WIDTH : SINE_WIDTH;
     if (o.cfg.plastic < 0)
@@ -262,12 +208,12 @@ static options parse_args(int argc, char **argv)
 static void evaluate(const options *o, flp_lifetime *lt, flp_episode *ep, double *mean, double *se)
 {
     flp_sampler *s;
-    CHECK(sine_sampler_create(&o->cfg, o->seed, &s));
+    CLI_CHECK(sine_sampler_create(&o->cfg, o->seed, &s));
     double sum = 0, sumsq = 0;
     for (long r = 0; r < o->eval_runs; r++) {
         float loss;
-        CHECK(flp_sampler_next(s, FLP_SPLIT_EVAL, ep));
-        CHECK(flp_lifetime_run(lt, ep, 0, &loss));
+        CLI_CHECK(flp_sampler_next(s, FLP_SPLIT_EVAL, ep));
+        CLI_CHECK(flp_lifetime_run(lt, ep, 0, &loss));
         sum += loss;
         sumsq += (double)loss * loss;
     }
@@ -289,7 +235,7 @@ typedef struct {
 
 static void report_progress(progress *p, long episode, long total)
 {
-    double t = now(), per_step = (t - p->t_last) / (double)(episode - p->last_episode);
+    double t = cli_now(), per_step = (t - p->t_last) / (double)(episode - p->last_episode);
     double rate_all = (t - p->t_start) / (double)(episode - p->first);
     char eta[32];
     format_duration(rate_all * (double)(total - episode), eta, sizeof eta);
@@ -303,7 +249,7 @@ static void report_progress(progress *p, long episode, long total)
 
 static void save_checkpoint(const options *o, const sine_model *m)
 {
-    CHECK(flp_checkpoint_save(o->save, m->meta, m->sampler));
+    CLI_CHECK(flp_checkpoint_save(o->save, m->meta, m->sampler));
     fprintf(stderr, "checkpoint written to %s\n", o->save);
 }
 
@@ -312,7 +258,7 @@ static void save_checkpoint(const options *o, const sine_model *m)
 static float train_step(const sine_model *m, flp_episode *ep, progress *p, long episode)
 {
     float loss;
-    CHECK(flp_sampler_next(m->sampler, FLP_SPLIT_TRAIN, ep));
+    CLI_CHECK(flp_sampler_next(m->sampler, FLP_SPLIT_TRAIN, ep));
     flp_status st = flp_meta_train_step(m->meta, m->lt, ep, &loss);
     if (st == FLP_ERR_NONFINITE) {
         if (p->nonfinite++ < 10)
@@ -325,7 +271,7 @@ static float train_step(const sine_model *m, flp_episode *ep, progress *p, long 
         return NAN;
     }
     if (st != FLP_OK)
-        die_flp("flp_meta_train_step");
+        cli_die_flp("flp_meta_train_step");
     p->consecutive = 0;
     return loss;
 }
@@ -335,8 +281,8 @@ static int train(const options *o, const sine_model *m, flp_episode *ep, FILE *l
 {
     int saved = 0;
     int64_t done;
-    CHECK(flp_meta_step_count(m->meta, &done));
-    progress p = {now(), now(), (long)done, (long)done, 0, 0, 0, 0};
+    CLI_CHECK(flp_meta_step_count(m->meta, &done));
+    progress p = {cli_now(), cli_now(), (long)done, (long)done, 0, 0, 0, 0};
     for (long e = (long)done; e < o->episodes; e++) {
         float loss = train_step(m, ep, &p, e + 1);
         if (isfinite(loss)) {
@@ -344,8 +290,8 @@ static int train(const options *o, const sine_model *m, flp_episode *ep, FILE *l
             p.window_n++;
         }
         if (log)
-            fprintf(log, "%ld,%.9g,%.3f\n", e + 1, (double)loss, now() - p.t_start);
-        int due = o->progress_every > 0 ? (e + 1) % o->progress_every == 0 : now() - p.t_last >= 10;
+            fprintf(log, "%ld,%.9g,%.3f\n", e + 1, (double)loss, cli_now() - p.t_start);
+        int due = o->progress_every > 0 ? (e + 1) % o->progress_every == 0 : cli_now() - p.t_last >= 10;
         if (due || e + 1 == o->episodes)
             report_progress(&p, e + 1, o->episodes);
         saved = o->save && o->save_every > 0 && (e + 1) % o->save_every == 0;
@@ -385,20 +331,21 @@ static void describe(const options *o)
 
 int main(int argc, char **argv)
 {
+    cli_init("flp-sine", usage);
     options o = parse_args(argc, argv);
     if (o.threads > 0)
-        CHECK(flp_set_num_threads(o.threads));
+        CLI_CHECK(flp_set_num_threads(o.threads));
     describe(&o);
 
     sine_model m;
-    CHECK(sine_model_create(&o.cfg, o.seed, &m));
+    CLI_CHECK(sine_model_create(&o.cfg, o.seed, &m));
     flp_episode *ep;
-    CHECK(flp_episode_create(&ep));
+    CLI_CHECK(flp_episode_create(&ep));
     double mean, se;
     if (o.load) {
-        CHECK(flp_checkpoint_load(o.load, m.meta, m.sampler));
+        CLI_CHECK(flp_checkpoint_load(o.load, m.meta, m.sampler));
         int64_t done;
-        CHECK(flp_meta_step_count(m.meta, &done));
+        CLI_CHECK(flp_meta_step_count(m.meta, &done));
         fprintf(stderr, "resumed from %s after %lld meta-steps\n", o.load, (long long)done);
     } else {
         evaluate(&o, m.lt, ep, &mean, &se);

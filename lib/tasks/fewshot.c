@@ -16,7 +16,6 @@
  * The serialised state (for checkpoints) is a fixed 136-byte little-endian
  * record: magic, version, seed, the five settings, both generator states and
  * a fingerprint of each data set (class names and sizes, image shape). */
-#include <math.h>
 #include <string.h>
 
 #include "core/alloc.h"
@@ -25,14 +24,12 @@
 #include "flp/flp_data.h"
 #include "io/dataset_internal.h"
 #include "tasks/episode_internal.h"
+#include "tasks/keys.h"
 #include "tasks/sampler_internal.h"
 
 #define FS_NKEYS 5
 
-static const struct {
-    const char *name;
-    int64_t def, lo, hi;
-} fs_keys[FS_NKEYS] = {
+static const flp__int_key fs_keys[FS_NKEYS] = {
     [FLP_FEWSHOT_WAYS] = {"FLP_FEWSHOT_WAYS", 5, 1, 4096},
     [FLP_FEWSHOT_SHOTS] = {"FLP_FEWSHOT_SHOTS", 5, 1, 1 << 16},
     [FLP_FEWSHOT_QUERY_PER_CLASS] = {"FLP_FEWSHOT_QUERY_PER_CLASS", 5, 1, 1 << 16},
@@ -81,25 +78,17 @@ static flp_status grow(int64_t **buf, int64_t *cap, int64_t n, const char *what)
 
 /* ---- settings ------------------------------------------------------------------ */
 
+#define FS_KEY_ENUM "flp_fewshot_key"
+
 static flp_status fs_bounds(int key, double *lo, double *hi)
 {
-    if (key < 0 || key >= FS_NKEYS)
-        return flp__error(FLP_ERR_INVALID, "flp_sampler_bounds: %d is not an flp_fewshot_key", key);
-    *lo = (double)fs_keys[key].lo;
-    *hi = (double)fs_keys[key].hi;
-    return FLP_OK;
+    return flp__int_key_bounds(fs_keys, FS_NKEYS, FS_KEY_ENUM, key, lo, hi, "flp_sampler_bounds");
 }
 
 static flp_status fs_set(flp_sampler *s, int key, double value)
 {
     fewshot *S = s->impl;
-    if (key < 0 || key >= FS_NKEYS)
-        return flp__error(FLP_ERR_INVALID, "flp_sampler_set: %d is not an flp_fewshot_key", key);
-    if (!(value >= (double)fs_keys[key].lo && value <= (double)fs_keys[key].hi) ||
-        value != floor(value))
-        return flp__error(FLP_ERR_RANGE, "flp_sampler_set: %s = %g, expected an integer in [%lld, %lld]",
-                          fs_keys[key].name, value, (long long)fs_keys[key].lo,
-                          (long long)fs_keys[key].hi);
+    FLP__TRY(flp__int_key_check(fs_keys, FS_NKEYS, FS_KEY_ENUM, key, value, "flp_sampler_set"));
     S->set[key] = (int64_t)value;
     return FLP_OK;
 }
@@ -107,10 +96,7 @@ static flp_status fs_set(flp_sampler *s, int key, double value)
 static flp_status fs_get(const flp_sampler *s, int key, double *value)
 {
     const fewshot *S = s->impl;
-    if (key < 0 || key >= FS_NKEYS)
-        return flp__error(FLP_ERR_INVALID, "flp_sampler_get: %d is not an flp_fewshot_key", key);
-    *value = (double)S->set[key];
-    return FLP_OK;
+    return flp__int_key_get(FS_NKEYS, FS_KEY_ENUM, S->set, key, value, "flp_sampler_get");
 }
 
 static flp_status fs_io_size(const flp_sampler *s, int64_t *n_in, int64_t *n_out, int *classification)
@@ -319,13 +305,9 @@ static flp_status fs_set_state(flp_sampler *s, const uint8_t *buf, int64_t n)
     const uint8_t *p = buf + 8;
     uint64_t seed = get_u64(&p);
     int64_t set[FS_NKEYS];
-    for (int k = 0; k < FS_NKEYS; k++) {
+    for (int k = 0; k < FS_NKEYS; k++)
         set[k] = (int64_t)get_u64(&p);
-        if (set[k] < fs_keys[k].lo || set[k] > fs_keys[k].hi)
-            return flp__error(FLP_ERR_FORMAT, "%s: %s = %lld is outside [%lld, %lld]", who,
-                              fs_keys[k].name, (long long)set[k], (long long)fs_keys[k].lo,
-                              (long long)fs_keys[k].hi);
-    }
+    FLP__TRY(flp__int_key_check_saved(fs_keys, FS_NKEYS, set, who));
     flp_rng rng[2];
     for (int r = 0; r < 2; r++) {
         for (int i = 0; i < 4; i++)
@@ -403,8 +385,7 @@ flp_status flp_sampler_create_fewshot(const flp_dataset *train, const flp_datase
     }
     S->seed = seed;
     S->n_in = c1 * h1 * w1;
-    for (int k = 0; k < FS_NKEYS; k++)
-        S->set[k] = fs_keys[k].def;
+    flp__int_key_defaults(fs_keys, FS_NKEYS, S->set);
     flp__rng_seed(&S->rng[FLP_SPLIT_TRAIN], stream_seed(seed, STREAM_TRAIN));
     flp__rng_seed(&S->rng[FLP_SPLIT_EVAL], stream_seed(seed, STREAM_EVAL));
     *out = &S->base;

@@ -20,6 +20,7 @@
 #include "core/error.h"
 #include "core/rng_internal.h"
 #include "tasks/episode_internal.h"
+#include "tasks/keys.h"
 #include "tasks/sampler_internal.h"
 
 #define SINE_PI 3.14159265358979323846
@@ -32,10 +33,7 @@
 
 /* Bounds keep every product of settings far from int64 overflow before the
  * episode's own size check; values beyond them are not useful anyway. */
-static const struct {
-    const char *name;
-    int64_t def, lo, hi;
-} sine_keys[SINE_NKEYS] = {
+static const flp__int_key sine_keys[SINE_NKEYS] = {
     [FLP_SINE_TASKS] = {"FLP_SINE_TASKS", 10, 1, 4096},
     [FLP_SINE_BATCHES_PER_TASK] = {"FLP_SINE_BATCHES_PER_TASK", 40, 1, 1 << 20},
     [FLP_SINE_BATCH] = {"FLP_SINE_BATCH", 32, 1, 1 << 20},
@@ -114,26 +112,12 @@ static flp_status grow(void **buf, int64_t *cap, int64_t n, size_t size, const c
 
 /* ---- settings ------------------------------------------------------------- */
 
+#define SINE_KEY_ENUM "flp_sine_key"
+
 static flp_status sine_bounds(int key, double *lo, double *hi)
 {
-    if (key < 0 || key >= SINE_NKEYS)
-        return flp__error(FLP_ERR_INVALID, "flp_sampler_bounds: %d is not an flp_sine_key", key);
-    *lo = (double)sine_keys[key].lo;
-    *hi = (double)sine_keys[key].hi;
-    return FLP_OK;
-}
-
-/* FLP_OK if `value` is an integer within the key's bounds. */
-static flp_status check_setting(int key, double value, const char *fn)
-{
-    if (key < 0 || key >= SINE_NKEYS)
-        return flp__error(FLP_ERR_INVALID, "%s: %d is not an flp_sine_key", fn, key);
-    if (!(value >= (double)sine_keys[key].lo && value <= (double)sine_keys[key].hi) ||
-        value != floor(value))
-        return flp__error(FLP_ERR_RANGE, "%s: %s = %g, expected an integer in [%lld, %lld]", fn,
-                          sine_keys[key].name, value, (long long)sine_keys[key].lo,
-                          (long long)sine_keys[key].hi);
-    return FLP_OK;
+    return flp__int_key_bounds(sine_keys, SINE_NKEYS, SINE_KEY_ENUM, key, lo, hi,
+                               "flp_sampler_bounds");
 }
 
 /* Make the pool match (seed, n): a no-op when it already does, since the
@@ -154,7 +138,8 @@ static flp_status ensure_pool(sine *S, uint64_t seed, int64_t n, const char *fn)
 static flp_status sine_set(flp_sampler *s, int key, double value)
 {
     sine *S = s->impl;
-    FLP__TRY(check_setting(key, value, "flp_sampler_set"));
+    FLP__TRY(
+        flp__int_key_check(sine_keys, SINE_NKEYS, SINE_KEY_ENUM, key, value, "flp_sampler_set"));
     if (key == FLP_SINE_POOL)
         FLP__TRY(ensure_pool(S, S->seed, (int64_t)value, "flp_sampler_set"));
     /* FLP_SINE_TASKS needs no rebuild: the pool does not depend on it. */
@@ -165,10 +150,7 @@ static flp_status sine_set(flp_sampler *s, int key, double value)
 static flp_status sine_get(const flp_sampler *s, int key, double *value)
 {
     const sine *S = s->impl;
-    if (key < 0 || key >= SINE_NKEYS)
-        return flp__error(FLP_ERR_INVALID, "flp_sampler_get: %d is not an flp_sine_key", key);
-    *value = (double)S->set[key];
-    return FLP_OK;
+    return flp__int_key_get(SINE_NKEYS, SINE_KEY_ENUM, S->set, key, value, "flp_sampler_get");
 }
 
 static flp_status sine_io_size(const flp_sampler *s, int64_t *n_in, int64_t *n_out, int *classification)
@@ -340,13 +322,9 @@ static flp_status sine_set_state(flp_sampler *s, const uint8_t *buf, int64_t n)
     const uint8_t *p = buf + 8;
     uint64_t seed = get_u64(&p);
     int64_t set[SINE_NKEYS];
-    for (int k = 0; k < SINE_NKEYS; k++) {
+    for (int k = 0; k < SINE_NKEYS; k++)
         set[k] = (int64_t)get_u64(&p);
-        if (set[k] < sine_keys[k].lo || set[k] > sine_keys[k].hi)
-            return flp__error(FLP_ERR_FORMAT, "sine sampler state: %s = %lld is outside [%lld, %lld]",
-                              sine_keys[k].name, (long long)set[k], (long long)sine_keys[k].lo,
-                              (long long)sine_keys[k].hi);
-    }
+    FLP__TRY(flp__int_key_check_saved(sine_keys, SINE_NKEYS, set, "sine sampler state"));
     flp_rng train, eval;
     FLP__TRY(read_rng(&p, &train, "training"));
     FLP__TRY(read_rng(&p, &eval, "evaluation"));
@@ -391,8 +369,7 @@ flp_status flp_sampler_create_sine(uint64_t seed, flp_sampler **out)
     S->base.ops = &sine_ops;
     S->base.impl = S;
     S->seed = seed;
-    for (int k = 0; k < SINE_NKEYS; k++)
-        S->set[k] = sine_keys[k].def;
+    flp__int_key_defaults(sine_keys, SINE_NKEYS, S->set);
     flp__rng_seed(&S->train, stream_seed(seed, STREAM_TRAIN));
     flp__rng_seed(&S->eval, stream_seed(seed, STREAM_EVAL));
     if (ensure_pool(S, seed, S->set[FLP_SINE_POOL], __func__) != FLP_OK) {

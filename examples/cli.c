@@ -1,0 +1,65 @@
+/* cli.c - command-line helpers; see cli.h. */
+#include "cli.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include <flp/flp.h>
+
+static const char *cli_prog = "";
+static void (*cli_usage)(FILE *f);
+
+void cli_init(const char *prog, void (*usage)(FILE *f))
+{
+    cli_prog = prog;
+    cli_usage = usage;
+}
+
+void cli_bad_usage(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "%s: ", cli_prog);
+    vfprintf(stderr, fmt, ap);
+    fprintf(stderr, "\n");
+    va_end(ap);
+    if (cli_usage)
+        cli_usage(stderr);
+    exit(2);
+}
+
+void cli_die_flp(const char *what)
+{
+    fprintf(stderr, "%s: %s failed: %s\n", cli_prog, what, flp_last_error());
+    exit(1);
+}
+
+long cli_parse_long(const char *name, const char *s, long lo, long hi)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || end == s || *end || v < lo || v > hi)
+        cli_bad_usage("--%s wants an integer in [%ld, %ld], got '%s'", name, lo, hi, s);
+    return v;
+}
+
+double cli_parse_rate(const char *name, const char *s)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || end == s || *end || !(v >= 0) || !isfinite(v))
+        cli_bad_usage("--%s wants a finite number >= 0, got '%s'", name, s);
+    return v;
+}
+
+double cli_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}

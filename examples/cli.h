@@ -1,0 +1,36 @@
+/* cli.h - command-line helpers shared by the flp-sine example and the
+ * flp-bench benchmark: exits with a message on a bad command line (status 2)
+ * or a failed library call (status 1), number parsing with range checks, a
+ * monotonic clock. Public API only. */
+#ifndef FLP_EXAMPLES_CLI_H
+#define FLP_EXAMPLES_CLI_H
+
+#include <stdio.h>
+
+/* The program's name, which prefixes every message ("flp-sine"), and its
+ * usage text, printed to stderr after a bad command line. Call first. */
+void cli_init(const char *prog, void (*usage)(FILE *f));
+
+/* "PROG: <message>", the usage text, exit 2. */
+_Noreturn void cli_bad_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* "PROG: WHAT failed: <flp_last_error()>", exit 1. */
+_Noreturn void cli_die_flp(const char *what);
+
+/* Run a library call; any status but FLP_OK ends the program. */
+#define CLI_CHECK(expr)               \
+    do {                              \
+        if ((expr) != FLP_OK)         \
+            cli_die_flp(#expr);       \
+    } while (0)
+
+/* The integer value `s` of option --NAME, which must lie in [lo, hi]. */
+long cli_parse_long(const char *name, const char *s, long lo, long hi);
+
+/* The finite number >= 0 `s` of option --NAME. */
+double cli_parse_rate(const char *name, const char *s);
+
+/* Seconds on a monotonic clock. */
+double cli_now(void);
+
+#endif
