@@ -8,6 +8,9 @@
 
 #include "core/error.h"
 
+/* Multiply-adds below which a product runs on one thread. */
+#define FLP__GEMM_SHARED_MIN 65536.0
+
 void flp__sgemm(int64_t m, int64_t n, int64_t k, float alpha,
                 const float *A, int64_t rsa, int64_t csa,
                 const float *B, int64_t rsb, int64_t csb,
@@ -16,13 +19,16 @@ void flp__sgemm(int64_t m, int64_t n, int64_t k, float alpha,
     if (m == 0 || n == 0)
         return;
     /* Inside one of libflp's parallel regions each task's product runs on
-     * its own thread: BLIS must not try to split it again. */
+     * its own thread: BLIS must not try to split it again. A product too
+     * small to share (a feedback pathway's, say) runs on the calling thread
+     * too: waking other threads would cost more than the product. */
     rntm_t serial = BLIS_RNTM_INITIALIZER;
     bli_rntm_set_num_threads(1, &serial);
+    int alone = flp__in_parallel() || (double)m * (double)n * (double)k < FLP__GEMM_SHARED_MIN;
     /* BLIS's typed API takes non-const pointers but does not write A or B. */
     bli_sgemm_ex(BLIS_NO_TRANSPOSE, BLIS_NO_TRANSPOSE, (dim_t)m, (dim_t)n, (dim_t)k, &alpha,
                  (float *)A, (inc_t)rsa, (inc_t)csa, (float *)B, (inc_t)rsb, (inc_t)csb,
-                 &beta, C, (inc_t)rsc, (inc_t)csc, NULL, flp__in_parallel() ? &serial : NULL);
+                 &beta, C, (inc_t)rsc, (inc_t)csc, NULL, alone ? &serial : NULL);
 }
 
 int flp__in_parallel(void)
