@@ -19,9 +19,10 @@ typedef struct {
     tg_array *a;
 } tg_file;
 
-/* Load `relative` (e.g. "golden/flp_regression_oja.txt") from the shared
- * folder; returns 0 if the file is absent (the caller skips), aborts the
- * test on a malformed file. */
+/* Load `relative` (e.g. "golden/flp_regression_oja.txt") from the suite's
+ * own copy under tests/ (FLP_TESTS_DIR), else from the shared folder;
+ * returns 0 if the file is absent (the caller skips), aborts the test on a
+ * malformed file. */
 int tg_load(const char *relative, tg_file *f);
 /* The array called `name`, or NULL. */
 const tg_array *tg_find(const tg_file *f, const char *name);
