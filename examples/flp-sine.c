@@ -59,11 +59,14 @@ static void usage(FILE *f)
     fprintf(f,
         "usage: flp-sine [options]\n"
         "Meta-train FLP on incremental sine waves, then evaluate it on fresh sinusoids.\n"
-        "Network 11-W-W-W-W-W-3W-W-W-1 (relu), Oja or Hebb plasticity in the last N layers,\n"
-        "direct feedback of the error, Adam at the paper's learning rates.\n"
+        "Network 11-W-W-W-W-W-3W-W-W-1 (relu), Oja or Hebb plasticity in the last N layers\n"
+        "with direct feedback of the error (or the gradient-based baseline), Adam at the\n"
+        "paper's learning rates.\n"
         "\n"
         "  --mode iid|continual   order of the inner steps (default iid)\n"
-        "  --rule oja|hebb        plasticity rule (default oja)\n"
+        "  --rule oja|hebb|gradient  plasticity rule (default oja); gradient = the\n"
+        "                         gradient-based baseline p -= lr * dL/dp, first order\n"
+        "  --inner-lr X           gradient rule: initial inner learning rates (default %g)\n"
         "  --plastic N            last N linear layers plastic (default 3 iid, 2 continual)\n"
         "  --width W              hidden width (default %lld; %d with --quick)\n"
         "  --depth D              hidden layers (default %d: five of W, one of 3W, two of W;\n"
@@ -94,16 +97,29 @@ static void usage(FILE *f)
         "`eval_mse MEAN SE` (query MSE, mean and standard error over R runs) last.\n"
         "A meta-step whose lifetime or gradient is not finite is reported and skipped;\n"
         "%d in a row stop the run (exit 1).\n",
-        (long long)d.width, QUICK_WIDTH, d.depth, QUICK_EPISODES, QUICK_EVAL_RUNS,
+        d.inner_lr, (long long)d.width, QUICK_WIDTH, d.depth, QUICK_EPISODES, QUICK_EVAL_RUNS,
         (long long)d.batches_per_task, (long long)d.batch, d.lr_weights, d.lr_feedback,
         d.lr_plasticity, d.lr_strength, QUICK_WIDTH, QUICK_EPISODES, QUICK_EVAL_RUNS,
         MAX_CONSECUTIVE_SKIPS);
 }
 
+static const char *const rule_names[] = {
+    [FLP_RULE_OJA] = "oja", [FLP_RULE_HEBB] = "hebb", [FLP_RULE_GRADIENT] = "gradient"};
+
+static flp_rule_kind parse_rule(const char *arg)
+{
+    for (int k = 0; k < (int)(sizeof rule_names / sizeof rule_names[0]); k++)
+        if (strcmp(arg, rule_names[k]) == 0)
+            return (flp_rule_kind)k;
+    cli_bad_usage("--rule is oja, hebb or gradient, not '%s'", arg);
+    return FLP_RULE_OJA; /* not reached: cli_bad_usage exits */
+}
+
 enum {
     OPT_MODE = 256, OPT_RULE, OPT_PLASTIC, OPT_WIDTH, OPT_DEPTH, OPT_EPISODES, OPT_EVAL_RUNS,
     OPT_SEED, OPT_THREADS, OPT_SAVE, OPT_SAVE_EVERY, OPT_LOAD, OPT_LOG, OPT_MEMORY, OPT_STEPS,
-    OPT_BATCH, OPT_PROGRESS, OPT_LR_W, OPT_LR_FB, OPT_LR_PL, OPT_LR_ST, OPT_QUICK, OPT_HELP
+    OPT_BATCH, OPT_PROGRESS, OPT_LR_W, OPT_LR_FB, OPT_LR_PL, OPT_LR_ST, OPT_QUICK, OPT_HELP,
+    OPT_INNER_LR
 };
 
 static const struct option long_options[] = {
@@ -127,6 +143,7 @@ static const struct option long_options[] = {
     {"lr-weights", required_argument, NULL, OPT_LR_W},
     {"lr-feedback", required_argument, NULL, OPT_LR_FB},
     {"lr-plasticity", required_argument, NULL, OPT_LR_PL},
+    {"inner-lr", required_argument, NULL, OPT_INNER_LR},
     {"lr-strength", required_argument, NULL, OPT_LR_ST},
     {"quick", no_argument, NULL, OPT_QUICK},
     {"help", no_argument, NULL, OPT_HELP},
@@ -143,9 +160,7 @@ static void parse_option(options *o, int c, const char *arg)
         cfg->order = strcmp(arg, "iid") ? FLP_ORDER_CONTINUAL : FLP_ORDER_IID;
         break;
     case OPT_RULE:
-        if (strcmp(arg, "oja") && strcmp(arg, "hebb"))
-            cli_bad_usage("--rule is oja or hebb, not '%s'", arg);
-        cfg->rule = strcmp(arg, "oja") ? FLP_RULE_HEBB : FLP_RULE_OJA;
+        cfg->rule = parse_rule(arg);
         break;
     case OPT_PLASTIC: cfg->plastic = (int)cli_parse_long("plastic", arg, 0, 1000); break;
     case OPT_WIDTH: cfg->width = cli_parse_long("width", arg, 1, 1L << 20); break;
@@ -165,6 +180,7 @@ static void parse_option(options *o, int c, const char *arg)
     case OPT_LR_W: cfg->lr_weights = cli_parse_rate("lr-weights", arg); break;
     case OPT_LR_FB: cfg->lr_feedback = cli_parse_rate("lr-feedback", arg); break;
     case OPT_LR_PL: cfg->lr_plasticity = cli_parse_rate("lr-plasticity", arg); break;
+    case OPT_INNER_LR: cfg->inner_lr = cli_parse_rate("inner-lr", arg); break;
     case OPT_LR_ST: cfg->lr_strength = cli_parse_rate("lr-strength", arg); break;
     case OPT_QUICK: o->quick = 1; break;
     case OPT_HELP: usage(stdout); exit(0);
@@ -324,7 +340,7 @@ static void describe(const options *o)
     fprintf(stderr, "flp-sine %s: %s order, %s rule, last %d layers plastic, width %lld, depth %d, "
             "%ld episodes of %lldx%lld steps x batch %lld, %ld eval runs, seed %llu\n",
             flp_version(), o->cfg.order == FLP_ORDER_IID ? "iid" : "continual",
-            o->cfg.rule == FLP_RULE_OJA ? "oja" : "hebb", o->cfg.plastic, (long long)o->cfg.width,
+            rule_names[o->cfg.rule], o->cfg.plastic, (long long)o->cfg.width,
             o->cfg.depth, o->episodes, (long long)SINE_TASKS, (long long)o->cfg.batches_per_task,
             (long long)o->cfg.batch, o->eval_runs, (unsigned long long)o->seed);
 }

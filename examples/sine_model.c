@@ -22,6 +22,7 @@ sine_config sine_config_default(void)
     c.batches_per_task = 40;
     c.batch = 32;
     c.memory_mib = -1;
+    c.inner_lr = 0.003;
     c.lr_weights = 1e-4;
     c.lr_feedback = 1e-4;
     c.lr_plasticity = 1e-8;
@@ -81,6 +82,8 @@ static flp_status build(const sine_config *cfg, flp_rng *rng, uint64_t seed, sin
     TRY(flp_feedback_init(m->fb, rng, 0.5f));
     TRY(flp_rule_create(m->net, cfg->rule, &m->rule));
     TRY(flp_rule_set(m->rule, FLP_RULE_PLASTIC_LAST, cfg->plastic));
+    if (cfg->rule == FLP_RULE_GRADIENT) /* its coefficients are the inner learning rates */
+        TRY(flp_rule_set(m->rule, FLP_RULE_ALPHA_INIT, cfg->inner_lr));
     TRY(flp_lifetime_create(m->net, m->fb, m->rule, &m->lt));
     if (cfg->memory_mib >= 0)
         TRY(flp_lifetime_set(m->lt, FLP_LIFETIME_MEMORY_BUDGET, cfg->memory_mib * 1048576.0));

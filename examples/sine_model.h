@@ -20,6 +20,7 @@ typedef struct {
     int64_t batches_per_task;
     int64_t batch;
     double memory_mib;      /* < 0: library default */
+    double inner_lr;        /* FLP_RULE_GRADIENT: initial inner learning rates */
     /* Adam base rates of the four groups (weights decay x0.3 at 1500/2500/3500). */
     double lr_weights, lr_feedback, lr_plasticity, lr_strength;
 } sine_config;
