@@ -26,6 +26,7 @@
 #include "tasks/episode_internal.h"
 #include "tasks/keys.h"
 #include "tasks/sampler_internal.h"
+#include "tasks/state_record.h"
 
 #define FS_NKEYS 5
 
@@ -238,21 +239,11 @@ static flp_status fs_next(flp_sampler *s, flp_split split, flp_episode *ep)
 
 static const uint8_t state_magic[4] = {'F', 'S', 'H', 'T'};
 #define FS_STATE_VERSION 1u
-#define FS_STATE_SIZE (4 + 4 + 8 + 8 * FS_NKEYS + 8 * 8 + 2 * 8)
+#define FS_STATE_SIZE                                                                            \
+    (FLP__STATE_HEADER_SIZE + FLP__STATE_SETTINGS_SIZE(FS_NKEYS) + 2 * FLP__STATE_RNG_SIZE +    \
+     2 * 8)
 
-static void put_u64(uint8_t **p, uint64_t v)
-{
-    for (int i = 0; i < 8; i++)
-        *(*p)++ = (uint8_t)(v >> (8 * i));
-}
-
-static uint64_t get_u64(const uint8_t **p)
-{
-    uint64_t v = 0;
-    for (int i = 0; i < 8; i++)
-        v |= (uint64_t)*(*p)++ << (8 * i);
-    return v;
-}
+_Static_assert(FS_STATE_SIZE == 136, "the state record is 136 bytes (see the top of this file)");
 
 static uint64_t fingerprint(const fewshot *S, int split)
 {
@@ -269,18 +260,12 @@ static void fs_get_state(const flp_sampler *s, uint8_t *buf)
 {
     const fewshot *S = s->impl;
     uint8_t *p = buf;
-    memcpy(p, state_magic, 4);
-    p += 4;
-    for (int i = 0; i < 4; i++)
-        *p++ = (uint8_t)(FS_STATE_VERSION >> (8 * i));
-    put_u64(&p, S->seed);
-    for (int k = 0; k < FS_NKEYS; k++)
-        put_u64(&p, (uint64_t)S->set[k]);
+    flp__state_write_header(&p, state_magic, FS_STATE_VERSION);
+    flp__state_write_settings(&p, S->seed, S->set, FS_NKEYS);
     for (int r = 0; r < 2; r++)
-        for (int i = 0; i < 4; i++)
-            put_u64(&p, S->rng[r].s[i]);
-    put_u64(&p, fingerprint(S, FLP_SPLIT_TRAIN));
-    put_u64(&p, fingerprint(S, FLP_SPLIT_EVAL));
+        flp__state_write_rng(&p, &S->rng[r]);
+    flp__state_put_u64(&p, fingerprint(S, FLP_SPLIT_TRAIN));
+    flp__state_put_u64(&p, fingerprint(S, FLP_SPLIT_EVAL));
 }
 
 /* Decode and validate everything first, then commit: a refused state
@@ -289,35 +274,17 @@ static flp_status fs_set_state(flp_sampler *s, const uint8_t *buf, int64_t n)
 {
     fewshot *S = s->impl;
     static const char who[] = "few-shot sampler state";
-    if (buf == NULL)
-        return flp__error(FLP_ERR_NULL, "%s: argument 'buf' is NULL", who);
-    if (n != FS_STATE_SIZE)
-        return flp__error(FLP_ERR_FORMAT, "%s: %lld bytes, expected %d", who, (long long)n,
-                          FS_STATE_SIZE);
-    if (memcmp(buf, state_magic, 4) != 0)
-        return flp__error(FLP_ERR_FORMAT, "%s: bad magic (not a few-shot sampler)", who);
-    uint32_t version = 0;
-    for (int i = 0; i < 4; i++)
-        version |= (uint32_t)buf[4 + i] << (8 * i);
-    if (version != FS_STATE_VERSION)
-        return flp__error(FLP_ERR_VERSION, "%s: version %u, this library reads %u", who, version,
-                          FS_STATE_VERSION);
-    const uint8_t *p = buf + 8;
-    uint64_t seed = get_u64(&p);
+    FLP__TRY(flp__state_check_header(buf, n, FS_STATE_SIZE, state_magic, FS_STATE_VERSION, who,
+                                     "few-shot"));
+    const uint8_t *p = buf + FLP__STATE_HEADER_SIZE;
+    uint64_t seed;
     int64_t set[FS_NKEYS];
-    for (int k = 0; k < FS_NKEYS; k++)
-        set[k] = (int64_t)get_u64(&p);
-    FLP__TRY(flp__int_key_check_saved(fs_keys, FS_NKEYS, set, who));
+    FLP__TRY(flp__state_read_settings(&p, fs_keys, FS_NKEYS, &seed, set, who));
     flp_rng rng[2];
+    for (int r = 0; r < 2; r++)
+        FLP__TRY(flp__state_read_rng(&p, &rng[r], who, split_name(r)));
     for (int r = 0; r < 2; r++) {
-        for (int i = 0; i < 4; i++)
-            rng[r].s[i] = get_u64(&p);
-        if ((rng[r].s[0] | rng[r].s[1] | rng[r].s[2] | rng[r].s[3]) == 0)
-            return flp__error(FLP_ERR_FORMAT, "%s: the %s generator state is all zero", who,
-                              split_name(r));
-    }
-    for (int r = 0; r < 2; r++) {
-        uint64_t f = get_u64(&p);
+        uint64_t f = flp__state_get_u64(&p);
         if (f != fingerprint(S, r))
             return flp__error(FLP_ERR_VERSION,
                               "%s: saved over a different %s data set (other classes, class sizes "

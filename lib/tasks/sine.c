@@ -22,6 +22,7 @@
 #include "tasks/episode_internal.h"
 #include "tasks/keys.h"
 #include "tasks/sampler_internal.h"
+#include "tasks/state_record.h"
 
 #define SINE_PI 3.14159265358979323846
 #define SINE_AMP_LO 0.1
@@ -252,21 +253,10 @@ static flp_status sine_next(flp_sampler *s, flp_split split, flp_episode *ep)
 
 static const uint8_t state_magic[4] = {'S', 'I', 'N', 'E'};
 #define SINE_STATE_VERSION 1u
-#define SINE_STATE_SIZE (4 + 4 + 8 + 8 * SINE_NKEYS + 8 * 8)
+#define SINE_STATE_SIZE                                                                          \
+    (FLP__STATE_HEADER_SIZE + FLP__STATE_SETTINGS_SIZE(SINE_NKEYS) + 2 * FLP__STATE_RNG_SIZE)
 
-static void put_u64(uint8_t **p, uint64_t v)
-{
-    for (int i = 0; i < 8; i++)
-        *(*p)++ = (uint8_t)(v >> (8 * i));
-}
-
-static uint64_t get_u64(const uint8_t **p)
-{
-    uint64_t v = 0;
-    for (int i = 0; i < 8; i++)
-        v |= (uint64_t)*(*p)++ << (8 * i);
-    return v;
-}
+_Static_assert(SINE_STATE_SIZE == 136, "the state record is 136 bytes (see the top of this file)");
 
 static int64_t sine_state_size(const flp_sampler *s)
 {
@@ -278,27 +268,10 @@ static void sine_get_state(const flp_sampler *s, uint8_t *buf)
 {
     const sine *S = s->impl;
     uint8_t *p = buf;
-    memcpy(p, state_magic, 4);
-    p += 4;
-    for (int i = 0; i < 4; i++)
-        *p++ = (uint8_t)(SINE_STATE_VERSION >> (8 * i));
-    put_u64(&p, S->seed);
-    for (int k = 0; k < SINE_NKEYS; k++)
-        put_u64(&p, (uint64_t)S->set[k]);
-    for (int i = 0; i < 4; i++)
-        put_u64(&p, S->train.s[i]);
-    for (int i = 0; i < 4; i++)
-        put_u64(&p, S->eval.s[i]);
-}
-
-static flp_status read_rng(const uint8_t **p, flp_rng *rng, const char *which)
-{
-    for (int i = 0; i < 4; i++)
-        rng->s[i] = get_u64(p);
-    if ((rng->s[0] | rng->s[1] | rng->s[2] | rng->s[3]) == 0)
-        return flp__error(FLP_ERR_FORMAT, "sine sampler state: the %s generator state is all zero",
-                          which);
-    return FLP_OK;
+    flp__state_write_header(&p, state_magic, SINE_STATE_VERSION);
+    flp__state_write_settings(&p, S->seed, S->set, SINE_NKEYS);
+    flp__state_write_rng(&p, &S->train);
+    flp__state_write_rng(&p, &S->eval);
 }
 
 /* Decode and validate everything first, then commit: a refused state
@@ -306,29 +279,17 @@ static flp_status read_rng(const uint8_t **p, flp_rng *rng, const char *which)
 static flp_status sine_set_state(flp_sampler *s, const uint8_t *buf, int64_t n)
 {
     sine *S = s->impl;
-    if (buf == NULL)
-        return flp__error(FLP_ERR_NULL, "sine sampler state: argument 'buf' is NULL");
-    if (n != SINE_STATE_SIZE)
-        return flp__error(FLP_ERR_FORMAT, "sine sampler state: %lld bytes, expected %d",
-                          (long long)n, SINE_STATE_SIZE);
-    if (memcmp(buf, state_magic, 4) != 0)
-        return flp__error(FLP_ERR_FORMAT, "sine sampler state: bad magic (not a sine sampler)");
-    uint32_t version = 0;
-    for (int i = 0; i < 4; i++)
-        version |= (uint32_t)buf[4 + i] << (8 * i);
-    if (version != SINE_STATE_VERSION)
-        return flp__error(FLP_ERR_VERSION, "sine sampler state: version %u, this library reads %u",
-                          version, SINE_STATE_VERSION);
-    const uint8_t *p = buf + 8;
-    uint64_t seed = get_u64(&p);
+    static const char who[] = "sine sampler state";
+    FLP__TRY(flp__state_check_header(buf, n, SINE_STATE_SIZE, state_magic, SINE_STATE_VERSION,
+                                     who, "sine"));
+    const uint8_t *p = buf + FLP__STATE_HEADER_SIZE;
+    uint64_t seed;
     int64_t set[SINE_NKEYS];
-    for (int k = 0; k < SINE_NKEYS; k++)
-        set[k] = (int64_t)get_u64(&p);
-    FLP__TRY(flp__int_key_check_saved(sine_keys, SINE_NKEYS, set, "sine sampler state"));
+    FLP__TRY(flp__state_read_settings(&p, sine_keys, SINE_NKEYS, &seed, set, who));
     flp_rng train, eval;
-    FLP__TRY(read_rng(&p, &train, "training"));
-    FLP__TRY(read_rng(&p, &eval, "evaluation"));
-    FLP__TRY(ensure_pool(S, seed, set[FLP_SINE_POOL], "sine sampler state"));
+    FLP__TRY(flp__state_read_rng(&p, &train, who, "training"));
+    FLP__TRY(flp__state_read_rng(&p, &eval, who, "evaluation"));
+    FLP__TRY(ensure_pool(S, seed, set[FLP_SINE_POOL], who));
     S->seed = seed;
     memcpy(S->set, set, sizeof set);
     S->train = train;
