@@ -112,7 +112,6 @@ static flp_rule_kind parse_rule(const char *arg)
         if (strcmp(arg, rule_names[k]) == 0)
             return (flp_rule_kind)k;
     cli_bad_usage("--rule is oja, hebb or gradient, not '%s'", arg);
-    return FLP_RULE_OJA; /* not reached: cli_bad_usage exits */
 }
 
 enum {
