@@ -71,18 +71,12 @@ float *flp__meta_v(const flp_meta *meta, int64_t offset)
 
 /* ---- create / free / settings --------------------------------------------- */
 
-static flp_status flp__check_handles(const flp_net *net, const flp_feedback *fb,
-                                     const flp_rule *rule, const char *fn)
+static flp_status check_handles(const flp_net *net, const flp_feedback *fb, const flp_rule *rule,
+                                const char *fn)
 {
-    if (fb != NULL && fb->n_layers != net->n_layers)
-        return flp__error(FLP_ERR_INVALID,
-                          "%s: fb was created for a network of %d layers, net has %d", fn,
-                          fb->n_layers, net->n_layers);
-    if (rule != NULL && rule->n_layers != net->n_layers)
-        return flp__error(FLP_ERR_INVALID,
-                          "%s: rule was created for a network of %d layers, net has %d", fn,
-                          rule->n_layers, net->n_layers);
-    return FLP_OK;
+    if (fb != NULL)
+        FLP__TRY(flp__feedback_check_net(fb, net, fn));
+    return rule != NULL ? flp__rule_check_net(rule, net, fn) : FLP_OK;
 }
 
 /* Collect the configuration and allocate the views' capacity and Adam's
@@ -101,7 +95,7 @@ flp_status flp_meta_create(flp_net *net, flp_feedback *fb, flp_rule *rule, flp_m
     FLP__CHECK_NULL(out);
     *out = NULL;
     FLP__CHECK_NULL(net);
-    FLP__TRY(flp__check_handles(net, fb, rule, __func__));
+    FLP__TRY(check_handles(net, fb, rule, __func__));
     flp_meta *meta = flp__alloc_bytes(sizeof *meta, "flp_meta");
     if (meta == NULL)
         return FLP_ERR_NOMEM;

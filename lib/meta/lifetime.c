@@ -76,22 +76,6 @@ static flp_status build_layers(flp_lifetime *lt)
     return FLP_OK;
 }
 
-/* Whether fb and rule were created for a network of net's shape. */
-static int made_for(const flp_net *net, const flp_feedback *fb, const flp_rule *rule)
-{
-    if (fb->n_layers != net->n_layers || rule->n_layers != net->n_layers ||
-        fb->n_out != net->layers[net->n_layers - 1].out_size)
-        return 0;
-    for (int l = 0; l < net->n_layers; l++) {
-        const flp__layer *L = &net->layers[l];
-        int64_t rows = L->kind == FLP_LAYER_LINEAR ? L->out_size : 0;
-        int64_t cols = L->kind == FLP_LAYER_LINEAR ? L->in_size : 0;
-        if (fb->path[l].n_post != rows || rule->layer[l].rows != rows || rule->layer[l].cols != cols)
-            return 0;
-    }
-    return 1;
-}
-
 flp_status flp_lifetime_create(flp_net *net, flp_feedback *fb, flp_rule *rule, flp_lifetime **out)
 {
     FLP__CHECK_NULL(out);
@@ -99,9 +83,8 @@ flp_status flp_lifetime_create(flp_net *net, flp_feedback *fb, flp_rule *rule, f
     FLP__CHECK_NULL(net);
     FLP__CHECK_NULL(fb);
     FLP__CHECK_NULL(rule);
-    if (!made_for(net, fb, rule))
-        return flp__error(FLP_ERR_INVALID, "%s: the feedback or the rule was created for a different network",
-                          __func__);
+    FLP__TRY(flp__feedback_check_net(fb, net, __func__));
+    FLP__TRY(flp__rule_check_net(rule, net, __func__));
     flp_lifetime *lt = flp__alloc_bytes(sizeof *lt, "flp_lifetime");
     if (lt == NULL)
         return FLP_ERR_NOMEM;

@@ -173,8 +173,6 @@ static flp_status ensure_arena(flp_lifetime *lt, int64_t floats)
     return FLP_OK;
 }
 
-static int64_t scratch_floats(const flp_lifetime *lt) { return lt->scratch_floats; }
-
 /* Choose the schedule for `mem` floats: store every step's activities when
  * that still leaves a one-recomputation split (or better), else keep them
  * in the records. Sets sw->z and returns the floats set aside for stored
@@ -202,14 +200,14 @@ flp_status flp__lt_sweep(flp_lifetime *lt, int want_gradient, float *loss)
     lt->recomputed = 0;
     if (!want_gradient) {
         FLP__TRY(advance(&sw, 0, lt->K, lt->W, 1));
-        lt->workspace_bytes = 4 * scratch_floats(lt);
+        lt->workspace_bytes = 4 * lt->scratch_floats;
         return flp__lt_query(lt, lt->W, 0, loss);
     }
-    int64_t mem = lt->budget_bytes > 0 ? (int64_t)(lt->budget_bytes / sizeof(float)) - scratch_floats(lt)
+    int64_t mem = lt->budget_bytes > 0 ? (int64_t)(lt->budget_bytes / sizeof(float)) - lt->scratch_floats
                                        : lt->K * sw.z.record;
     int64_t stored = plan(&sw, mem);
     if (stored < 0) {
-        double need = 4.0 * ((double)min_floats(sw.z, lt->K) + (double)scratch_floats(lt));
+        double need = 4.0 * ((double)min_floats(sw.z, lt->K) + (double)lt->scratch_floats);
         return flp__error(FLP_ERR_NOMEM, "flp_lifetime_run: a memory budget of %.0f bytes is too small for "
                           "%lld steps of this network; the minimum is %.0f bytes", lt->budget_bytes,
                           (long long)lt->K, need);
@@ -217,7 +215,7 @@ flp_status flp__lt_sweep(flp_lifetime *lt, int want_gradient, float *loss)
     int64_t peak = peak_floats(sw.z, lt->K, mem - stored);
     FLP__TRY(ensure_arena(lt, stored + peak));
     sw.acts = stored > 0 ? lt->arena : NULL;
-    lt->workspace_bytes = 4 * (stored + peak + scratch_floats(lt));
+    lt->workspace_bytes = 4 * (stored + peak + lt->scratch_floats);
     /* decisions use the whole budget; the schedule touches at most `peak` */
     FLP__TRY(reverse_range(&sw, 0, lt->K, lt->W, lt->arena + stored, mem - stored, 1));
     lt->recomputed = sw.steps_run - lt->K;

@@ -233,3 +233,19 @@ flp_status flp_feedback_zero_grad(flp_feedback *fb)
     }
     return FLP_OK;
 }
+
+flp_status flp__feedback_check_net(const flp_feedback *fb, const flp_net *net, const char *fn)
+{
+    int64_t n_out = net->n_layers > 0 ? net->layers[net->n_layers - 1].out_size : 0;
+    if (fb->n_layers != net->n_layers || fb->n_out != n_out)
+        return flp__error(FLP_ERR_INVALID, "%s: the feedback was created for a network of %d layers and "
+                          "%lld outputs, this one has %d and %lld", fn, fb->n_layers, (long long)fb->n_out,
+                          net->n_layers, (long long)n_out);
+    for (int l = 0; l < net->n_layers; l++) {
+        const flp__layer *L = &net->layers[l];
+        if (fb->path[l].n_post != (L->kind == FLP_LAYER_LINEAR ? L->out_size : 0))
+            return flp__error(FLP_ERR_INVALID, "%s: the feedback was created for another network "
+                              "(layer %d differs)", fn, l);
+    }
+    return FLP_OK;
+}

@@ -6,6 +6,7 @@
 
 #include "core/tensor.h"
 #include "flp/flp_plasticity.h"
+#include "flp/flp_net.h"
 
 typedef struct {
     int64_t n_post;          /* n_l */
@@ -46,6 +47,11 @@ static inline int flp__bias_granularity(int granularity)
 {
     return granularity == FLP_GRANULARITY_LAYER ? FLP_GRANULARITY_LAYER : FLP_GRANULARITY_NEURON;
 }
+
+/* FLP_ERR_INVALID (naming fn and the first mismatch) unless the handle was
+ * created for a network of net's shape: same layers, same linear widths. */
+flp_status flp__feedback_check_net(const flp_feedback *fb, const flp_net *net, const char *fn);
+flp_status flp__rule_check_net(const flp_rule *rule, const flp_net *net, const char *fn);
 
 /* Append the handle's meta-parameters to `list` in a fixed order
  * ("feedback.<l>.B|c|beta", "rule.<l>.alpha", then "rule.<l>.lr_bias" under the

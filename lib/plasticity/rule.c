@@ -369,3 +369,18 @@ flp_status flp_rule_zero_grad(flp_rule *rule)
                    (size_t)(rule->layer[l].n_alpha + rule->layer[l].n_lr_bias) * sizeof(float));
     return FLP_OK;
 }
+
+flp_status flp__rule_check_net(const flp_rule *rule, const flp_net *net, const char *fn)
+{
+    if (rule->n_layers != net->n_layers)
+        return flp__error(FLP_ERR_INVALID, "%s: the rule was created for a network of %d layers, this one "
+                          "has %d", fn, rule->n_layers, net->n_layers);
+    for (int l = 0; l < net->n_layers; l++) {
+        const flp__layer *L = &net->layers[l];
+        int linear = L->kind == FLP_LAYER_LINEAR;
+        if (rule->layer[l].rows != (linear ? L->out_size : 0) || rule->layer[l].cols != (linear ? L->in_size : 0))
+            return flp__error(FLP_ERR_INVALID, "%s: the rule was created for another network (layer %d differs)",
+                              fn, l);
+    }
+    return FLP_OK;
+}
