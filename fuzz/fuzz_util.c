@@ -1,0 +1,55 @@
+/* fuzz_util.c - scratch files and checks shared by the fuzz targets. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "fuzz.h"
+
+static char scratch[256];
+
+static void remove_scratch(void)
+{
+    if (scratch[0] != '\0')
+        unlink(scratch);
+}
+
+const char *flp_fuzz_file(const uint8_t *data, size_t size)
+{
+    if (scratch[0] == '\0') {
+        const char *dir = getenv("TMPDIR");
+        snprintf(scratch, sizeof scratch, "%s/flp-fuzz.%ld", dir && dir[0] ? dir : "/tmp",
+                 (long)getpid());
+        atexit(remove_scratch);
+    }
+    FILE *f = fopen(scratch, "wb");
+    if (f == NULL)
+        return NULL;
+    size_t put = size > 0 ? fwrite(data, 1, size, f) : 0;
+    if (fclose(f) != 0 || put != size)
+        return NULL;
+    return scratch;
+}
+
+void flp_fuzz_emit_file(flp_fuzz_emit emit, void *ctx, const char *name, const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    FLP_FUZZ_CHECK(f != NULL);
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    uint8_t *buf = malloc((size_t)n + 1);
+    FLP_FUZZ_CHECK(buf != NULL && fread(buf, 1, (size_t)n, f) == (size_t)n);
+    fclose(f);
+    unlink(path);
+    emit(ctx, name, buf, (size_t)n);
+    free(buf);
+}
+
+void flp_fuzz_check(int ok, const char *what, const char *file, int line)
+{
+    if (ok)
+        return;
+    fprintf(stderr, "%s:%d: fuzz check failed: %s\n", file, line, what);
+    abort();
+}

@@ -1,0 +1,79 @@
+/* target_jpeg.c - JPEG decoding (flp__jpeg_read), to gray and to RGB. */
+#include <stdio.h>
+
+#include <jpeglib.h>
+
+#include "core/alloc.h"
+#include "fuzz.h"
+#include "io/image.h"
+
+flp_status flp_fuzz_run(const uint8_t *data, size_t size)
+{
+    const char *path = flp_fuzz_file(data, size);
+    if (path == NULL)
+        return FLP_OK;
+    flp_status st = FLP_OK;
+    for (int channels = 1; channels <= 3 && st == FLP_OK; channels += 2) {
+        float *img;
+        int64_t h, w;
+        st = flp__jpeg_read(path, channels, &img, &h, &w);
+        if (st == FLP_OK) {
+            FLP_FUZZ_CHECK(h >= 1 && w >= 1 && h * w <= FLP__IMAGE_MAX_PIXELS);
+            for (int64_t i = 0; i < channels * h * w; i++)
+                FLP_FUZZ_CHECK(img[i] >= 0.0f && img[i] <= 1.0f);
+        }
+        flp__free(img);
+    }
+    return st;
+}
+
+static void write_jpeg(const char *path, int w, int h, int comps, J_COLOR_SPACE cs, int progressive)
+{
+    FILE *f = fopen(path, "wb");
+    FLP_FUZZ_CHECK(f != NULL);
+    struct jpeg_compress_struct c;
+    struct jpeg_error_mgr jerr;
+    c.err = jpeg_std_error(&jerr);
+    jpeg_create_compress(&c);
+    jpeg_stdio_dest(&c, f);
+    c.image_width = (JDIMENSION)w;
+    c.image_height = (JDIMENSION)h;
+    c.input_components = comps;
+    c.in_color_space = cs;
+    jpeg_set_defaults(&c);
+    jpeg_set_quality(&c, 75, TRUE);
+    if (progressive)
+        jpeg_simple_progression(&c);
+    jpeg_start_compress(&c, TRUE);
+    JSAMPLE row[32 * 4];
+    for (int y = 0; y < h; y++) {
+        for (int i = 0; i < w * comps; i++)
+            row[i] = (JSAMPLE)((i * 29 + y * 13) & 0xff);
+        JSAMPROW r = row;
+        jpeg_write_scanlines(&c, &r, 1);
+    }
+    jpeg_finish_compress(&c);
+    jpeg_destroy_compress(&c);
+    fclose(f);
+}
+
+void flp_fuzz_seeds(flp_fuzz_emit emit, void *ctx)
+{
+    static const struct {
+        const char *name;
+        int w, h, comps;
+        J_COLOR_SPACE cs;
+        int progressive;
+    } kinds[] = {
+        {"gray.jpg", 16, 9, 1, JCS_GRAYSCALE, 0},
+        {"rgb.jpg", 17, 8, 3, JCS_RGB, 0},
+        {"rgb-progressive.jpg", 12, 12, 3, JCS_RGB, 1},
+        {"cmyk.jpg", 8, 8, 4, JCS_CMYK, 0},
+    };
+    char path[256];
+    snprintf(path, sizeof path, "%s.seed", flp_fuzz_file(NULL, 0));
+    for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++) {
+        write_jpeg(path, kinds[i].w, kinds[i].h, kinds[i].comps, kinds[i].cs, kinds[i].progressive);
+        flp_fuzz_emit_file(emit, ctx, kinds[i].name, path);
+    }
+}
