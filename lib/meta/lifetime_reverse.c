@@ -119,6 +119,24 @@ double flp__lt_loss(const flp_lifetime *lt, int64_t rows, const float *out, cons
                               : mse(rows * lt->n_final, out, y, grad);
 }
 
+/* A non-finite query loss: name the first layer whose query activities
+ * went non-finite, as a failed inner step names its layer. */
+static flp_status query_nonfinite(const flp_lifetime *lt, int64_t rows, const float *acts)
+{
+    for (int i = 0; i < lt->n; i++) {
+        const float *h = acts + rows * lt->layer[i].h_off;
+        for (int64_t j = 0; j < rows * lt->layer[i].n_out; j++)
+            if (!isfinite(h[j]))
+                return flp__error(FLP_ERR_NONFINITE,
+                                  "flp_lifetime_run: the query loss is not finite: the query pass "
+                                  "after inner step %lld goes non-finite at layer %d",
+                                  (long long)(lt->K - 1), lt->layer[i].net_index);
+    }
+    return flp__error(FLP_ERR_NONFINITE,
+                      "flp_lifetime_run: the query loss is not finite (the outputs are finite; the "
+                      "loss overflows)");
+}
+
 flp_status flp__lt_query(flp_lifetime *lt, const float *state, int want_gradient, float *loss)
 {
     int64_t Q = lt->n_query, width = Q * lt->act_width;
@@ -132,7 +150,7 @@ flp_status flp__lt_query(flp_lifetime *lt, const float *state, int want_gradient
     double l = flp__lt_loss(lt, Q, acts + out_off, lt->yq, lt->lq, seed);
     *loss = (float)l;
     if (!isfinite(l))
-        return flp__error(FLP_ERR_NONFINITE, "flp_lifetime_run: the query loss is not finite");
+        return query_nonfinite(lt, Q, acts);
     if (want_gradient) {
         memset(lt->Wbar, 0, (size_t)lt->n_state * sizeof *lt->Wbar);
         flp__lt_backprop(lt, state, Q, lt->xq, acts, hbar, lt->Wbar, 0);
