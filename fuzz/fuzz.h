@@ -1,4 +1,4 @@
-/* fuzz.h - what one fuzz target provides (fuzz/README.md).
+/* fuzz.h - what one fuzz target provides (doc/FUZZING.md).
  *
  * A target is one file, target_<name>.c, defining the two functions below;
  * fuzz/meson.build links it with libfuzzer_main.c into fuzz-<name> (the
