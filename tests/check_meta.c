@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include "core/alloc.h"
 #include "io/checkpoint_format.h"
@@ -924,7 +925,12 @@ START_TEST(test_checkpoint_truncated)
         expect_refused(&c, c.file, n, FLP_ERR_FORMAT, NULL, what);
     }
     /* Named sections: cut inside the tensor section's payload. */
-    expect_refused(&c, c.file, FLP__CKPT_HEADER_SIZE + 16, FLP_ERR_FORMAT, "optimizer section",
+    uint64_t conf_len;
+    memcpy(&conf_len, c.file + FLP__CKPT_HEADER_SIZE + 4, 8);
+    long optimizer_at = FLP__CKPT_HEADER_SIZE + 16 + (long)conf_len;
+    expect_refused(&c, c.file, FLP__CKPT_HEADER_SIZE + 16, FLP_ERR_FORMAT, "configuration section",
+                   "cut in configuration");
+    expect_refused(&c, c.file, optimizer_at + 16, FLP_ERR_FORMAT, "optimizer section",
                    "cut in optimizer");
     expect_refused(&c, c.file, c.size - 30, FLP_ERR_FORMAT, "sampler section", "cut in sampler");
     expect_refused(&c, c.file, 4, FLP_ERR_FORMAT, "header", "cut in header");
@@ -974,7 +980,7 @@ START_TEST(test_checkpoint_header_checks)
     x = 99;
     memcpy(buf + 8, &x, 4);
     expect_refused(&c, buf, c.size, FLP_ERR_VERSION, "format version 99", "version");
-    ck_assert_ptr_nonnull(strstr(flp_last_error(), "reads version 1"));
+    ck_assert_ptr_nonnull(strstr(flp_last_error(), "reads versions 1 to 2"));
     RESET();
     x = 0x04030201u;
     memcpy(buf + 16, &x, 4);
@@ -1008,8 +1014,8 @@ START_TEST(test_checkpoint_configuration_mismatch)
     ck_flp(flp_meta_create(b.net, b.fb, b.rule, &b.meta));
     snapshot before = snap_take(b.meta);
     ck_flp_fails(flp_checkpoint_load(tmp_path("a.ckpt"), b.meta, NULL), FLP_ERR_VERSION);
-    ck_assert_msg(strstr(flp_last_error(),
-                         "checkpoint has rule.0.alpha with 12 values, this configuration has 4"),
+    ck_assert_msg(strstr(flp_last_error(), "it has 'rule.granularity=synapse', these handles have "
+                                           "'rule.granularity=neuron'"),
                   "%s", flp_last_error());
     snap_check_same(&before, b.meta, "granularity mismatch");
     free(before.data);
@@ -1017,11 +1023,102 @@ START_TEST(test_checkpoint_configuration_mismatch)
     rig_handles(&d, 3, FLP_GRANULARITY_SYNAPSE);
     ck_flp(flp_meta_create(d.net, NULL, NULL, &d.meta));
     ck_flp_fails(flp_checkpoint_load(tmp_path("a.ckpt"), d.meta, NULL), FLP_ERR_VERSION);
-    ck_assert_msg(strstr(flp_last_error(), "12 meta-parameter tensors, this configuration has 4"),
+    ck_assert_msg(strstr(flp_last_error(), "it has 'rule.kind=oja', these handles have 'rule=none'"),
                   "%s", flp_last_error());
     rig_free(&a);
     rig_free(&b);
     rig_free(&d);
+}
+END_TEST
+
+/* A rule of another kind over the same tensors (Oja and Hebb have the same
+ * coefficients) is caught by the configuration the file records. */
+START_TEST(test_checkpoint_rule_kind_mismatch)
+{
+    rig a, b;
+    rig_make(&a, 1);
+    ck_flp(flp_checkpoint_save(tmp_path("oja.ckpt"), a.meta, NULL));
+    rig_handles(&b, 2, FLP_GRANULARITY_SYNAPSE);
+    flp_rule_free(b.rule);
+    ck_flp(flp_rule_create(b.net, FLP_RULE_HEBB, &b.rule));
+    ck_flp(flp_meta_create(b.net, b.fb, b.rule, &b.meta));
+    snapshot before = snap_take(b.meta);
+    ck_flp_fails(flp_checkpoint_load(tmp_path("oja.ckpt"), b.meta, NULL), FLP_ERR_VERSION);
+    ck_assert_msg(strstr(flp_last_error(), "another configuration: it has 'rule.kind=oja', these "
+                                           "handles have 'rule.kind=hebb'"),
+                  "%s", flp_last_error());
+    snap_check_same(&before, b.meta, "rule kind mismatch");
+    free(before.data);
+    rig_free(&a);
+    rig_free(&b);
+}
+END_TEST
+
+/* Rewrite the CRC of the section that starts at `at`. */
+static void fix_section_crc(uint8_t *buf, long at)
+{
+    uint64_t len;
+    memcpy(&len, buf + at + 4, 8);
+    uint32_t crc = (uint32_t)crc32_z(0L, buf + at, (z_size_t)(12 + len));
+    memcpy(buf + at + 12 + len, &crc, 4);
+}
+
+/* Doubles stored in another layout (here: byte-swapped) are refused. */
+START_TEST(test_checkpoint_double_layout)
+{
+    corrupt_rig c;
+    corrupt_setup(&c);
+    uint8_t *buf = malloc((size_t)c.size);
+    memcpy(buf, c.file, (size_t)c.size);
+    long conf = FLP__CKPT_HEADER_SIZE;
+    ck_assert_int_eq(memcmp(buf + conf, "CONF", 4), 0);
+    for (int i = 0; i < 4; i++) {
+        uint8_t t = buf[conf + 12 + i];
+        buf[conf + 12 + i] = buf[conf + 19 - i];
+        buf[conf + 19 - i] = t;
+    }
+    fix_section_crc(buf, conf);
+    expect_refused(&c, buf, c.size, FLP_ERR_VERSION, "different double layout", "double layout");
+    free(buf);
+    corrupt_free(&c);
+}
+END_TEST
+
+/* Format 1 (libflp 0.1.0: no configuration section) is still read: the
+ * same file less its CONF section loads to the same state. */
+START_TEST(test_checkpoint_reads_format_1)
+{
+    corrupt_rig c;
+    corrupt_setup(&c);
+    uint64_t conf_len;
+    memcpy(&conf_len, c.file + FLP__CKPT_HEADER_SIZE + 4, 8);
+    long skip = 16 + (long)conf_len, size = c.size - skip;
+    uint8_t *v1 = malloc((size_t)size);
+    memcpy(v1, c.file, FLP__CKPT_HEADER_SIZE);
+    memcpy(v1 + FLP__CKPT_HEADER_SIZE, c.file + FLP__CKPT_HEADER_SIZE + skip,
+           (size_t)(size - FLP__CKPT_HEADER_SIZE));
+    uint32_t format = 1;
+    memcpy(v1 + 8, &format, 4);
+    uint32_t crc = (uint32_t)crc32_z(0L, v1, 24);
+    memcpy(v1 + 24, &crc, 4);
+    write_all(tmp_path("v1.ckpt"), v1, size);
+    ck_flp(flp_checkpoint_load(tmp_path("v1.ckpt"), c.r.meta, &c.fake.base));
+    snapshot from_v1 = snap_take(c.r.meta);
+    ck_assert_int_eq(c.fake.counter, 42);
+    ck_flp(flp_checkpoint_load(tmp_path("good.ckpt"), c.r.meta, &c.fake.base));
+    snap_check_same(&from_v1, c.r.meta, "format 1 and 2 loads");
+    /* a format 1 file is checked by its tensors alone */
+    rig d;
+    rig_handles(&d, 3, FLP_GRANULARITY_NEURON);
+    ck_flp(flp_meta_create(d.net, d.fb, d.rule, &d.meta));
+    ck_flp_fails(flp_checkpoint_load(tmp_path("v1.ckpt"), d.meta, NULL), FLP_ERR_VERSION);
+    ck_assert_msg(strstr(flp_last_error(),
+                         "checkpoint has rule.0.alpha with 12 values, this configuration has 4"),
+                  "%s", flp_last_error());
+    rig_free(&d);
+    free(from_v1.data);
+    free(v1);
+    corrupt_free(&c);
 }
 END_TEST
 
@@ -1168,6 +1265,9 @@ Suite *make_meta_suite(void)
     tcase_add_test(ckpt, test_checkpoint_flipped_bytes);
     tcase_add_test(ckpt, test_checkpoint_header_checks);
     tcase_add_test(ckpt, test_checkpoint_configuration_mismatch);
+    tcase_add_test(ckpt, test_checkpoint_rule_kind_mismatch);
+    tcase_add_test(ckpt, test_checkpoint_double_layout);
+    tcase_add_test(ckpt, test_checkpoint_reads_format_1);
     tcase_add_test(ckpt, test_checkpoint_io_errors);
     tcase_add_test(ckpt, test_resume_bit_identical);
     suite_add_tcase(s, ckpt);

@@ -17,6 +17,7 @@
 
 #include "core/alloc.h"
 #include "core/error.h"
+#include "io/checkpoint_config.h"
 #include "io/checkpoint_format.h"
 #include "meta/meta_internal.h"
 #include "tasks/sampler_internal.h"
@@ -53,11 +54,20 @@ static void flp__put_f64(flp__writer *w, double x) { flp__put(w, &x, sizeof x); 
 /* What the section writers need. */
 typedef struct {
     const flp_meta *meta;
+    const char *config;         /* flp__ckpt_describe's text */
+    size_t config_len;
     const flp__tensor_list *views;
     const char *kind;           /* NULL: no sampler section */
     const uint8_t *state;
     int64_t state_size;
 } flp__save_ctx;
+
+static void flp__write_config(flp__writer *w, const flp__save_ctx *c)
+{
+    flp__put_f64(w, 1.0);
+    flp__put_u32(w, (uint32_t)c->config_len);
+    flp__put(w, c->config, c->config_len);
+}
 
 static void flp__write_optimizer(flp__writer *w, const flp__save_ctx *c)
 {
@@ -115,7 +125,8 @@ static void flp__write_end(flp__writer *w, const flp__save_ctx *c)
 typedef void (*flp__section_writer)(flp__writer *w, const flp__save_ctx *c);
 
 static const flp__section_writer flp__sec_writer[FLP__SEC_COUNT] = {
-    flp__write_optimizer, flp__write_tensors, flp__write_sampler, flp__write_end};
+    flp__write_config, flp__write_optimizer, flp__write_tensors, flp__write_sampler,
+    flp__write_end};
 
 /* One section: size it with a counting pass, then tag, length, payload, CRC. */
 static int flp__write_section(FILE *f, flp__section sec, const flp__save_ctx *c)
@@ -263,12 +274,17 @@ flp_status flp_checkpoint_save(const char *path, const flp_meta *meta, const flp
         return flp__error(FLP_ERR_INVALID, "%s: path is empty", __func__);
     flp__tensor_list views = {0};
     uint8_t *state = NULL;
+    char *config = NULL;
     flp__save_ctx c = {.meta = meta, .views = &views};
     flp_status st = flp__meta_collect(meta, &views, __func__);
+    if (st == FLP_OK)
+        st = flp__ckpt_describe(meta, &config, &c.config_len);
+    c.config = config;
     if (st == FLP_OK)
         st = flp__sampler_snapshot(sampler, &c, &state, __func__);
     if (st == FLP_OK)
         st = flp__save_atomic(path, &c, __func__);
+    flp__free(config);
     flp__free(state);
     flp__tensor_list_free(&views);
     return st;
@@ -316,6 +332,9 @@ typedef struct {
     const char *fn;
     uint8_t *data;                   /* the whole file */
     uint64_t size;
+    uint32_t format;
+    const char *config;              /* CONF's text (format 2 on), else NULL */
+    uint32_t config_len;
     flp__adam_settings adam;
     int64_t step;
     flp__group_schedule groups[FLP_GROUP_COUNT];
@@ -388,12 +407,12 @@ static flp_status flp__parse_header(flp__ckpt *ck, flp__reader *r)
     if (problem != NULL)
         return flp__error(FLP_ERR_VERSION, "%s: checkpoint '%s' %s (marker 0x%08x, expected 0x%08x)",
                           ck->fn, ck->path, problem, order, FLP__CKPT_BYTE_ORDER);
-    if (format != FLP__CKPT_FORMAT)
+    if (format < FLP__CKPT_FORMAT_OLDEST || format > FLP__CKPT_FORMAT)
         return flp__error(FLP_ERR_VERSION,
                           "%s: checkpoint '%s' has format version %u (written by libflp %u.%u.%u), "
-                          "this libflp %s reads version %u",
+                          "this libflp %s reads versions %u to %u",
                           ck->fn, ck->path, format, writer / 10000, writer / 100 % 100,
-                          writer % 100, flp_version(), FLP__CKPT_FORMAT);
+                          writer % 100, flp_version(), FLP__CKPT_FORMAT_OLDEST, FLP__CKPT_FORMAT);
     const float one = 1.0f;
     if (memcmp(h + 20, &one, 4) != 0)
         return flp__error(FLP_ERR_VERSION,
@@ -402,6 +421,24 @@ static flp_status flp__parse_header(flp__ckpt *ck, flp__reader *r)
                           ck->fn, ck->path, h[20], h[21], h[22], h[23]);
     if (crc != (uint32_t)crc32_z(0L, h, 24))
         return flp__bad(ck, "has a corrupt header (CRC mismatch)");
+    ck->format = format;
+    return FLP_OK;
+}
+
+static flp_status flp__parse_config(flp__ckpt *ck, flp__reader *r)
+{
+    const double one = 1.0;
+    uint8_t bits[8];
+    if (!flp__get(r, bits, 8) || !flp__get(r, &ck->config_len, 4) ||
+        ck->config_len != r->n - r->pos)
+        return flp__malformed(ck, FLP__SEC_CONFIG, "wrong length");
+    if (memcmp(bits, &one, 8) != 0)
+        return flp__error(FLP_ERR_VERSION,
+                          "%s: checkpoint '%s' was written with a different double layout "
+                          "(1.0 stored as %02x%02x%02x%02x%02x%02x%02x%02x)",
+                          ck->fn, ck->path, bits[0], bits[1], bits[2], bits[3], bits[4], bits[5],
+                          bits[6], bits[7]);
+    ck->config = (const char *)flp__skip(r, ck->config_len);
     return FLP_OK;
 }
 
@@ -505,7 +542,8 @@ static flp_status flp__parse_end(flp__ckpt *ck, flp__reader *r)
 typedef flp_status (*flp__section_parser)(flp__ckpt *ck, flp__reader *r);
 
 static const flp__section_parser flp__sec_parser[FLP__SEC_COUNT] = {
-    flp__parse_optimizer, flp__parse_tensors, flp__parse_sampler, flp__parse_end};
+    flp__parse_config, flp__parse_optimizer, flp__parse_tensors, flp__parse_sampler,
+    flp__parse_end};
 
 static flp_status flp__section_error(const flp__ckpt *ck, const char *what, flp__section sec)
 {
@@ -547,6 +585,8 @@ static flp_status flp__parse(flp__ckpt *ck)
     flp__reader r = {ck->data, ck->size, 0};
     flp__section got;
     FLP__TRY(flp__parse_header(ck, &r));
+    if (ck->format >= FLP__CKPT_FORMAT_CONFIG)
+        FLP__TRY(flp__parse_section(ck, &r, FLP__SEC_CONFIG, 0, &got));
     FLP__TRY(flp__parse_section(ck, &r, FLP__SEC_OPTIMIZER, 0, &got));
     FLP__TRY(flp__parse_section(ck, &r, FLP__SEC_TENSORS, 0, &got));
     FLP__TRY(flp__parse_section(ck, &r, FLP__SEC_SAMPLER, 1, &got));
@@ -555,6 +595,26 @@ static flp_status flp__parse(flp__ckpt *ck)
     if (r.pos != r.n)
         return flp__bad(ck, "has data after the end marker");
     return FLP_OK;
+}
+
+/* The recorded configuration (format 2 on) must be the handles'; format 1
+ * files recorded none and are checked by their tensors alone. */
+static flp_status flp__match_config(const flp__ckpt *ck, const flp_meta *meta)
+{
+    if (ck->config == NULL)
+        return FLP_OK;
+    char *now;
+    size_t len;
+    FLP__TRY(flp__ckpt_describe(meta, &now, &len));
+    char was[128], is[128];
+    flp_status st = FLP_OK;
+    if (flp__ckpt_config_diff(ck->config, ck->config_len, now, was, is, sizeof was) != NULL)
+        st = flp__error(FLP_ERR_VERSION,
+                        "%s: checkpoint '%s' is for another configuration: it has '%s', these "
+                        "handles have '%s'",
+                        ck->fn, ck->path, was, is);
+    flp__free(now);
+    return st;
 }
 
 /* The file's tensors must be exactly the handles' meta-parameters. */
@@ -627,6 +687,8 @@ flp_status flp_checkpoint_load(const char *path, flp_meta *meta, flp_sampler *sa
         st = flp__read_file(&ck);
     if (st == FLP_OK)
         st = flp__parse(&ck);
+    if (st == FLP_OK)
+        st = flp__match_config(&ck, meta);
     if (st == FLP_OK)
         st = flp__match_tensors(&ck, &meta->views);
     if (st == FLP_OK)

@@ -1,4 +1,5 @@
-/* checkpoint_format.h - the layout of checkpoint files (format version 1).
+/* checkpoint_format.h - the layout of checkpoint files (format version 2;
+ * version 1, written by libflp 0.1.0, is still read).
  *
  * Every multi-byte value is written in the writer's native byte order and
  * float layout; the header records both so that a reader on a different
@@ -11,12 +12,15 @@
  *     u32      byte-order marker 0x01020304
  *     u32      bits of 1.0f (0x3f800000 for IEEE-754 binary32)
  *     u32      CRC-32 of the 24 bytes above
- *   sections, in this order: OPTM, TENS, SAMP (optional), END
+ *   sections, in this order: CONF (format 2 on), OPTM, TENS, SAMP (optional), END
  *     char[4]  tag
  *     u64      payload length in bytes
  *     u8[len]  payload
  *     u32      CRC-32 (zlib) of tag, length and payload
  *
+ *   CONF  f64 1.0 (its bits give the double layout), u32 length,
+ *         char text[length] (no NUL): the configuration of the handles as
+ *         "key=value\n" lines (checkpoint_config.h), refused if it differs
  *   OPTM  f64 beta1, beta2, eps; i32 nonfinite policy; i64 step count;
  *         u32 group count (FLP_GROUP_COUNT); per group: f64 base lr,
  *         i32 frozen, f64 decay factor, i32 milestone count,
@@ -34,7 +38,9 @@
 
 #define FLP__CKPT_MAGIC "FLPCKPT"  /* + its terminating NUL: 8 bytes */
 #define FLP__CKPT_MAGIC_SIZE 8
-#define FLP__CKPT_FORMAT 1u
+#define FLP__CKPT_FORMAT 2u
+#define FLP__CKPT_FORMAT_OLDEST 1u  /* oldest format version read */
+#define FLP__CKPT_FORMAT_CONFIG 2u  /* first version with a CONF section */
 #define FLP__CKPT_BYTE_ORDER 0x01020304u
 #define FLP__CKPT_FLOAT_ONE 0x3f800000u
 #define FLP__CKPT_HEADER_SIZE 28
@@ -45,17 +51,19 @@
 #define FLP__CKPT_TENSOR_HEAD (FLP__CKPT_NAME_SIZE + 4 + 8)
 
 typedef enum {
-    FLP__SEC_OPTIMIZER = 0,
-    FLP__SEC_TENSORS = 1,
-    FLP__SEC_SAMPLER = 2,
-    FLP__SEC_END = 3,
-    FLP__SEC_COUNT = 4
+    FLP__SEC_CONFIG = 0,
+    FLP__SEC_OPTIMIZER = 1,
+    FLP__SEC_TENSORS = 2,
+    FLP__SEC_SAMPLER = 3,
+    FLP__SEC_END = 4,
+    FLP__SEC_COUNT = 5
 } flp__section;
 
 /* Tags as written, and the names used in error messages, by flp__section. */
-static const char flp__sec_tag[FLP__SEC_COUNT][4] = {{'O', 'P', 'T', 'M'}, {'T', 'E', 'N', 'S'},
-                                                     {'S', 'A', 'M', 'P'}, {'E', 'N', 'D', ' '}};
-static const char *const flp__sec_name[FLP__SEC_COUNT] = {"optimizer", "tensor", "sampler",
-                                                          "end-marker"};
+static const char flp__sec_tag[FLP__SEC_COUNT][4] = {{'C', 'O', 'N', 'F'}, {'O', 'P', 'T', 'M'},
+                                                     {'T', 'E', 'N', 'S'}, {'S', 'A', 'M', 'P'},
+                                                     {'E', 'N', 'D', ' '}};
+static const char *const flp__sec_name[FLP__SEC_COUNT] = {"configuration", "optimizer", "tensor",
+                                                          "sampler", "end-marker"};
 
 #endif
