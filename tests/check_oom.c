@@ -1,7 +1,8 @@
 /* check_oom.c - allocation failures, SQLite-style: for every n, a run where
  * the n-th allocation fails, through the create functions, a whole
  * lifetime + meta-step (both rules, a tight memory budget), the samplers,
- * checkpoint save and load, and opening a data set.
+ * checkpoint save and load, and opening a data set; and files declaring
+ * huge images are refused before anything is allocated.
  *
  * Each injected failure must come back as FLP_ERR_NOMEM with a message;
  * the handles involved must then still work (the same call without the
@@ -16,6 +17,7 @@
 #include <unistd.h>
 
 #include "core/alloc.h"
+#include "io/image.h"
 #include "testutil.h"
 
 /* ---- the handles a scenario works on ---------------------------------- */
@@ -378,6 +380,26 @@ START_TEST(test_data_scenario)
 }
 END_TEST
 
+/* A 100-byte PNG whose header declares 16384x16384 RGBA pixels of 16 bits
+ * (a fuzzing regression): refused as corrupt before a single allocation,
+ * where it used to cost 2 GiB of rows and 1 GiB of floats first. */
+START_TEST(test_huge_png_refused_before_allocating)
+{
+    const char *dir = getenv("FLP_TESTS_DIR");
+    ck_assert_ptr_nonnull(dir);
+    char path[4096];
+    snprintf(path, sizeof path, "%s/../fuzz/regress/png/huge-ihdr-little-data.png", dir);
+    float *img = NULL;
+    int64_t h, w;
+    flp__alloc_fail_after(1); /* any allocation would turn the result into NOMEM */
+    ck_flp_fails(flp__png_read(path, 1, &img, &h, &w), FLP_ERR_FORMAT);
+    flp__alloc_fail_after(0);
+    ck_assert_msg(strstr(flp_last_error(), "declares 16384x16384 pixels, more than its data can hold"),
+                  "%s", flp_last_error());
+    ck_assert_ptr_null(img);
+}
+END_TEST
+
 Suite *make_oom_suite(void)
 {
     Suite *s = suite_create("oom");
@@ -391,5 +413,8 @@ Suite *make_oom_suite(void)
                         (int)(sizeof data_scenarios / sizeof data_scenarios[0]));
     tcase_set_timeout(data, 600);
     suite_add_tcase(s, data);
+    TCase *early = tcase_create("refused early");
+    tcase_add_test(early, test_huge_png_refused_before_allocating);
+    suite_add_tcase(s, early);
     return s;
 }

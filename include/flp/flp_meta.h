@@ -89,10 +89,13 @@ FLP_API flp_status flp_meta_grad_norm(const flp_meta *meta, int group, double *n
  * settings and, when given, the sampler's state. Files are versioned and
  * checksummed (CRC-32 per section) and written atomically (temporary file,
  * fsync, rename): a crash never leaves a partial file under `path`.
- * Loading checks the configuration (tensor names and sizes, sampler kind)
- * against the handles and refuses a mismatch with a message saying what
- * differs; truncated, corrupt and wrong-version files are refused
- * (FLP_ERR_FORMAT / FLP_ERR_VERSION) and leave the handles untouched.
+ * Loading checks the configuration (layers, rule and feedback settings,
+ * tensor names and sizes, sampler kind) and the machine (byte order, float
+ * and double layout) against the handles and refuses a mismatch with
+ * FLP_ERR_VERSION and a message saying what differs; files written by
+ * libflp 0.1.0 still load. Truncated, corrupt and wrong-version files are
+ * refused (FLP_ERR_FORMAT / FLP_ERR_VERSION) and leave the handles
+ * untouched.
  * ====================================================================== */
 
 /** Write a checkpoint of `meta` (and `sampler`, may be NULL). @since 0.1 */

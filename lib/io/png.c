@@ -11,6 +11,7 @@
 #include <setjmp.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "core/alloc.h"
 #include "core/error.h"
@@ -78,6 +79,21 @@ static void convert(const uint8_t *raw, int64_t h, int64_t w, int src_ch, int de
     }
 }
 
+/* Deflate expands at most 1032:1, so a file of `file_bytes` holds at most
+ * this many bytes of filtered rows: a header declaring more is refused
+ * before anything is allocated, not after gigabytes have been. */
+#define PNG_MAX_EXPANSION 1032
+
+/* 1 if the image rows (one filter byte each) cannot come out of the file. */
+static int cannot_hold(FILE *fp, png_uint_32 ph, size_t src_rowbytes)
+{
+    struct stat sb;
+    if (fstat(fileno(fp), &sb) != 0 || !S_ISREG(sb.st_mode))
+        return 0; /* no size to judge by: the decoder finds out */
+    double rows = (double)ph * ((double)src_rowbytes + 1.0);
+    return rows > (double)sb.st_size * PNG_MAX_EXPANSION;
+}
+
 flp_status flp__png_read(const char *path, int channels, float **out, int64_t *h, int64_t *w)
 {
     *out = NULL;
@@ -114,6 +130,14 @@ flp_status flp__png_read(const char *path, int channels, float **out, int64_t *h
     png_set_sig_bytes(jp->png, 8);
     png_set_user_limits(jp->png, FLP__IMAGE_MAX_SIDE, FLP__IMAGE_MAX_SIDE);
     png_read_info(jp->png, jp->info);
+    if (cannot_hold(jp->fp, png_get_image_height(jp->png, jp->info),
+                    png_get_rowbytes(jp->png, jp->info))) {
+        snprintf(err.msg, sizeof err.msg,
+                 "its header declares %ux%u pixels, more than its data can hold",
+                 (unsigned)png_get_image_width(jp->png, jp->info),
+                 (unsigned)png_get_image_height(jp->png, jp->info));
+        longjmp(err.jmp, 1);
+    }
 
     /* Expand palette to RGB, gray below 8 bits to 8, tRNS to alpha; keep 16
      * bits as 16 (big-endian samples). */
