@@ -89,7 +89,7 @@ static void replay(const char *path)
     for (int i = 0; i < n; i++) {
         char child[4096];
         snprintf(child, sizeof child, "%s/%s", path, names[i]->d_name);
-        if (names[i]->d_name[0] != '.' && strcmp(names[i]->d_name, "README.md") != 0)
+        if (names[i]->d_name[0] != '.')
             replay_file(child);
         free(names[i]);
     }
