@@ -43,21 +43,20 @@ while :; do
     if [ "$survived" -lt "$kills" ]; then
         delay_ms=$(( (RANDOM * 32768 + RANDOM) % window_ms ))
         sleep "$(printf '%d.%03d' $((delay_ms / 1000)) $((delay_ms % 1000)))"
-        if kill -9 "$pid" 2>/dev/null; then
-            wait "$pid" 2>/dev/null || true
-            pid=
-            survived=$((survived + 1))
-            for t in "$tmp"/ck.tmp.*; do
-                [ -e "$t" ] || continue
-                in_write=$((in_write + 1))
-                rm -f "$t"
-            done
-            continue
-        fi
+        kill -9 "$pid" 2>/dev/null || true
     fi
     rc=0
-    wait "$pid" || rc=$?
+    wait "$pid" 2>/dev/null || rc=$? # quiet: no "Killed" notice
     pid=
+    if [ "$rc" -eq 137 ]; then # 128 + SIGKILL: it did not finish first
+        survived=$((survived + 1))
+        for t in "$tmp"/ck.tmp.*; do
+            [ -e "$t" ] || continue
+            in_write=$((in_write + 1))
+            rm -f "$t"
+        done
+        continue
+    fi
     if [ "$rc" -ne 0 ]; then
         echo "FAIL: run $runs (after $survived kills) exited with status $rc:"
         tail -n 5 "$tmp/err"
