@@ -405,13 +405,11 @@ Suite *make_oom_suite(void)
     Suite *s = suite_create("oom");
     TCase *core = tcase_create("core");
     tcase_add_loop_test(core, test_scenario, 0, (int)(sizeof scenarios / sizeof scenarios[0]));
-    tcase_set_timeout(core, 600);
     suite_add_tcase(s, core);
     TCase *data = tcase_create("data");
     tcase_add_checked_fixture(data, omni_setup, omni_teardown);
     tcase_add_loop_test(data, test_data_scenario, 0,
                         (int)(sizeof data_scenarios / sizeof data_scenarios[0]));
-    tcase_set_timeout(data, 600);
     suite_add_tcase(s, data);
     TCase *early = tcase_create("refused early");
     tcase_add_test(early, test_huge_png_refused_before_allocating);
