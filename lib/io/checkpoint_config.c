@@ -21,17 +21,18 @@ static void put(text *t, const char *fmt, ...)
 {
     if (t->nomem)
         return;
-    char line[256];
-    va_list ap;
+    va_list ap, again;
     va_start(ap, fmt);
-    int n = vsnprintf(line, sizeof line, fmt, ap);
+    va_copy(again, ap);
+    int n = vsnprintf(NULL, 0, fmt, ap);
     va_end(ap);
-    size_t need = t->len + (size_t)n + 2;
+    size_t need = t->len + (size_t)(n > 0 ? n : 0) + 2; /* the line, '\n', NUL */
     if (need > t->cap) {
         size_t cap = need > 2 * t->cap ? need : 2 * t->cap;
         char *bigger = flp__alloc_bytes(cap, "checkpoint configuration");
         if (bigger == NULL) {
             t->nomem = 1;
+            va_end(again);
             return;
         }
         if (t->len > 0)
@@ -40,8 +41,10 @@ static void put(text *t, const char *fmt, ...)
         t->buf = bigger;
         t->cap = cap;
     }
-    memcpy(t->buf + t->len, line, (size_t)n);
-    t->len += (size_t)n;
+    if (n > 0)
+        vsnprintf(t->buf + t->len, (size_t)n + 1, fmt, again);
+    va_end(again);
+    t->len += (size_t)(n > 0 ? n : 0);
     t->buf[t->len++] = '\n';
     t->buf[t->len] = '\0';
 }
@@ -84,10 +87,8 @@ static void describe_rule(text *t, const flp_rule *rule)
     put(t, "rule.kind=%s", NAME_OF(kinds, rule->kind));
     put(t, "rule.granularity=%s", NAME_OF(grains, rule->granularity));
     put(t, "rule.hidden_multiplier=%a", rule->hidden_multiplier);
-    char mask[256] = "";
-    for (int i = 0, at = 0; i < rule->n_layers && (size_t)at + 2 < sizeof mask; i++)
-        at += snprintf(mask + at, sizeof mask - (size_t)at, "%d", rule->layer[i].plastic != 0);
-    put(t, "rule.plastic=%s", mask);
+    for (int i = 0; i < rule->n_layers; i++)
+        put(t, "rule.plastic.%d=%d", i, rule->layer[i].plastic != 0);
 }
 
 static void describe_feedback(text *t, const flp_feedback *fb)
