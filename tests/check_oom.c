@@ -380,7 +380,7 @@ START_TEST(test_data_scenario)
 }
 END_TEST
 
-/* A 100-byte PNG whose header declares 16384x16384 RGBA pixels of 16 bits
+/* A 74-byte PNG whose header declares 16384x16384 RGBA pixels of 16 bits
  * (a fuzzing regression): refused as corrupt before a single allocation,
  * where it used to cost 2 GiB of rows and 1 GiB of floats first. */
 START_TEST(test_huge_png_refused_before_allocating)
