@@ -37,16 +37,16 @@ static flp_status describe_layer(flp_lifetime *lt, int li, flp__lt_layer *d)
     return FLP_OK;
 }
 
-/* Check the network is a dense stack and count its linear layers. */
-static flp_status count_dense(const flp_net *net, int *n)
+/* Check the layers after the front-end form a dense stack and count its
+ * linear layers. */
+static flp_status count_dense(const flp_net *net, int front, int *n)
 {
-    if (net->n_layers == 0 || net->in_rank != 1)
-        return flp__error(FLP_ERR_UNSUPPORTED, "flp_lifetime_create: the network must take rank-1 input "
-                          "and have layers");
+    if (front == net->n_layers)
+        return flp__error(FLP_ERR_UNSUPPORTED, "flp_lifetime_create: the network has no dense layers");
     *n = 0;
-    for (int li = 0; li < net->n_layers; li++) {
+    for (int li = front; li < net->n_layers; li++) {
         flp_layer_kind k = net->layers[li].kind;
-        int after_linear = li > 0 && net->layers[li - 1].kind == FLP_LAYER_LINEAR;
+        int after_linear = li > front && net->layers[li - 1].kind == FLP_LAYER_LINEAR;
         if (k == FLP_LAYER_LINEAR)
             (*n)++;
         else if (!((k == FLP_LAYER_RELU || k == FLP_LAYER_SOFTPLUS) && after_linear))
@@ -54,25 +54,29 @@ static flp_status count_dense(const flp_net *net, int *n)
                               "dense stack (linear layers, each optionally followed by relu or softplus)",
                               li, (int)k);
     }
-    if (net->layers[0].kind != FLP_LAYER_LINEAR)
-        return flp__error(FLP_ERR_UNSUPPORTED, "flp_lifetime_create: layer 0 must be linear");
+    if (net->layers[front].kind != FLP_LAYER_LINEAR)
+        return flp__error(FLP_ERR_UNSUPPORTED, "flp_lifetime_create: layer %d must be linear", front);
     return FLP_OK;
 }
 
 static flp_status build_layers(flp_lifetime *lt)
 {
     int n = 0;
-    FLP__TRY(count_dense(lt->net, &n));
+    if (lt->net->n_layers == 0)
+        return flp__error(FLP_ERR_UNSUPPORTED, "flp_lifetime_create: the network has no layers");
+    FLP__TRY(flp__lt_frontend_layers(lt->net, &lt->front));
+    FLP__TRY(count_dense(lt->net, lt->front, &n));
     lt->layer = flp__alloc_bytes((size_t)n * sizeof *lt->layer, "lifetime layers");
     lt->order_all = flp__alloc_bytes(2 * (size_t)n * sizeof *lt->order_all, "lifetime task order");
     if (lt->layer == NULL || lt->order_all == NULL)
         return FLP_ERR_NOMEM;
     lt->order_plastic = lt->order_all + n;
     lt->n = 0;
-    for (int li = 0; li < lt->net->n_layers; li++)
+    for (int li = lt->front; li < lt->net->n_layers; li++)
         if (lt->net->layers[li].kind == FLP_LAYER_LINEAR)
             FLP__TRY(describe_layer(lt, li, &lt->layer[lt->n++]));
     lt->n_final = lt->layer[n - 1].n_out;
+    lt->n_image = lt->net->in_size;
     return FLP_OK;
 }
 
@@ -118,6 +122,7 @@ void flp_lifetime_free(flp_lifetime *lt)
     if (lt == NULL)
         return;
     free_buffers(lt);
+    flp__lt_frontend_free(lt);
     flp__free(lt->layer);
     flp__free(lt->order_all);
     flp__free(lt);
@@ -481,10 +486,10 @@ static flp_status bind_episode(flp_lifetime *lt, const flp_episode *ep)
 {
     int64_t n_in, n_out;
     FLP__TRY(flp_episode_shape(ep, &lt->K, &lt->batch, &n_in, &n_out, &lt->n_query, &lt->classification));
-    if (n_in != lt->layer[0].n_in || n_out != lt->n_final)
+    if (n_in != lt->n_image || n_out != lt->n_final)
         return flp__error(FLP_ERR_SHAPE, "flp_lifetime_run: the episode has %lld inputs and %lld outputs, "
                           "the network %lld and %lld", (long long)n_in, (long long)n_out,
-                          (long long)lt->layer[0].n_in, (long long)lt->n_final);
+                          (long long)lt->n_image, (long long)lt->n_final);
     /* the gradient rule ignores the feedback: its step loss follows the episode */
     int wants_labels = lt->fb->signal != FLP_SIGNAL_ERROR;
     if (lt->rule->kind != FLP_RULE_GRADIENT && wants_labels != lt->classification)
@@ -551,9 +556,12 @@ flp_status flp_lifetime_run(flp_lifetime *lt, const flp_episode *ep, int want_gr
     load_initial_state(lt);
     FLP__TRY(flp_get_num_threads(&lt->threads));
     lt->flops = 0;
+    FLP__TRY(flp__lt_frontend_forward(lt, want_gradient));
     FLP__TRY(flp__lt_sweep(lt, want_gradient, loss));
-    if (want_gradient)
+    if (want_gradient) {
         export_state_grad(lt);
+        flp__lt_frontend_backward(lt);
+    }
     lt->have_run = 1;
     return FLP_OK;
 }
@@ -601,7 +609,9 @@ flp_status flp_lifetime_predict(flp_lifetime *lt, int64_t n, const float *x, flo
     FLP__TRY(flp_get_num_threads(&lt->threads));
     for (int64_t start = 0; start < n; start += lt->s.rows) {
         int64_t rows = n - start < lt->s.rows ? n - start : lt->s.rows;
-        flp__lt_forward(lt, lt->W, rows, x + start * lt->layer[0].n_in, lt->s.acts);
+        const float *features;
+        FLP__TRY(flp__lt_features(lt, rows, x + start * lt->n_image, &features));
+        flp__lt_forward(lt, lt->W, rows, features, lt->s.acts);
         memcpy(y + start * lt->n_final, lt->s.acts + rows * last->h_off,
                (size_t)(rows * lt->n_final) * sizeof *y);
     }

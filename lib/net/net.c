@@ -399,6 +399,28 @@ static const float *layer_vjp(flp__layer *l, int64_t batch, const float *x, cons
     return dx;
 }
 
+/* Layers [0, upto) on the `batch` inputs already in acts[0]. */
+static void forward_layers(flp_net *net, int upto, int64_t batch)
+{
+    for (int i = 0; i < upto; i++)
+        layer_forward(&net->layers[i], batch, net->acts[i], net->acts[i + 1], net->conv_work);
+}
+
+/* VJP of layers [0, upto) of the last forward of `batch` examples, from dy
+ * (the gradient of layer upto-1's output). */
+static void backward_layers(flp_net *net, int upto, int64_t batch, const float *dy, float *dx)
+{
+    const float *g = dy;
+    for (int i = upto - 1; i >= 0; i--) {
+        /* The first layer writes straight into the caller's dx (or skips its
+         * input gradient when dx is NULL); the others ping-pong. */
+        float *dst = i == 0 ? dx : (g == net->grad_a ? net->grad_b : net->grad_a);
+        g = layer_vjp(&net->layers[i], batch, net->acts[i], net->acts[i + 1], g, dst, net->conv_work);
+    }
+    if (dx != NULL && g != dx)
+        memcpy(dx, g, (size_t)(batch * net->in_size) * sizeof *dx);
+}
+
 flp_status flp_net_forward(flp_net *net, int64_t batch, const float *x, float *y)
 {
     FLP__CHECK_NULL(net);
@@ -408,8 +430,7 @@ flp_status flp_net_forward(flp_net *net, int64_t batch, const float *x, float *y
         return flp__error(FLP_ERR_RANGE, "%s: batch = %lld, need batch >= 1", __func__, (long long)batch);
     FLP__TRY(ensure_workspace(net, batch, __func__));
     memcpy(net->acts[0], x, (size_t)(batch * net->in_size) * sizeof *x);
-    for (int i = 0; i < net->n_layers; i++)
-        layer_forward(&net->layers[i], batch, net->acts[i], net->acts[i + 1], net->conv_work);
+    forward_layers(net, net->n_layers, batch);
     memcpy(y, net->acts[net->n_layers], (size_t)(batch * out_size(net)) * sizeof *y);
     net->have_forward = 1;
     net->last_batch = batch;
@@ -423,15 +444,26 @@ flp_status flp_net_backward(flp_net *net, const float *dy, float *dx)
     if (!net->have_forward)
         return flp__error(FLP_ERR_STATE, "%s: no forward since the network was created or last changed",
                           __func__);
-    const int64_t batch = net->last_batch;
-    const float *g = dy;
-    for (int i = net->n_layers - 1; i >= 0; i--) {
-        /* The first layer writes straight into the caller's dx (or skips its
-         * input gradient when dx is NULL); the others ping-pong. */
-        float *dst = i == 0 ? dx : (g == net->grad_a ? net->grad_b : net->grad_a);
-        g = layer_vjp(&net->layers[i], batch, net->acts[i], net->acts[i + 1], g, dst, net->conv_work);
-    }
-    if (dx != NULL && g != dx)
-        memcpy(dx, g, (size_t)(batch * net->in_size) * sizeof *dx);
+    backward_layers(net, net->n_layers, net->last_batch, dy, dx);
     return FLP_OK;
+}
+
+flp_status flp__net_prefix_input(flp_net *net, int64_t batch, const char *fn, float **input)
+{
+    FLP__TRY(ensure_workspace(net, batch, fn));
+    net->have_forward = 0; /* the layers past the prefix will not hold this batch */
+    net->last_batch = batch;
+    *input = net->acts[0];
+    return FLP_OK;
+}
+
+const float *flp__net_prefix_forward(flp_net *net, int upto)
+{
+    forward_layers(net, upto, net->last_batch);
+    return net->acts[upto];
+}
+
+void flp__net_prefix_backward(flp_net *net, int upto, const float *dy)
+{
+    backward_layers(net, upto, net->last_batch, dy, NULL);
 }

@@ -44,6 +44,19 @@ int64_t flp__net_max_width(const flp_net *net);
 /* Range / kind checks with messages naming the calling function. */
 flp_status flp__net_check_layer(const flp_net *net, int layer, const char *fn);
 
+/* Running the first layers of a network alone (the lifetime's frozen
+ * front-end). flp__net_prefix_input sizes the workspace for `batch`
+ * examples and gives the buffer to put their inputs in (errors reported as
+ * coming from fn); flp__net_prefix_forward runs layers [0, upto) on them and
+ * returns their outputs (in the workspace, valid until the next forward);
+ * flp__net_prefix_backward adds the VJP of those layers, from dy (the
+ * gradient of the outputs), to the parameters' gradients. The network's
+ * public forward state is dropped: flp_net_backward then fails until the
+ * next flp_net_forward. */
+flp_status flp__net_prefix_input(flp_net *net, int64_t batch, const char *fn, float **input);
+const float *flp__net_prefix_forward(flp_net *net, int upto);
+void flp__net_prefix_backward(flp_net *net, int upto, const float *dy);
+
 /* Append a view of every parameter (value + accumulated gradient) in layer
  * order, weight before bias, group FLP_GROUP_WEIGHTS, named "net.<layer>.weight"
  * and "net.<layer>.bias". The views stay valid until the net is freed (adding
