@@ -37,20 +37,6 @@ typedef struct {
     const char *save, *load, *log;
 } options;
 
-/* ---- small utilities ------------------------------------------------------- */
-
-/* "45s", "1m05s", "2h03m" */
-static void format_duration(double s, char *buf, size_t n)
-{
-    long t = s > 0 && s < 1e9 ? (long)(s + 0.5) : 0;
-    if (t < 60)
-        snprintf(buf, n, "%lds", t);
-    else if (t < 3600)
-        snprintf(buf, n, "%ldm%02lds", t / 60, t % 60);
-    else
-        snprintf(buf, n, "%ldh%02ldm", t / 3600, (t % 3600) / 60);
-}
-
 /* ---- command line ----------------------------------------------------------- */
 
 static void usage(FILE *f)
@@ -253,7 +239,7 @@ static void report_progress(progress *p, long episode, long total)
     double t = cli_now(), per_step = (t - p->t_last) / (double)(episode - p->last_episode);
     double rate_all = (t - p->t_start) / (double)(episode - p->first);
     char eta[32];
-    format_duration(rate_all * (double)(total - episode), eta, sizeof eta);
+    cli_format_duration(rate_all * (double)(total - episode), eta, sizeof eta);
     fprintf(stderr, "episode %ld/%ld  meta_loss %.4g (running mean)  %.2f s/step  ETA %s\n", episode,
             total, p->window_n ? p->window_loss / (double)p->window_n : NAN, per_step, eta);
     p->t_last = t;
