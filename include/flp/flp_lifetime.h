@@ -36,8 +36,9 @@
  * dense weights (under the gradient rule's first order they receive the
  * query loss's gradient only, the inner steps' gradients being constants).
  * The features and their gradients take 2 (K*B + Q) x (features per
- * example) floats, and the front-end's activations for those examples stay
- * in the network's workspace during the run. The lifetime reads the
+ * example) floats, and the lifetime keeps the front-end's activations for
+ * those examples (its own workspace: a run never touches the network's
+ * flp_net_forward state). The lifetime reads the
  * handles' parameters at each run and never modifies them.
  */
 #ifndef FLP_LIFETIME_H

@@ -77,8 +77,8 @@ flp_status flp__lt_frontend_forward(flp_lifetime *lt, int want_gradient)
     if (lt->front == 0)
         return FLP_OK;
     int64_t steps = lt->K * lt->batch, rows = steps + lt->n_query, nf = lt->layer[0].n_in;
-    float *in;
-    FLP__TRY(flp__net_prefix_input(lt->net, rows, "flp_lifetime_run", &in));
+    FLP__TRY(flp__net_ws_ensure(lt->net, &lt->front_ws, rows, "flp_lifetime_run"));
+    float *in = lt->front_ws.acts[0];
     memcpy(in, lt->x, (size_t)(steps * lt->n_image) * sizeof *in);
     memcpy(in + steps * lt->n_image, lt->xq, (size_t)(lt->n_query * lt->n_image) * sizeof *in);
     count_front_work(lt);
@@ -90,7 +90,7 @@ flp_status flp__lt_frontend_forward(flp_lifetime *lt, int want_gradient)
         lt->xbar = lt->featbar;
         lt->xqbar = lt->featbar + steps * nf;
     }
-    const float *feat = flp__net_prefix_forward(lt->net, lt->front);
+    const float *feat = flp__net_ws_forward(lt->net, &lt->front_ws, lt->front, rows);
     lt->x = feat;
     lt->xq = feat + steps * nf;
     return FLP_OK;
@@ -100,8 +100,9 @@ void flp__lt_frontend_backward(flp_lifetime *lt)
 {
     if (lt->xbar == NULL)
         return;
-    lt->flops += (double)(lt->K * lt->batch + lt->n_query) * lt->flops_front_back;
-    flp__net_prefix_backward(lt->net, lt->front, lt->featbar);
+    int64_t rows = lt->K * lt->batch + lt->n_query;
+    lt->flops += (double)rows * lt->flops_front_back;
+    flp__net_ws_backward(lt->net, &lt->front_ws, lt->front, rows, lt->featbar);
 }
 
 flp_status flp__lt_features(flp_lifetime *lt, int64_t rows, const float *x, const float **features)
@@ -110,15 +111,15 @@ flp_status flp__lt_features(flp_lifetime *lt, int64_t rows, const float *x, cons
         *features = x;
         return FLP_OK;
     }
-    float *in;
-    FLP__TRY(flp__net_prefix_input(lt->net, rows, "flp_lifetime_predict", &in));
-    memcpy(in, x, (size_t)(rows * lt->n_image) * sizeof *in);
-    *features = flp__net_prefix_forward(lt->net, lt->front);
+    FLP__TRY(flp__net_ws_ensure(lt->net, &lt->front_ws, rows, "flp_lifetime_predict"));
+    memcpy(lt->front_ws.acts[0], x, (size_t)(rows * lt->n_image) * sizeof(float));
+    *features = flp__net_ws_forward(lt->net, &lt->front_ws, lt->front, rows);
     return FLP_OK;
 }
 
 void flp__lt_frontend_free(flp_lifetime *lt)
 {
+    flp__net_ws_free(&lt->front_ws);
     flp__free(lt->featbar);
     lt->featbar = NULL;
     lt->featbar_floats = 0;

@@ -64,6 +64,7 @@ struct flp_lifetime {
     int front;                  /* net layers of the front-end (0: none) */
     int front_params;           /* the front-end has parameters: its gradient is wanted */
     int64_t n_image;            /* per-example network input size */
+    flp__net_ws front_ws;       /* the front-end's activations for the episode's examples */
     float *featbar;             /* [K*B + Q, n_in of dense layer 0]: dLoss/dfeatures */
     int64_t featbar_floats;
     int n;                      /* dense layers */
