@@ -407,31 +407,6 @@ static void report_progress(progress *p, long episode, long total)
     p->window_n = 0;
 }
 
-/* % of the episode's query misclassified by the lifetime's final weights
- * (those of the meta-step just taken, before its update). */
-static double train_error(fewshot_model *m, const flp_episode *ep)
-{
-    int64_t steps, batch, n_in, n_out, nq, n;
-    int cls;
-    const float *xq;
-    const int32_t *lq;
-    CLI_CHECK(flp_episode_shape(ep, &steps, &batch, &n_in, &n_out, &nq, &cls));
-    CLI_CHECK(flp_episode_floats(ep, FLP_EPISODE_XQ, &xq, &n));
-    CLI_CHECK(flp_episode_labels(ep, FLP_EPISODE_LQ, &lq, &n));
-    float y[64 * 1024];
-    if (nq * n_out > (int64_t)(sizeof y / sizeof y[0]))
-        return NAN; /* a very large query: not worth a buffer just for the progress line */
-    CLI_CHECK(flp_lifetime_predict(m->lt, nq, xq, y));
-    int64_t wrong = 0;
-    for (int64_t q = 0; q < nq; q++) {
-        int64_t best = 0;
-        for (int64_t j = 1; j < n_out; j++)
-            best = y[q * n_out + j] > y[q * n_out + best] ? j : best;
-        wrong += best != lq[q];
-    }
-    return 100.0 * (double)wrong / (double)nq;
-}
-
 /* One meta-step; a non-finite lifetime is reported and the step skipped.
  * Returns the loss or NaN. */
 static float train_step(const options *o, fewshot_model *m, flp_sampler *s, flp_episode *ep, progress *p,
@@ -471,7 +446,9 @@ static int train(const options *o, fewshot_model *m, flp_sampler *s, flp_episode
     progress p = {cli_now(), cli_now(), (long)done, (long)done, 0, 0, 0, 0, 0};
     for (long e = (long)done; e < o->episodes; e++) {
         float loss = train_step(o, m, s, ep, &p, e + 1);
-        double err = isfinite(loss) ? train_error(m, ep) : NAN;
+        double err = NAN;
+        if (isfinite(loss))
+            CLI_CHECK(fewshot_final_error(m, ep, &err));
         if (isfinite(loss)) {
             p.window_loss += loss;
             p.window_err += err;

@@ -107,17 +107,15 @@ void fewshot_model_free(fewshot_model *m)
     memset(m, 0, sizeof *m);
 }
 
-flp_status fewshot_query_error(fewshot_model *m, const flp_episode *ep, double *error_pct)
+flp_status fewshot_final_error(fewshot_model *m, const flp_episode *ep, double *error_pct)
 {
     int64_t steps, batch, n_in, n_out, n_query, n;
     int classification;
     const float *xq;
     const int32_t *lq;
-    float loss;
     TRY(flp_episode_shape(ep, &steps, &batch, &n_in, &n_out, &n_query, &classification));
     TRY(flp_episode_floats(ep, FLP_EPISODE_XQ, &xq, &n));
     TRY(flp_episode_labels(ep, FLP_EPISODE_LQ, &lq, &n));
-    TRY(flp_lifetime_run(m->lt, ep, 0, &loss));
     float *y = malloc((size_t)(n_query * n_out) * sizeof *y);
     if (y == NULL)
         return FLP_ERR_NOMEM;
@@ -132,4 +130,11 @@ flp_status fewshot_query_error(fewshot_model *m, const flp_episode *ep, double *
     free(y);
     *error_pct = 100.0 * (double)wrong / (double)n_query;
     return st;
+}
+
+flp_status fewshot_query_error(fewshot_model *m, const flp_episode *ep, double *error_pct)
+{
+    float loss;
+    TRY(flp_lifetime_run(m->lt, ep, 0, &loss));
+    return fewshot_final_error(m, ep, error_pct);
 }

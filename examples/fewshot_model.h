@@ -49,8 +49,11 @@ fewshot_config fewshot_config_default(void);
 flp_status fewshot_model_create(const fewshot_config *cfg, uint64_t seed, fewshot_model *m);
 void fewshot_model_free(fewshot_model *m);
 
-/* Run a lifetime on `ep` (no gradient) and put the % of its query examples
- * misclassified (argmax of the final network's outputs) in *error_pct. */
+/* The % of ep's query examples misclassified (argmax of the outputs) by the
+ * network as the last lifetime run left it: after a meta-training step on
+ * `ep`, its training error. */
+flp_status fewshot_final_error(fewshot_model *m, const flp_episode *ep, double *error_pct);
+/* Run a lifetime on `ep` (no gradient), then fewshot_final_error. */
 flp_status fewshot_query_error(fewshot_model *m, const flp_episode *ep, double *error_pct);
 
 #endif
