@@ -145,6 +145,13 @@ class LifetimeKey(IntEnum):
     CHECK_FINITE = 1
 
 
+class BatchKey(IntEnum):
+    """flp_batch_key: settings of a meta-batch (flp_batch)."""
+    THREADS = 0
+    MEMORY_BUDGET = 1
+    CHECK_FINITE = 2
+
+
 class MetaKey(IntEnum):
     """flp_meta_key: settings of the meta-optimizer (Adam)."""
     BETA1 = 0
