@@ -168,8 +168,8 @@ PROTOTYPES = {
     "flp_batch_free": (None, [H]),
     "flp_batch_set": (ST, [H, c_int, c_double]),
     "flp_batch_get": (ST, [H, c_int, PD]),
-    "flp_batch_run": (ST, [H, PH, c_int, POINTER(c_float)]),
-    "flp_batch_train_step": (ST, [H, PH, c_int, POINTER(c_float)]),
+    "flp_batch_run": (ST, [H, PH, c_int, A]),
+    "flp_batch_train_step": (ST, [H, PH, c_int, A]),
 }
 
 

@@ -10,7 +10,7 @@ from enum import IntEnum
 __all__ = [
     "Status", "Group", "LayerKind", "Param", "Init", "Signal", "FeedbackKey", "FeedbackTensor",
     "RuleKind", "Granularity", "RuleKey", "EpisodeArray", "Split", "Order", "SineKey",
-    "LifetimeKey", "MetaKey",
+    "LifetimeKey", "MetaKey", "BatchKey",
 ]
 
 
