@@ -135,24 +135,16 @@ START_TEST(test_sum_of_singles)
 }
 END_TEST
 
-/* The run ADDS to the gradients already there, like flp_lifetime_run:
- * two runs of episodes 0 and 1 give ((g0 + g1) + g0) + g1. */
+/* The run ADDS the ordered sum to the gradients already there: two runs of
+ * episodes 0 and 1 give s + s, s = g0 + g1. */
 START_TEST(test_adds)
 {
     rig r;
     rig_make(&r, FLP_RULE_OJA);
     float loss[N_EPISODES];
-    float *g[2];
-    for (int i = 0; i < 2; i++) {
-        ck_flp(flp_meta_zero_grad(r.meta));
-        ck_flp(flp_lifetime_run(r.lt, r.ep[i], 1, &loss[i]));
-        g[i] = grads(&r);
-    }
-    float *want = calloc((size_t)r.n_grad, sizeof *want);
-    for (int run = 0; run < 2; run++)
-        for (int i = 0; i < 2; i++)
-            for (int64_t j = 0; j < r.n_grad; j++)
-                want[j] += g[i][j];
+    float *want = expected_sum(&r, 2, loss);
+    for (int64_t j = 0; j < r.n_grad; j++)
+        want[j] += want[j];
     ck_flp(flp_meta_zero_grad(r.meta));
     ck_flp(flp_batch_run(r.batch, (const flp_episode *const *)r.ep, 2, loss));
     ck_flp(flp_batch_run(r.batch, (const flp_episode *const *)r.ep, 2, loss));
@@ -160,8 +152,6 @@ START_TEST(test_adds)
     check_same("gradient after two runs", got, want, r.n_grad);
     free(got);
     free(want);
-    free(g[0]);
-    free(g[1]);
     rig_free(&r);
 }
 END_TEST

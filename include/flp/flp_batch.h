@@ -6,9 +6,9 @@
  * network, its feedback and its rule. flp_batch_run() runs n episodes on a
  * pool of worker lifetimes: each worker has its own lifetime workspace and
  * writes each episode's meta-gradient to a private sink, never to the
- * handles; when every episode is done the sinks are added to the handles'
- * gradients in episode order 0, 1, ..., n-1. The result is therefore the same
- * for any thread count and any scheduling: bit for bit the sum, in episode
+ * handles; the sinks are summed in episode order 0, 1, ..., n-1 and the sum
+ * is added to the handles' gradients. The result is therefore the same for
+ * any thread count and any scheduling: bit for bit the sum, in episode
  * order, of the gradients flp_lifetime_run() gives each episode alone.
  *
  * Threads. With T = flp_get_num_threads(), a run uses E = min(n, T) episode
@@ -21,9 +21,9 @@
  * anyway. With E = 1 the episodes run one after the other on the calling
  * thread, each with all T threads, exactly like flp_lifetime_run().
  *
- * Memory: one lifetime workspace per episode thread plus one gradient sink
- * (as many floats as the meta-parameters) per episode of the largest batch
- * run so far.
+ * Memory: per episode thread, one lifetime workspace and one gradient sink
+ * (as many floats as the meta-parameters), plus one more sink; the episodes
+ * run in waves of one per episode thread.
  *
  * Several processes (MPI ranks, say) share a meta-batch by running a share
  * each with flp_batch_run(), summing the gradients with their transport
@@ -65,11 +65,13 @@ FLP_API flp_status flp_batch_set(flp_batch *batch, flp_batch_key key, double val
 FLP_API flp_status flp_batch_get(const flp_batch *batch, flp_batch_key key, double *value);
 
 /** Run the lifetimes of episodes[0..n-1] (n >= 1) with gradient and ADD
- *  their meta-gradients to the handles' gradients, in episode order;
- *  losses[i] gets episode i's query loss. If any episode fails, nothing is
- *  added and the error of the first failing episode is returned, its
- *  message prefixed with the episode's index (FLP_ERR_SHAPE,
- *  FLP_ERR_NONFINITE, FLP_ERR_NOMEM: see flp_lifetime_run). @since 0.1 */
+ *  the sum of their meta-gradients, g_0 + g_1 + ... + g_{n-1} summed in
+ *  that order, to the handles' gradients; losses[i] gets episode i's query
+ *  loss. If an episode fails, nothing is added, the later episodes may not
+ *  run, and the error of the first failing episode is returned, its message
+ *  prefixed with the episode's index (FLP_ERR_NULL for a NULL episode,
+ *  FLP_ERR_SHAPE, FLP_ERR_NONFINITE, FLP_ERR_NOMEM: see flp_lifetime_run).
+ *  @since 0.1 */
 FLP_API flp_status flp_batch_run(flp_batch *batch, const flp_episode *const *episodes, int n,
                                  float *losses);
 

@@ -1,16 +1,19 @@
 /* batch.c - meta-batches: n lifetimes per meta-step on a pool of worker
  * lifetimes, each episode's meta-gradient in a private sink, the sinks
- * added to the handles in episode order (see flp_batch.h).
+ * summed in episode order and the sum added to the handles (flp_batch.h).
  *
  * Why private sinks rather than worker replicas of the handles: a replica
  * would copy every meta-parameter into each worker at every step, and the
  * replicas' gradients would still need the same ordered reduction. A sink
  * is just the gradient half, written by the lifetime through per-layer
  * pointers (flp__lt_layer.gW ... glr_bias) that a run binds either to the
- * handles or to a sink. One sink per episode, not per worker, because
- * float addition is not associative: to be independent of which worker ran
- * which episode, every episode's gradient must be complete before the
- * ordered sum starts. */
+ * handles or to a sink. Float addition is not associative, so a worker
+ * must not accumulate its episodes in one sink (the sum would depend on the
+ * schedule): the episodes run in waves of E (one per episode thread), each
+ * into its own sink, and after each wave the E sinks are added, in episode
+ * order, to an accumulator. Memory is E + 1 sinks whatever n; the waves
+ * cost a barrier per E episodes, negligible next to a lifetime. The
+ * accumulator reaches the handles only when every episode succeeded. */
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -29,8 +32,9 @@ struct flp_batch {
     flp__tensor_list views;     /* the handles' gradients, re-collected at every run */
     flp_lifetime **workers;     /* one per episode thread, created on demand */
     int n_workers;
-    float *sinks;               /* [cap_episodes * meta->total] */
-    int cap_episodes;
+    float *sinks;               /* [(cap_threads + 1) * meta->total]: one per episode
+                                   thread, then the accumulator */
+    int cap_threads;
     int max_threads;            /* FLP_BATCH_THREADS; 0 = no cap */
     double budget_bytes;
     int check_finite;
@@ -136,9 +140,9 @@ flp_status flp_batch_get(const flp_batch *batch, flp_batch_key key, double *valu
 
 /* ---- the run ------------------------------------------------------------------------ */
 
-/* Enough worker lifetimes for `threads` episode threads and sinks for `n`
- * episodes; both only grow. */
-static flp_status ensure_capacity(flp_batch *b, int threads, int n)
+/* Enough worker lifetimes and sinks for `threads` episode threads; both
+ * only grow. */
+static flp_status ensure_capacity(flp_batch *b, int threads)
 {
     if (threads > b->n_workers) {
         flp_lifetime **w = flp__alloc_bytes((size_t)threads * sizeof *w, "flp_batch workers");
@@ -154,13 +158,13 @@ static flp_status ensure_capacity(flp_batch *b, int threads, int n)
             FLP__TRY(configure_worker(b, b->workers[b->n_workers]));
         }
     }
-    if (n > b->cap_episodes) {
-        float *s = flp__alloc_floats((int64_t)n * b->meta->total, "flp_batch gradient sinks");
+    if (threads > b->cap_threads) {
+        float *s = flp__alloc_floats((int64_t)(threads + 1) * b->meta->total, "flp_batch gradient sinks");
         if (s == NULL)
             return FLP_ERR_NOMEM;
         flp__free(b->sinks);
         b->sinks = s;
-        b->cap_episodes = n;
+        b->cap_threads = threads;
     }
     return FLP_OK;
 }
@@ -187,11 +191,14 @@ static int worker_index(void)
 #endif
 }
 
-/* Episode i on worker `w`; a failure is kept if it is the first by index. */
-static void run_episode(flp_batch *b, int w, int threads, const flp_episode *ep, int i, float *loss,
+static float *sink_of(const flp_batch *b, int slot) { return b->sinks + (int64_t)slot * b->meta->total; }
+
+/* Episode i of a wave, slot k of it, on worker `w`; a failure is kept if it
+ * is the first by index. */
+static void run_episode(flp_batch *b, int w, int threads, const flp_episode *ep, int i, int k, float *loss,
                         flp__batch_failure *fail)
 {
-    float *sink = b->sinks + (int64_t)i * b->meta->total;
+    float *sink = sink_of(b, k);
     flp_status st = ep == NULL ? flp__error(FLP_ERR_NULL, "flp_batch_run: episodes[%d] is NULL", i)
                                : flp__lt_run_private(b->workers[w], ep, &b->views, sink, threads, loss);
     if (st == FLP_OK)
@@ -206,17 +213,28 @@ static void run_episode(flp_batch *b, int w, int threads, const flp_episode *ep,
     }
 }
 
-/* Add the sinks of episodes 0..n-1 to the handles' gradients, in that order. */
-static void reduce_in_order(flp_batch *b, int n)
+/* dst[0..n) += src[0..n) */
+static void add_into(int64_t n, const float *src, float *dst)
 {
-    for (int i = 0; i < n; i++) {
-        const float *sink = b->sinks + (int64_t)i * b->meta->total;
-        for (int t = 0; t < b->views.n; t++) {
-            const flp__tensor *tn = &b->views.items[t];
-            for (int64_t j = 0; j < tn->count; j++)
-                tn->grad[j] += sink[j];
-            sink += tn->count;
-        }
+    for (int64_t j = 0; j < n; j++)
+        dst[j] += src[j];
+}
+
+/* Add the sinks of a wave's m episodes to the accumulator, in episode order. */
+static void accumulate_wave(flp_batch *b, int m)
+{
+    float *acc = sink_of(b, b->cap_threads);
+    for (int k = 0; k < m; k++)
+        add_into(b->meta->total, sink_of(b, k), acc);
+}
+
+/* Add the accumulator to the handles' gradients. */
+static void add_to_handles(flp_batch *b)
+{
+    const float *acc = sink_of(b, b->cap_threads);
+    for (int t = 0; t < b->views.n; t++) {
+        add_into(b->views.items[t].count, acc, b->views.items[t].grad);
+        acc += b->views.items[t].count;
     }
 }
 
@@ -231,18 +249,24 @@ flp_status flp_batch_run(flp_batch *batch, const flp_episode *const *episodes, i
     int T, e, lt_threads;
     FLP__TRY(flp_get_num_threads(&T));
     split_threads(batch, n, T, &e, &lt_threads);
-    flp_status st = ensure_capacity(batch, e, n);
+    flp_status st = ensure_capacity(batch, e);
     if (st != FLP_OK)
         return flp__error_context(st, "%s", __func__);
+    memset(sink_of(batch, batch->cap_threads), 0, (size_t)batch->meta->total * sizeof(float));
     flp__batch_failure fail = {n, FLP_OK, ""};
+    for (int start = 0; start < n && fail.episode == n; start += e) {
+        int m = n - start < e ? n - start : e;
 #ifdef _OPENMP
-#pragma omp parallel for schedule(dynamic, 1) num_threads(e) if (e > 1)
+#pragma omp parallel for schedule(static, 1) num_threads(m) if (m > 1)
 #endif
-    for (int i = 0; i < n; i++)
-        run_episode(batch, worker_index(), lt_threads, episodes[i], i, &losses[i], &fail);
+        for (int k = 0; k < m; k++)
+            run_episode(batch, worker_index(), lt_threads, episodes[start + k], start + k, k,
+                        &losses[start + k], &fail);
+        accumulate_wave(batch, m);
+    }
     if (fail.episode < n)
         return flp__error(fail.status, "%s: episode %d: %s", __func__, fail.episode, fail.message);
-    reduce_in_order(batch, n);
+    add_to_handles(batch);
     return FLP_OK;
 }
 

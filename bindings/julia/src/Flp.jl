@@ -1392,7 +1392,7 @@ end
 
 `flp_status flp_batch_run(flp_batch *batch, const flp_episode *const *episodes, int n, float *losses)` (flp_batch.h)
 
-Run the lifetimes of episodes[0..n-1] (n >= 1) with gradient and ADD their meta-gradients to the handles' gradients, in episode order; losses[i] gets episode i's query loss. If any episode fails, nothing is added and the error of the first failing episode is returned, its message prefixed with the episode's index (FLP_ERR_SHAPE, FLP_ERR_NONFINITE, FLP_ERR_NOMEM: see flp_lifetime_run). @since 0.1
+Run the lifetimes of episodes[0..n-1] (n >= 1) with gradient and ADD the sum of their meta-gradients, g_0 + g_1 + ... + g_{n-1} summed in that order, to the handles' gradients; losses[i] gets episode i's query loss. If an episode fails, nothing is added, the later episodes may not run, and the error of the first failing episode is returned, its message prefixed with the episode's index (FLP_ERR_NULL for a NULL episode, FLP_ERR_SHAPE, FLP_ERR_NONFINITE, FLP_ERR_NOMEM: see flp_lifetime_run). @since 0.1
 """
 function flp_batch_run(batch, episodes, n, losses)
     @ccall libflp.flp_batch_run(batch::Ptr{flp_batch}, episodes::Ptr{Ptr{flp_episode}}, n::Cint, losses::Ptr{Cfloat})::flp_status
