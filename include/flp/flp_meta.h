@@ -6,7 +6,9 @@
  * optionally, its feedback pathways and plasticity rule. Each group
  * (flp_group) has its own learning rate, schedule and can be frozen. A
  * meta-step is: zero the gradients, run lifetimes that add their
- * meta-gradients, then flp_meta_step(). flp_meta_train_step() does the three.
+ * meta-gradients, then flp_meta_step(). flp_meta_train_step() does the three
+ * for one episode; flp_batch_train_step() (flp_batch.h) for several, run
+ * concurrently.
  *
  * Non-finite gradients are never applied: flp_meta_step() returns
  * FLP_ERR_NONFINITE naming the first offending tensor and, by default,
