@@ -383,6 +383,70 @@ START_TEST(test_reference)
 }
 END_TEST
 
+/* ---- meta-batches -------------------------------------------------------------- */
+
+/* flp_batch_run's workers send the convolutions' gradients to their private
+ * sinks too: the batch's gradient is bit for bit the ordered sum of the
+ * single lifetimes' (on 1 and 2 threads). */
+START_TEST(test_meta_batch)
+{
+    config c = {FLP_RULE_OJA, 2, 1, FLP_SIGNAL_TARGET, 0, 0};
+    setup s;
+    make_setup(&s, &c, 41);
+    enum { N = 3 };
+    flp_episode *eps[N];
+    float x[K * BATCH * IMAGE], xq[Q * IMAGE];
+    for (int e = 0; e < N; e++) {
+        tu_fill_uniform(x, K * BATCH * IMAGE, 0, 1, 70 + (uint64_t)e);
+        tu_fill_uniform(xq, Q * IMAGE, 0, 1, 80 + (uint64_t)e);
+        ck_flp(flp_episode_create(&eps[e]));
+        set_episode(eps[e], &c, IMAGE, x, xq, (uint64_t)e);
+    }
+    flp_meta *meta;
+    flp_batch *batch;
+    ck_flp(flp_meta_create(s.net, s.fb, s.rule, &meta));
+    ck_flp(flp_batch_create(meta, &batch));
+    int64_t n;
+    ck_flp(flp_meta_grad_count(meta, &n));
+    float *want = malloc((size_t)n * sizeof *want), *got = malloc((size_t)n * sizeof *got);
+    float *one = malloc((size_t)n * sizeof *one);
+    memset(want, 0, (size_t)n * sizeof *want);
+    float loss, losses[N];
+    for (int e = 0; e < N; e++) { /* the ordered sum of single runs */
+        ck_flp(flp_meta_zero_grad(meta));
+        ck_flp(flp_lifetime_run(s.lt, eps[e], 1, &loss));
+        ck_flp(flp_meta_get_grads(meta, one, n));
+        for (int64_t j = 0; j < n; j++)
+            want[j] += one[j];
+    }
+    int before;
+    ck_flp(flp_get_num_threads(&before));
+    for (int threads = 1; threads <= 2; threads++) {
+        ck_flp(flp_set_num_threads(threads));
+        ck_flp(flp_meta_zero_grad(meta));
+        ck_flp(flp_batch_run(batch, (const flp_episode *const *)eps, N, losses));
+        ck_flp(flp_meta_get_grads(meta, got, n));
+        ck_assert_msg(memcmp(got, want, (size_t)n * sizeof *got) == 0,
+                      "meta-batch gradient differs from the sum of single lifetimes on %d threads", threads);
+    }
+    float conv_grad[54];
+    ck_flp(flp_net_get_grad(s.net, CONV0, FLP_PARAM_WEIGHT, conv_grad, 54));
+    double norm = 0;
+    for (int j = 0; j < 54; j++)
+        norm += fabs(conv_grad[j]);
+    ck_assert_msg(norm > 0, "the batch added no gradient to the convolution");
+    ck_flp(flp_set_num_threads(before));
+    flp_batch_free(batch);
+    flp_meta_free(meta);
+    for (int e = 0; e < N; e++)
+        flp_episode_free(eps[e]);
+    free(want);
+    free(got);
+    free(one);
+    free_setup(&s);
+}
+END_TEST
+
 /* ---- structures and inputs the lifetime refuses ---------------------------- */
 
 START_TEST(test_bad_structure)
@@ -481,6 +545,7 @@ Suite *make_frontend_suite(void)
     tcase_add_loop_test(ref, test_reference, 0, (int)(sizeof fd_configs / sizeof fd_configs[0]));
     tcase_add_test(ref, test_bad_structure);
     tcase_add_test(ref, test_flatten_only);
+    tcase_add_test(ref, test_meta_batch);
     suite_add_tcase(s, ref);
     return s;
 }

@@ -102,7 +102,7 @@ void flp__lt_frontend_backward(flp_lifetime *lt)
         return;
     int64_t rows = lt->K * lt->batch + lt->n_query;
     lt->flops += (double)rows * lt->flops_front_back;
-    flp__net_ws_backward(lt->net, &lt->front_ws, lt->front, rows, lt->featbar);
+    flp__net_ws_backward(lt->net, &lt->front_ws, lt->front, rows, lt->featbar, lt->front_grad);
 }
 
 flp_status flp__lt_features(flp_lifetime *lt, int64_t rows, const float *x, const float **features)

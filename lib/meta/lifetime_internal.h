@@ -25,6 +25,9 @@
 #include "net/net_internal.h"
 #include "plasticity/plasticity_internal.h"
 
+/* FLP_LIFETIME_MEMORY_BUDGET's default, bytes (flp_lifetime.h). */
+#define FLP__LT_DEFAULT_BUDGET (512.0 * 1024 * 1024)
+
 enum { FLP__ACT_NONE = 0, FLP__ACT_RELU = 1, FLP__ACT_SOFTPLUS = 2 };
 
 typedef struct {
@@ -40,6 +43,10 @@ typedef struct {
     flp__layer *net_layer;      /* W (initial or frozen), b and their gradients */
     flp__pathway *path;
     flp__plastic_layer *rule;
+    /* Where the layer's meta-gradients go: the handles' gradient arrays
+     * (flp_lifetime_run) or a worker's private sink (flp_batch), bound at
+     * every run. NULL where the handle has no such array. */
+    float *gW, *gb, *gB, *gc, *gbeta, *galpha, *glr_bias;
 } flp__lt_layer;
 
 /* Per-step scratch, sized for the larger of the step batch and the query.
@@ -65,6 +72,8 @@ struct flp_lifetime {
     int front_params;           /* the front-end has parameters: its gradient is wanted */
     int64_t n_image;            /* per-example network input size */
     flp__net_ws front_ws;       /* the front-end's activations for the episode's examples */
+    float **front_grad;         /* [2 * front]: where front-end layer i's weight and bias
+                                   gradients go (the handles' or a sink's) */
     float *featbar;             /* [K*B + Q, n_in of dense layer 0]: dLoss/dfeatures */
     int64_t featbar_floats;
     int n;                      /* dense layers */
@@ -154,6 +163,13 @@ void flp__lt_frontend_backward(flp_lifetime *lt);
  * front-end. */
 flp_status flp__lt_features(flp_lifetime *lt, int64_t rows, const float *x, const float **features);
 void flp__lt_frontend_free(flp_lifetime *lt);
+
+/* flp_lifetime_run with two differences, for flp_batch's workers: the
+ * meta-gradient goes to `sink` (zeroed first), a flat array laid out like
+ * `list` (the tensor list of a meta-optimizer over the same handles), not
+ * to the handles; and the parallel phases use `threads` threads. */
+flp_status flp__lt_run_private(flp_lifetime *lt, const flp_episode *ep, const flp__tensor_list *list,
+                               float *sink, int threads, float *loss);
 
 /* ---- lifetime_reverse.c ---- */
 /* Loss on the query set under `state`; with `want_gradient`, seed the

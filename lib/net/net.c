@@ -375,18 +375,18 @@ static void layer_forward(const flp__layer *l, int64_t batch, const float *x, fl
     }
 }
 
-/* Accumulates l's parameter gradients and writes the input gradient to dx
- * when dx is not NULL. Returns where the input gradient is: dx, or dy itself
- * for a flatten (nothing to compute). */
-static const float *layer_vjp(flp__layer *l, int64_t batch, const float *x, const float *y,
-                              const float *dy, float *dx, float *work)
+/* Accumulates l's parameter gradients into dW, db and writes the input
+ * gradient to dx when dx is not NULL. Returns where the input gradient is:
+ * dx, or dy itself for a flatten (nothing to compute). */
+static const float *layer_vjp(const flp__layer *l, int64_t batch, const float *x, const float *y,
+                              const float *dy, float *dx, float *dW, float *db, float *work)
 {
     switch (l->kind) {
     case FLP_LAYER_LINEAR:
-        flp__linear_vjp(batch, l->in_size, l->out_size, x, l->W, dy, dx, l->gW, l->gb);
+        flp__linear_vjp(batch, l->in_size, l->out_size, x, l->W, dy, dx, dW, db);
         break;
     case FLP_LAYER_CONV2D:
-        flp__conv2d_vjp(&l->conv, batch, x, l->W, dy, dx, l->gW, l->gb, work);
+        flp__conv2d_vjp(&l->conv, batch, x, l->W, dy, dx, dW, db, work);
         break;
     case FLP_LAYER_RELU:
         if (dx != NULL)
@@ -410,15 +410,19 @@ const float *flp__net_ws_forward(const flp_net *net, flp__net_ws *ws, int upto, 
 }
 
 /* VJP of layers [0, upto) of the last forward of `batch` examples in ws,
- * from dy (the gradient of layer upto-1's output). */
-static void backward_layers(flp_net *net, flp__net_ws *ws, int upto, int64_t batch, const float *dy, float *dx)
+ * from dy (the gradient of layer upto-1's output); layer i's parameter
+ * gradients go to grads[2i] and grads[2i+1], or to its own with grads NULL. */
+static void backward_layers(flp_net *net, flp__net_ws *ws, int upto, int64_t batch, const float *dy, float *dx,
+                            float *const *grads)
 {
     const float *g = dy;
     for (int i = upto - 1; i >= 0; i--) {
         /* The first layer writes straight into the caller's dx (or skips its
          * input gradient when dx is NULL); the others ping-pong. */
         float *dst = i == 0 ? dx : (g == ws->grad_a ? ws->grad_b : ws->grad_a);
-        g = layer_vjp(&net->layers[i], batch, ws->acts[i], ws->acts[i + 1], g, dst, ws->conv_work);
+        flp__layer *l = &net->layers[i];
+        g = layer_vjp(l, batch, ws->acts[i], ws->acts[i + 1], g, dst, grads ? grads[2 * i] : l->gW,
+                      grads ? grads[2 * i + 1] : l->gb, ws->conv_work);
     }
     if (dx != NULL && g != dx)
         memcpy(dx, g, (size_t)(batch * net->in_size) * sizeof *dx);
@@ -447,11 +451,12 @@ flp_status flp_net_backward(flp_net *net, const float *dy, float *dx)
     if (!net->have_forward)
         return flp__error(FLP_ERR_STATE, "%s: no forward since the network was created or last changed",
                           __func__);
-    backward_layers(net, &net->ws, net->n_layers, net->last_batch, dy, dx);
+    backward_layers(net, &net->ws, net->n_layers, net->last_batch, dy, dx, NULL);
     return FLP_OK;
 }
 
-void flp__net_ws_backward(flp_net *net, flp__net_ws *ws, int upto, int64_t batch, const float *dy)
+void flp__net_ws_backward(flp_net *net, flp__net_ws *ws, int upto, int64_t batch, const float *dy,
+                          float *const *grads)
 {
-    backward_layers(net, ws, upto, batch, dy, NULL);
+    backward_layers(net, ws, upto, batch, dy, NULL, grads);
 }

@@ -54,11 +54,14 @@ flp_status flp__net_check_layer(const flp_net *net, int layer, const char *fn);
  * large enough; errors reported as coming from fn); put their inputs in
  * ws->acts[0]. flp__net_ws_forward runs layers [0, upto) and returns their
  * outputs (in ws); flp__net_ws_backward adds the VJP of those layers, from
- * dy (the gradient of the outputs), to the parameters' gradients. */
+ * dy (the gradient of the outputs), to grads[2i] (weight) and grads[2i+1]
+ * (bias) of layer i, arrays shaped like the layer's own gradients (NULL
+ * where it has no such parameter). */
 flp_status flp__net_ws_ensure(const flp_net *net, flp__net_ws *ws, int64_t batch, const char *fn);
 void flp__net_ws_free(flp__net_ws *ws);
 const float *flp__net_ws_forward(const flp_net *net, flp__net_ws *ws, int upto, int64_t batch);
-void flp__net_ws_backward(flp_net *net, flp__net_ws *ws, int upto, int64_t batch, const float *dy);
+void flp__net_ws_backward(flp_net *net, flp__net_ws *ws, int upto, int64_t batch, const float *dy,
+                          float *const *grads);
 
 /* Append a view of every parameter (value + accumulated gradient) in layer
  * order, weight before bias, group FLP_GROUP_WEIGHTS, named "net.<layer>.weight"
