@@ -10,8 +10,6 @@
 #include "meta/lifetime_internal.h"
 #include "plasticity/update.h"
 
-#define DEFAULT_BUDGET_BYTES (512.0 * 1024 * 1024)
-
 /* ---- building the layer table ------------------------------------------ */
 
 /* Describe net layer `li` (linear) and the activation after it, if any. */
@@ -37,16 +35,16 @@ static flp_status describe_layer(flp_lifetime *lt, int li, flp__lt_layer *d)
     return FLP_OK;
 }
 
-/* Check the network is a dense stack and count its linear layers. */
-static flp_status count_dense(const flp_net *net, int *n)
+/* Check the layers after the front-end form a dense stack and count its
+ * linear layers. */
+static flp_status count_dense(const flp_net *net, int front, int *n)
 {
-    if (net->n_layers == 0 || net->in_rank != 1)
-        return flp__error(FLP_ERR_UNSUPPORTED, "flp_lifetime_create: the network must take rank-1 input "
-                          "and have layers");
+    if (front == net->n_layers)
+        return flp__error(FLP_ERR_UNSUPPORTED, "flp_lifetime_create: the network has no dense layers");
     *n = 0;
-    for (int li = 0; li < net->n_layers; li++) {
+    for (int li = front; li < net->n_layers; li++) {
         flp_layer_kind k = net->layers[li].kind;
-        int after_linear = li > 0 && net->layers[li - 1].kind == FLP_LAYER_LINEAR;
+        int after_linear = li > front && net->layers[li - 1].kind == FLP_LAYER_LINEAR;
         if (k == FLP_LAYER_LINEAR)
             (*n)++;
         else if (!((k == FLP_LAYER_RELU || k == FLP_LAYER_SOFTPLUS) && after_linear))
@@ -54,25 +52,34 @@ static flp_status count_dense(const flp_net *net, int *n)
                               "dense stack (linear layers, each optionally followed by relu or softplus)",
                               li, (int)k);
     }
-    if (net->layers[0].kind != FLP_LAYER_LINEAR)
-        return flp__error(FLP_ERR_UNSUPPORTED, "flp_lifetime_create: layer 0 must be linear");
+    if (net->layers[front].kind != FLP_LAYER_LINEAR)
+        return flp__error(FLP_ERR_UNSUPPORTED, "flp_lifetime_create: layer %d must be linear", front);
     return FLP_OK;
 }
 
 static flp_status build_layers(flp_lifetime *lt)
 {
     int n = 0;
-    FLP__TRY(count_dense(lt->net, &n));
+    if (lt->net->n_layers == 0)
+        return flp__error(FLP_ERR_UNSUPPORTED, "flp_lifetime_create: the network has no layers");
+    FLP__TRY(flp__lt_frontend_layers(lt->net, &lt->front));
+    FLP__TRY(count_dense(lt->net, lt->front, &n));
+    if (lt->front > 0) {
+        lt->front_grad = flp__alloc_bytes(2 * (size_t)lt->front * sizeof *lt->front_grad, "lifetime front-end");
+        if (lt->front_grad == NULL)
+            return FLP_ERR_NOMEM;
+    }
     lt->layer = flp__alloc_bytes((size_t)n * sizeof *lt->layer, "lifetime layers");
     lt->order_all = flp__alloc_bytes(2 * (size_t)n * sizeof *lt->order_all, "lifetime task order");
     if (lt->layer == NULL || lt->order_all == NULL)
         return FLP_ERR_NOMEM;
     lt->order_plastic = lt->order_all + n;
     lt->n = 0;
-    for (int li = 0; li < lt->net->n_layers; li++)
+    for (int li = lt->front; li < lt->net->n_layers; li++)
         if (lt->net->layers[li].kind == FLP_LAYER_LINEAR)
             FLP__TRY(describe_layer(lt, li, &lt->layer[lt->n++]));
     lt->n_final = lt->layer[n - 1].n_out;
+    lt->n_image = lt->net->in_size;
     return FLP_OK;
 }
 
@@ -91,7 +98,7 @@ flp_status flp_lifetime_create(flp_net *net, flp_feedback *fb, flp_rule *rule, f
     lt->net = net;
     lt->fb = fb;
     lt->rule = rule;
-    lt->budget_bytes = DEFAULT_BUDGET_BYTES;
+    lt->budget_bytes = FLP__LT_DEFAULT_BUDGET;
     lt->check_finite = 1;
     flp_status st = build_layers(lt);
     if (st != FLP_OK) {
@@ -118,6 +125,8 @@ void flp_lifetime_free(flp_lifetime *lt)
     if (lt == NULL)
         return;
     free_buffers(lt);
+    flp__lt_frontend_free(lt);
+    flp__free(lt->front_grad);
     flp__free(lt->layer);
     flp__free(lt->order_all);
     flp__free(lt);
@@ -481,10 +490,10 @@ static flp_status bind_episode(flp_lifetime *lt, const flp_episode *ep)
 {
     int64_t n_in, n_out;
     FLP__TRY(flp_episode_shape(ep, &lt->K, &lt->batch, &n_in, &n_out, &lt->n_query, &lt->classification));
-    if (n_in != lt->layer[0].n_in || n_out != lt->n_final)
+    if (n_in != lt->n_image || n_out != lt->n_final)
         return flp__error(FLP_ERR_SHAPE, "flp_lifetime_run: the episode has %lld inputs and %lld outputs, "
                           "the network %lld and %lld", (long long)n_in, (long long)n_out,
-                          (long long)lt->layer[0].n_in, (long long)lt->n_final);
+                          (long long)lt->n_image, (long long)lt->n_final);
     /* the gradient rule ignores the feedback: its step loss follows the episode */
     int wants_labels = lt->fb->signal != FLP_SIGNAL_ERROR;
     if (lt->rule->kind != FLP_RULE_GRADIENT && wants_labels != lt->classification)
@@ -530,17 +539,75 @@ static void export_state_grad(flp_lifetime *lt)
     for (int i = 0; i < lt->n; i++) {
         const flp__lt_layer *d = &lt->layer[i];
         if (d->plastic)
-            add_into(d->n_out * d->n_in, lt->Wbar + d->w_off, d->net_layer->gW);
+            add_into(d->n_out * d->n_in, lt->Wbar + d->w_off, d->gW);
         if (d->b_off >= 0)
-            add_into(d->n_out, lt->Wbar + d->b_off, d->net_layer->gb);
+            add_into(d->n_out, lt->Wbar + d->b_off, d->gb);
     }
 }
 
-flp_status flp_lifetime_run(flp_lifetime *lt, const flp_episode *ep, int want_gradient, float *loss)
+/* Send every layer's meta-gradients to the handles' own arrays. */
+static void bind_handle_grads(flp_lifetime *lt)
 {
-    FLP__CHECK_NULL(lt);
-    FLP__CHECK_NULL(ep);
-    FLP__CHECK_NULL(loss);
+    for (int i = 0; i < lt->n; i++) {
+        flp__lt_layer *d = &lt->layer[i];
+        d->gW = d->net_layer->gW;
+        d->gb = d->net_layer->gb;
+        d->gB = d->path->gB;
+        d->gc = d->path->gc;
+        d->gbeta = d->path->gbeta;
+        d->galpha = d->rule->galpha;
+        /* the rule's block keeps glr_bias beside galpha even when empty */
+        d->glr_bias = d->rule->n_lr_bias > 0 ? d->rule->glr_bias : NULL;
+    }
+    for (int li = 0; li < lt->front; li++) {
+        lt->front_grad[2 * li] = lt->net->layers[li].gW;
+        lt->front_grad[2 * li + 1] = lt->net->layers[li].gb;
+    }
+}
+
+/* The place in `sink` (laid out like `list`) of the handle gradient array
+ * `grad`; NULL stays NULL. Sets *missing when `grad` is not in the list. */
+static float *sink_slot(const flp__tensor_list *list, float *sink, float *grad, int *missing)
+{
+    if (grad == NULL)
+        return NULL;
+    int64_t off = 0;
+    for (int t = 0; t < list->n; t++) {
+        if (list->items[t].grad == grad)
+            return sink + off;
+        off += list->items[t].count;
+    }
+    *missing = 1;
+    return NULL;
+}
+
+/* Send every layer's meta-gradients to their slots in `sink`. */
+static flp_status bind_sink_grads(flp_lifetime *lt, const flp__tensor_list *list, float *sink)
+{
+    int missing = 0;
+    bind_handle_grads(lt);
+    for (int i = 0; i < lt->n; i++) {
+        flp__lt_layer *d = &lt->layer[i];
+        float **slots[] = {&d->gW, &d->gb, &d->gB, &d->gc, &d->gbeta, &d->galpha, &d->glr_bias};
+        for (size_t j = 0; j < sizeof slots / sizeof slots[0]; j++)
+            *slots[j] = sink_slot(list, sink, *slots[j], &missing);
+        if (missing)
+            return flp__error(FLP_ERR_STATE, "flp_lifetime_run: a meta-parameter of layer %d is not in "
+                              "the optimizer's tensor list (were the handles changed?)", d->net_index);
+    }
+    for (int j = 0; j < 2 * lt->front; j++) {
+        lt->front_grad[j] = sink_slot(list, sink, lt->front_grad[j], &missing);
+        if (missing)
+            return flp__error(FLP_ERR_STATE, "flp_lifetime_run: a meta-parameter of layer %d is not in "
+                              "the optimizer's tensor list (were the handles changed?)", j / 2);
+    }
+    memset(sink, 0, (size_t)flp__tensor_list_total(list) * sizeof *sink);
+    return FLP_OK;
+}
+
+/* The run itself, on lt->threads threads, into the bound gradients. */
+static flp_status run(flp_lifetime *lt, const flp_episode *ep, int want_gradient, float *loss)
+{
     lt->have_run = 0;
     FLP__TRY(bind_episode(lt, ep));
     int64_t n_state_before = lt->n_state;
@@ -549,13 +616,33 @@ flp_status flp_lifetime_run(flp_lifetime *lt, const flp_episode *ep, int want_gr
         free_buffers(lt);
     FLP__TRY(ensure_scratch(lt, lt->batch > lt->n_query ? lt->batch : lt->n_query));
     load_initial_state(lt);
-    FLP__TRY(flp_get_num_threads(&lt->threads));
     lt->flops = 0;
+    FLP__TRY(flp__lt_frontend_forward(lt, want_gradient));
     FLP__TRY(flp__lt_sweep(lt, want_gradient, loss));
-    if (want_gradient)
+    if (want_gradient) {
         export_state_grad(lt);
+        flp__lt_frontend_backward(lt);
+    }
     lt->have_run = 1;
     return FLP_OK;
+}
+
+flp_status flp_lifetime_run(flp_lifetime *lt, const flp_episode *ep, int want_gradient, float *loss)
+{
+    FLP__CHECK_NULL(lt);
+    FLP__CHECK_NULL(ep);
+    FLP__CHECK_NULL(loss);
+    FLP__TRY(flp_get_num_threads(&lt->threads));
+    bind_handle_grads(lt);
+    return run(lt, ep, want_gradient, loss);
+}
+
+flp_status flp__lt_run_private(flp_lifetime *lt, const flp_episode *ep, const flp__tensor_list *list,
+                               float *sink, int threads, float *loss)
+{
+    lt->threads = threads;
+    FLP__TRY(bind_sink_grads(lt, list, sink));
+    return run(lt, ep, 1, loss);
 }
 
 /* ---- results ---------------------------------------------------------------- */
@@ -601,7 +688,9 @@ flp_status flp_lifetime_predict(flp_lifetime *lt, int64_t n, const float *x, flo
     FLP__TRY(flp_get_num_threads(&lt->threads));
     for (int64_t start = 0; start < n; start += lt->s.rows) {
         int64_t rows = n - start < lt->s.rows ? n - start : lt->s.rows;
-        flp__lt_forward(lt, lt->W, rows, x + start * lt->layer[0].n_in, lt->s.acts);
+        const float *features;
+        FLP__TRY(flp__lt_features(lt, rows, x + start * lt->n_image, &features));
+        flp__lt_forward(lt, lt->W, rows, features, lt->s.acts);
         memcpy(y + start * lt->n_final, lt->s.acts + rows * last->h_off,
                (size_t)(rows * lt->n_final) * sizeof *y);
     }

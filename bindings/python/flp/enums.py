@@ -10,7 +10,7 @@ from enum import IntEnum
 __all__ = [
     "Status", "Group", "LayerKind", "Param", "Init", "Signal", "FeedbackKey", "FeedbackTensor",
     "RuleKind", "Granularity", "RuleKey", "EpisodeArray", "Split", "Order", "SineKey",
-    "LifetimeKey", "MetaKey",
+    "LifetimeKey", "MetaKey", "BatchKey",
 ]
 
 
@@ -143,6 +143,13 @@ class LifetimeKey(IntEnum):
     """flp_lifetime_key: settings of a :class:`flp.Lifetime`."""
     MEMORY_BUDGET = 0
     CHECK_FINITE = 1
+
+
+class BatchKey(IntEnum):
+    """flp_batch_key: settings of a meta-batch (flp_batch)."""
+    THREADS = 0
+    MEMORY_BUDGET = 1
+    CHECK_FINITE = 2
 
 
 class MetaKey(IntEnum):
