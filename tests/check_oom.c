@@ -368,10 +368,34 @@ static void setup_fewshot(world *w)
 }
 
 
+/* A convolutional front-end (conv 3x3 -> relu -> flatten) under a plastic
+ * readout, on 2-way few-shot episodes of the generated images. */
+static void setup_conv(world *w)
+{
+    setup_fewshot(w);
+    ck_flp(flp_sampler_next(w->sampler, FLP_SPLIT_TRAIN, w->ep));
+    int64_t shape[3] = {1, SIDE, SIDE};
+    ck_flp(flp_rng_create(13, &w->rng));
+    ck_flp(flp_net_create(3, shape, &w->net));
+    ck_flp(flp_net_add_conv2d(w->net, 2, 3, 3, 1, 0, 1));
+    ck_flp(flp_net_add_relu(w->net));
+    ck_flp(flp_net_add_flatten(w->net));
+    ck_flp(flp_net_add_linear(w->net, 2, 1));
+    ck_flp(flp_net_init(w->net, FLP_INIT_KAIMING_NORMAL, w->rng));
+    ck_flp(flp_feedback_create(w->net, &w->fb));
+    ck_flp(flp_feedback_init(w->fb, w->rng, 0.5f));
+    ck_flp(flp_feedback_set(w->fb, FLP_FEEDBACK_SIGNAL, FLP_SIGNAL_TARGET_MINUS_SOFTMAX));
+    ck_flp(flp_rule_create(w->net, FLP_RULE_OJA, &w->rule));
+    ck_flp(flp_rule_set(w->rule, FLP_RULE_ALPHA_INIT, 1e-3));
+    ck_flp(flp_lifetime_create(w->net, w->fb, w->rule, &w->lt));
+    ck_flp(flp_meta_create(w->net, w->fb, w->rule, &w->meta));
+}
+
 static const scenario data_scenarios[] = {
     {"data set open (omniglot)", FLP_RULE_OJA, -1, NULL, act_open, NULL},
     {"few-shot sampler create + next", FLP_RULE_OJA, -1, NULL, act_fewshot_create, NULL},
     {"few-shot sampler next", FLP_RULE_OJA, -1, setup_fewshot, act_sample, x_hash},
+    {"lifetime + meta-step (conv front-end)", FLP_RULE_OJA, -1, setup_conv, act_train, world_hash},
 };
 
 START_TEST(test_data_scenario)
