@@ -23,8 +23,8 @@
 
 #define MAX_HIDDEN 8
 #define N_TERMS 3
-#define QUICK_EPISODES 60
-#define QUICK_EVAL 20
+#define QUICK_EPISODES 200
+#define QUICK_EVAL 50
 
 static const char *const term_names[N_TERMS] = {
     [FLP_TERM_PSEUDO_GRADIENT] = "pg", [FLP_TERM_ERROR_HEBB] = "eh", [FLP_TERM_OJA] = "oja"};
@@ -322,18 +322,23 @@ static double query_accuracy(const model *m, const flp_episode *ep, float *score
 }
 
 /* Mean and standard error of the query accuracy over fresh evaluation
- * episodes, from a sampler made anew so every evaluation sees the same. */
+ * episodes, from a sampler made anew so every evaluation sees the same. A
+ * lifetime whose weights diverge scores 0 (and is reported). */
 static void evaluate(const options *o, const model *m, flp_episode *ep, float *scores, double *mean, double *se)
 {
     flp_sampler *s;
     make_sampler(o, m, o->seed + 1, &s);
     double sum = 0, sumsq = 0;
     double t0 = cli_now(), t_last = t0;
+    long diverged = 0;
     for (long r = 0; r < o->eval_episodes; r++) {
         float loss;
         CLI_CHECK(flp_sampler_next(s, FLP_SPLIT_EVAL, ep));
-        CLI_CHECK(flp_lifetime_run(m->lt, ep, 0, &loss));
-        double acc = query_accuracy(m, ep, scores);
+        flp_status st = flp_lifetime_run(m->lt, ep, 0, &loss);
+        if (st != FLP_OK && st != FLP_ERR_NONFINITE)
+            cli_die_flp("flp_lifetime_run");
+        diverged += st != FLP_OK;
+        double acc = st == FLP_OK ? query_accuracy(m, ep, scores) : 0.0;
         sum += acc;
         sumsq += acc * acc;
         if (cli_now() - t_last >= 10) {
@@ -344,6 +349,9 @@ static void evaluate(const options *o, const model *m, flp_episode *ep, float *s
         }
     }
     flp_sampler_free(s);
+    if (diverged)
+        fprintf(stderr, "flp-rules: %ld of %ld evaluation lifetimes diverged (non-finite weights), counted as "
+                "0%% accuracy\n", diverged, o->eval_episodes);
     double n = (double)o->eval_episodes, var = n > 1 ? (sumsq - sum * sum / n) / (n - 1) : 0;
     *mean = sum / n;
     *se = sqrt(var > 0 ? var : 0) / sqrt(n);
