@@ -426,7 +426,7 @@ static void plot(const options *o)
         fprintf(stderr, "flp-rules: cannot run gnuplot: %s; no plot written\n", strerror(errno));
         return;
     }
-    fprintf(g, "set terminal png size 900,540\nset output '%s'\nset datafile separator ','\n"
+    fprintf(g, "set terminal png size 900,540 noenhanced\nset output '%s'\nset datafile separator ','\n"
                "set key autotitle columnhead\nset xlabel 'meta-training episode'\nset ylabel 'theta'\n"
                "set title 'rule coefficients'\nplot", o->png);
     for (int t = 0; t < N_TERMS; t++)
