@@ -58,7 +58,7 @@ static void usage(FILE *f)
         "                         the first 3 alphabets train, the others evaluate\n"
         "  --feedback fixed|symmetric  fixed random B (default) or B = W (backprop)\n"
         "  --terms LIST           comma-separated terms among pg, eh, oja (default pg,eh,oja)\n"
-        "  --theta A,B,C          initial theta_pg, theta_eh, theta_oja (default 0.01,0,0)\n"
+        "  --theta A,B,C          initial theta_pg, theta_eh, theta_oja (default 0.03,0,0.01)\n"
         "  --episodes N           meta-training episodes (default 600; %d with --quick, %d with\n"
         "                         --quick --data;"
         " 0 = evaluate the rule as initialised)\n"
@@ -195,8 +195,8 @@ static void parse_option(options *o, int c, const char *arg)
 static options parse_args(int argc, char **argv)
 {
     options o = {.terms = (1 << N_TERMS) - 1, .episodes = -1, .eval_episodes = -1, .ways = 5, .shots = -1,
-                 .query = -1, .n_hidden = 4, .hidden = {170, 130, 100, 70}, .lr = 1e-3, .theta = {0.01, 0, 0},
-                 .seed = 1, .csv = "flp-rules.csv", .png = "flp-rules.png"};
+                 .query = -1, .n_hidden = 4, .hidden = {170, 130, 100, 70}, .lr = 1e-3,
+                 .theta = {0.03, 0, 0.01}, .seed = 1, .csv = "flp-rules.csv", .png = "flp-rules.png"};
     int c;
     while ((c = getopt_long(argc, argv, "", long_options, NULL)) != -1)
         parse_option(&o, c, optarg);
