@@ -464,6 +464,52 @@ START_TEST(test_l1_penalty)
 }
 END_TEST
 
+/* A meta-batch sends theta's gradient through the workers' private sinks:
+ * the sum must be bit for bit the sum of single lifetimes, in order. */
+START_TEST(test_meta_batch_agrees)
+{
+    int64_t widths[2] = {6, 4};
+    setup s;
+    build(&s, 5, widths, 2, 10.0f, FLP_FEEDBACK_CHAINED);
+    flp_rng *rng;
+    ck_flp(flp_rng_create(12, &rng));
+    ck_flp(flp_net_init(s.net, FLP_INIT_XAVIER_UNIFORM, rng));
+    ck_flp(flp_feedback_init(s.fb, rng, 1.0f));
+    float theta[3] = {0.1f, 0.05f, 0.02f}, single[3] = {0}, batched[3], g[3], losses[2], loss;
+    ck_flp(flp_rule_set_theta(s.rule, theta, 3));
+    ck_flp(flp_rule_set(s.rule, FLP_RULE_THETA_L1, 0.01));
+    flp_episode *eps[2] = {s.ep, NULL};
+    ck_flp(flp_episode_create(&eps[1]));
+    random_episode(&s, 4, 1, 5, 4, 4, 21);
+    flp_episode *first = s.ep;
+    s.ep = eps[1];
+    random_episode(&s, 3, 2, 5, 4, 4, 22);
+    s.ep = first;
+    for (int e = 0; e < 2; e++) {
+        zero_grads(&s);
+        ck_flp(flp_lifetime_run(s.lt, eps[e], 1, &loss));
+        ck_flp(flp_rule_get_theta_grad(s.rule, g, 3));
+        for (int t = 0; t < 3; t++)
+            single[t] += g[t];
+    }
+    flp_meta *meta;
+    flp_batch *batch;
+    ck_flp(flp_meta_create(s.net, s.fb, s.rule, &meta));
+    ck_flp(flp_batch_create(meta, &batch));
+    zero_grads(&s);
+    ck_flp(flp_batch_run(batch, (const flp_episode *const *)eps, 2, losses));
+    ck_flp(flp_rule_get_theta_grad(s.rule, batched, 3));
+    for (int t = 0; t < 3; t++)
+        ck_assert_msg(batched[t] == single[t], "theta[%d]: batch %.9g, single lifetimes %.9g", t, batched[t],
+                      single[t]);
+    flp_batch_free(batch);
+    flp_meta_free(meta);
+    flp_episode_free(eps[1]);
+    flp_rng_free(rng);
+    free_setup(&s);
+}
+END_TEST
+
 START_TEST(test_bad_input)
 {
     int64_t widths[2] = {6, 4}, n_in = 5, count;
@@ -512,6 +558,7 @@ Suite *make_rules_suite(void)
     tcase_add_test(lifetime, test_symmetric_is_backprop);
     tcase_add_test(lifetime, test_reinit);
     tcase_add_test(lifetime, test_l1_penalty);
+    tcase_add_test(lifetime, test_meta_batch_agrees);
     tcase_add_test(lifetime, test_bad_input);
     suite_add_tcase(s, lifetime);
     return s;

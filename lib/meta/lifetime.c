@@ -11,8 +11,6 @@
 #include "meta/lifetime_internal.h"
 #include "plasticity/update.h"
 
-#define DEFAULT_BUDGET_BYTES (512.0 * 1024 * 1024)
-
 /* ---- building the layer table ------------------------------------------ */
 
 /* Describe net layer `li` (linear) and the activation after it, if any. */
@@ -92,7 +90,7 @@ flp_status flp_lifetime_create(flp_net *net, flp_feedback *fb, flp_rule *rule, f
     lt->net = net;
     lt->fb = fb;
     lt->rule = rule;
-    lt->budget_bytes = DEFAULT_BUDGET_BYTES;
+    lt->budget_bytes = FLP__LT_DEFAULT_BUDGET;
     lt->check_finite = 1;
     flp_status st = build_layers(lt);
     if (st != FLP_OK) {
@@ -598,9 +596,9 @@ static void export_state_grad(flp_lifetime *lt)
     for (int i = 0; i < lt->n; i++) {
         const flp__lt_layer *d = &lt->layer[i];
         if (d->plastic && !lt->reinit)
-            add_into(d->n_out * d->n_in, lt->Wbar + d->w_off, d->net_layer->gW);
+            add_into(d->n_out * d->n_in, lt->Wbar + d->w_off, d->gW);
         if (d->b_off >= 0)
-            add_into(d->n_out, lt->Wbar + d->b_off, d->net_layer->gb);
+            add_into(d->n_out, lt->Wbar + d->b_off, d->gb);
     }
 }
 
@@ -616,16 +614,70 @@ static void add_l1_penalty(flp_lifetime *lt, int want_gradient, float *loss)
         float th = rule->theta[t];
         penalty += fabs((double)th);
         if (want_gradient)
-            rule->gtheta[t] += (float)(rule->l1 * (double)((th > 0) - (th < 0)));
+            lt->gtheta[t] += (float)(rule->l1 * (double)((th > 0) - (th < 0)));
     }
     *loss += (float)(rule->l1 * penalty);
 }
 
-flp_status flp_lifetime_run(flp_lifetime *lt, const flp_episode *ep, int want_gradient, float *loss)
+/* Send every layer's meta-gradients to the handles' own arrays. */
+static void bind_handle_grads(flp_lifetime *lt)
 {
-    FLP__CHECK_NULL(lt);
-    FLP__CHECK_NULL(ep);
-    FLP__CHECK_NULL(loss);
+    for (int i = 0; i < lt->n; i++) {
+        flp__lt_layer *d = &lt->layer[i];
+        d->gW = d->net_layer->gW;
+        d->gb = d->net_layer->gb;
+        d->gB = d->path->gB;
+        d->gc = d->path->gc;
+        d->gbeta = d->path->gbeta;
+        /* the family's alphas are no meta-parameter (flp__rule_tensors) */
+        d->galpha = lt->rule->kind == FLP_RULE_FAMILY ? NULL : d->rule->galpha;
+        /* the rule's block keeps glr_bias beside galpha even when empty */
+        d->glr_bias = d->rule->n_lr_bias > 0 ? d->rule->glr_bias : NULL;
+    }
+    lt->gtheta = lt->rule->gtheta;
+}
+
+/* The place in `sink` (laid out like `list`) of the handle gradient array
+ * `grad`; NULL stays NULL. Sets *missing when `grad` is not in the list. */
+static float *sink_slot(const flp__tensor_list *list, float *sink, float *grad, int *missing)
+{
+    if (grad == NULL)
+        return NULL;
+    int64_t off = 0;
+    for (int t = 0; t < list->n; t++) {
+        if (list->items[t].grad == grad)
+            return sink + off;
+        off += list->items[t].count;
+    }
+    *missing = 1;
+    return NULL;
+}
+
+/* Send every layer's meta-gradients to their slots in `sink`. */
+static flp_status bind_sink_grads(flp_lifetime *lt, const flp__tensor_list *list, float *sink)
+{
+    int missing = 0;
+    bind_handle_grads(lt);
+    for (int i = 0; i < lt->n; i++) {
+        flp__lt_layer *d = &lt->layer[i];
+        float **slots[] = {&d->gW, &d->gb, &d->gB, &d->gc, &d->gbeta, &d->galpha, &d->glr_bias};
+        for (size_t j = 0; j < sizeof slots / sizeof slots[0]; j++)
+            *slots[j] = sink_slot(list, sink, *slots[j], &missing);
+        if (missing)
+            return flp__error(FLP_ERR_STATE, "flp_lifetime_run: a meta-parameter of layer %d is not in "
+                              "the optimizer's tensor list (were the handles changed?)", d->net_index);
+    }
+    lt->gtheta = lt->rule->kind == FLP_RULE_FAMILY ? sink_slot(list, sink, lt->gtheta, &missing) : NULL;
+    if (missing)
+        return flp__error(FLP_ERR_STATE, "flp_lifetime_run: the rule's theta is not in the optimizer's "
+                          "tensor list (was the rule changed?)");
+    memset(sink, 0, (size_t)flp__tensor_list_total(list) * sizeof *sink);
+    return FLP_OK;
+}
+
+/* The run itself, on lt->threads threads, into the bound gradients. */
+static flp_status run(flp_lifetime *lt, const flp_episode *ep, int want_gradient, float *loss)
+{
     lt->have_run = 0;
     FLP__TRY(bind_episode(lt, ep));
     int64_t n_state_before = lt->n_state;
@@ -634,7 +686,6 @@ flp_status flp_lifetime_run(flp_lifetime *lt, const flp_episode *ep, int want_gr
         free_buffers(lt);
     FLP__TRY(ensure_scratch(lt, lt->batch > lt->n_query ? lt->batch : lt->n_query));
     load_initial_state(lt);
-    FLP__TRY(flp_get_num_threads(&lt->threads));
     lt->flops = 0;
     FLP__TRY(flp__lt_sweep(lt, want_gradient, loss));
     if (want_gradient)
@@ -643,6 +694,24 @@ flp_status flp_lifetime_run(flp_lifetime *lt, const flp_episode *ep, int want_gr
         add_l1_penalty(lt, want_gradient, loss);
     lt->have_run = 1;
     return FLP_OK;
+}
+
+flp_status flp_lifetime_run(flp_lifetime *lt, const flp_episode *ep, int want_gradient, float *loss)
+{
+    FLP__CHECK_NULL(lt);
+    FLP__CHECK_NULL(ep);
+    FLP__CHECK_NULL(loss);
+    FLP__TRY(flp_get_num_threads(&lt->threads));
+    bind_handle_grads(lt);
+    return run(lt, ep, want_gradient, loss);
+}
+
+flp_status flp__lt_run_private(flp_lifetime *lt, const flp_episode *ep, const flp__tensor_list *list,
+                               float *sink, int threads, float *loss)
+{
+    lt->threads = threads;
+    FLP__TRY(bind_sink_grads(lt, list, sink));
+    return run(lt, ep, 1, loss);
 }
 
 /* ---- results ---------------------------------------------------------------- */

@@ -18,6 +18,9 @@
 #include "net/net_internal.h"
 #include "plasticity/plasticity_internal.h"
 
+/* FLP_LIFETIME_MEMORY_BUDGET's default, bytes (flp_lifetime.h). */
+#define FLP__LT_DEFAULT_BUDGET (512.0 * 1024 * 1024)
+
 enum { FLP__ACT_NONE = 0, FLP__ACT_RELU = 1, FLP__ACT_SOFTPLUS = 2 };
 
 typedef struct {
@@ -34,6 +37,10 @@ typedef struct {
     flp__layer *net_layer;      /* W (initial or frozen), b and their gradients */
     flp__pathway *path;
     flp__plastic_layer *rule;
+    /* Where the layer's meta-gradients go: the handles' gradient arrays
+     * (flp_lifetime_run) or a worker's private sink (flp_batch), bound at
+     * every run. NULL where the handle has no such array. */
+    float *gW, *gb, *gB, *gc, *gbeta, *galpha, *glr_bias;
 } flp__lt_layer;
 
 /* Per-step scratch, sized for the larger of the step batch and the query.
@@ -65,6 +72,7 @@ struct flp_lifetime {
     int lowest_plastic;         /* dense index of the lowest plastic layer (n if none) */
     int gradient_rule;          /* FLP_RULE_GRADIENT: the step is a gradient step */
     int family;                 /* FLP_RULE_FAMILY: chained errors and candidate terms */
+    float *gtheta;              /* where the family's theta gradient goes (like the layers' g*) */
     int reinit;                 /* FLP_LIFETIME_REINIT */
     double reinit_seed;         /* FLP_LIFETIME_REINIT_SEED */
     int threads;                /* threads for the parallel phases (flp_get_num_threads) */
@@ -129,6 +137,13 @@ const float *flp__lt_pre(const flp_lifetime *lt, int i, int64_t k, const float *
  * and layer) if a weight became non-finite. */
 flp_status flp__lt_step(flp_lifetime *lt, int64_t k, float *state, float *saved_W, float *acts,
                         int have_acts);
+
+/* flp_lifetime_run with two differences, for flp_batch's workers: the
+ * meta-gradient goes to `sink` (zeroed first), a flat array laid out like
+ * `list` (the tensor list of a meta-optimizer over the same handles), not
+ * to the handles; and the parallel phases use `threads` threads. */
+flp_status flp__lt_run_private(flp_lifetime *lt, const flp_episode *ep, const flp__tensor_list *list,
+                               float *sink, int threads, float *loss);
 
 /* ---- lifetime_reverse.c ---- */
 /* Loss on the query set under `state`; with `want_gradient`, seed the

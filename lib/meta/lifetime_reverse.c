@@ -68,8 +68,8 @@ void flp__lt_backprop(flp_lifetime *lt, const float *state, int64_t rows, const 
         const flp__lt_layer *d = &lt->layer[i];
         if (step_only && !d->plastic)
             continue;
-        float *gW = d->plastic ? gstate + d->w_off : d->net_layer->gW;
-        float *gb = d->b_off >= 0 ? gstate + d->b_off : step_only ? NULL : d->net_layer->gb;
+        float *gW = d->plastic ? gstate + d->w_off : d->gW;
+        float *gb = d->b_off >= 0 ? gstate + d->b_off : step_only ? NULL : d->gb;
         flp__linear_vjp(rows, d->n_in, d->n_out, layer_input(lt, i, rows, x, acts), NULL, hbar + rows * d->h_off,
                         NULL, gW, gb);
     }
@@ -159,9 +159,9 @@ static void pathway_vjp(flp_lifetime *lt, const flp__lt_layer *d, const float *a
         hb[j] += (1.0f - beta) * pb[j];
         g[j] = relu && g[j] <= 0 ? 0.0f : beta * pb[j];
     }
-    d->path->gbeta[0] += (float)beta_bar;
+    d->gbeta[0] += (float)beta_bar;
     /* dB += gbar^T s, dc += colsum(gbar) */
-    flp__linear_vjp(B, lt->n_final, n, lt->s.sig, d->path->B, g, NULL, d->path->gB, d->path->gc);
+    flp__linear_vjp(B, lt->n_final, n, lt->s.sig, d->path->B, g, NULL, d->gB, d->gc);
 }
 
 /* Where dL/dpre of plastic layer i goes: the postsynaptic adjoint of the
@@ -188,7 +188,7 @@ static void update_vjp(flp_lifetime *lt, int i, int64_t k, float *Wk, const floa
     if (sq)
         flp__lt_column_sumsq(B, rows, post, sq);
     flp__plastic_update_vjp(rows, cols, d->mult, d->rule->alpha, lt->rule->granularity, sq, Wk + d->w_off,
-                            pg, lt->Wbar + d->w_off, d->rule->galpha, sqbar, lt->s.row_sum + d->h_off);
+                            pg, lt->Wbar + d->w_off, d->galpha, sqbar, lt->s.row_sum + d->h_off);
     /* P_k is consumed: pg now holds G. dpost += pre G^T, dpre = post G */
     flp__gemm_nt(B, rows, cols, 1.0f, pre, cols, pg, cols, 1.0f, pb, rows);
     if (sq)

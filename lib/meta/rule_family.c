@@ -66,8 +66,8 @@ static float *feedback_grad(flp_lifetime *lt, int i)
 {
     const flp__lt_layer *d = &lt->layer[i];
     if (lt->fb->kind != FLP_FEEDBACK_SYMMETRIC)
-        return d->path->gB;
-    return d->plastic ? lt->Wbar + d->w_off : d->net_layer->gW;
+        return d->gB;
+    return d->plastic ? lt->Wbar + d->w_off : d->gW;
 }
 
 /* ---- the forward half ------------------------------------------------------- */
@@ -157,7 +157,7 @@ static void terms_reverse(flp_lifetime *lt, int i, int64_t k, const float *Wk, c
             continue;
         memset(Td, 0, (size_t)len * sizeof *Td);
         flp__rule_terms[t].value(&in, 1.0f, Td);
-        rule->gtheta[t] += (float)dot(len, Wb, Td);
+        lt->gtheta[t] += (float)dot(len, Wb, Td);
     }
     memset(Td, 0, (size_t)len * sizeof *Td);
     flp__term_adj adj = {

@@ -24,6 +24,7 @@ mutable struct flp_episode end
 mutable struct flp_sampler end
 mutable struct flp_lifetime end
 mutable struct flp_meta end
+mutable struct flp_batch end
 mutable struct flp_dataset end
 
 # ---- enums (C int; values never change, new ones are appended) ----
@@ -147,6 +148,11 @@ const FLP_META_BETA1 = flp_meta_key(0)
 const FLP_META_BETA2 = flp_meta_key(1)
 const FLP_META_EPSILON = flp_meta_key(2)
 const FLP_META_NONFINITE = flp_meta_key(3)
+
+const flp_batch_key = Cint
+const FLP_BATCH_THREADS = flp_batch_key(0)
+const FLP_BATCH_MEMORY_BUDGET = flp_batch_key(1)
+const FLP_BATCH_CHECK_FINITE = flp_batch_key(2)
 
 const flp_fewshot_key = Cint
 const FLP_FEWSHOT_WAYS = flp_fewshot_key(0)
@@ -1299,6 +1305,39 @@ function flp_meta_scale_grad(meta, factor)
 end
 
 """
+    flp_meta_grad_count(meta, count) -> flp_status
+
+`flp_status flp_meta_grad_count(const flp_meta *meta, int64_t *count)` (flp_meta.h)
+
+Number of meta-parameters: the length of the flat gradient array of flp_meta_get_grads / flp_meta_set_grads. @since 0.1
+"""
+function flp_meta_grad_count(meta, count)
+    @ccall libflp.flp_meta_grad_count(meta::Ptr{flp_meta}, count::Ptr{Int64})::flp_status
+end
+
+"""
+    flp_meta_get_grads(meta, dst, count) -> flp_status
+
+`flp_status flp_meta_get_grads(const flp_meta *meta, float *dst, int64_t count)` (flp_meta.h)
+
+Copy every accumulated gradient into dst[count], one flat array in the order of the checkpoint's tensors (network, feedback, rule): what a transport (MPI_Allreduce, say) sums across processes. FLP_ERR_SHAPE unless count = flp_meta_grad_count. @since 0.1
+"""
+function flp_meta_get_grads(meta, dst, count)
+    @ccall libflp.flp_meta_get_grads(meta::Ptr{flp_meta}, dst::Ptr{Cfloat}, count::Int64)::flp_status
+end
+
+"""
+    flp_meta_set_grads(meta, src, count) -> flp_status
+
+`flp_status flp_meta_set_grads(flp_meta *meta, const float *src, int64_t count)` (flp_meta.h)
+
+Overwrite every accumulated gradient from src[count], laid out as by flp_meta_get_grads. Non-finite values are accepted: flp_meta_step deals with them. FLP_ERR_SHAPE unless count = flp_meta_grad_count. @since 0.1
+"""
+function flp_meta_set_grads(meta, src, count)
+    @ccall libflp.flp_meta_set_grads(meta::Ptr{flp_meta}, src::Ptr{Cfloat}, count::Int64)::flp_status
+end
+
+"""
     flp_meta_step(meta) -> flp_status
 
 `flp_status flp_meta_step(flp_meta *meta)` (flp_meta.h)
@@ -1362,6 +1401,72 @@ Restore a checkpoint into handles configured as when it was saved. @since 0.1
 """
 function flp_checkpoint_load(path, meta, sampler)
     @ccall libflp.flp_checkpoint_load(path::Cstring, meta::Ptr{flp_meta}, sampler::Ptr{flp_sampler})::flp_status
+end
+
+"""
+    flp_batch_create(meta, out) -> flp_status
+
+`flp_status flp_batch_create(flp_meta *meta, flp_batch **out)` (flp_batch.h)
+
+Create a meta-batch for `meta`, which must outlive it and must have been created over a feedback and a rule (FLP_ERR_INVALID otherwise). @since 0.1
+"""
+function flp_batch_create(meta, out)
+    @ccall libflp.flp_batch_create(meta::Ptr{flp_meta}, out::Ptr{Ptr{flp_batch}})::flp_status
+end
+
+"""
+    flp_batch_free(batch) -> Cvoid
+
+`void flp_batch_free(flp_batch *batch)` (flp_batch.h)
+
+Free; NULL is accepted. @since 0.1
+"""
+function flp_batch_free(batch)
+    @ccall libflp.flp_batch_free(batch::Ptr{flp_batch})::Cvoid
+end
+
+"""
+    flp_batch_set(batch, key, value) -> flp_status
+
+`flp_status flp_batch_set(flp_batch *batch, flp_batch_key key, double value)` (flp_batch.h)
+
+Set a flp_batch_key; FLP_ERR_RANGE for a value out of bounds. @since 0.1
+"""
+function flp_batch_set(batch, key, value)
+    @ccall libflp.flp_batch_set(batch::Ptr{flp_batch}, key::flp_batch_key, value::Cdouble)::flp_status
+end
+
+"""
+    flp_batch_get(batch, key, value) -> flp_status
+
+`flp_status flp_batch_get(const flp_batch *batch, flp_batch_key key, double *value)` (flp_batch.h)
+
+Read a flp_batch_key. @since 0.1
+"""
+function flp_batch_get(batch, key, value)
+    @ccall libflp.flp_batch_get(batch::Ptr{flp_batch}, key::flp_batch_key, value::Ptr{Cdouble})::flp_status
+end
+
+"""
+    flp_batch_run(batch, episodes, n, losses) -> flp_status
+
+`flp_status flp_batch_run(flp_batch *batch, const flp_episode *const *episodes, int n, float *losses)` (flp_batch.h)
+
+Run the lifetimes of episodes[0..n-1] (n >= 1) with gradient and ADD the sum of their meta-gradients, g_0 + g_1 + ... + g_{n-1} summed in that order, to the handles' gradients; losses[i] gets episode i's query loss. If an episode fails, nothing is added, the later episodes may not run, and the error of the first failing episode is returned, its message prefixed with the episode's index (FLP_ERR_NULL for a NULL episode, FLP_ERR_SHAPE, FLP_ERR_NONFINITE, FLP_ERR_NOMEM: see flp_lifetime_run). @since 0.1
+"""
+function flp_batch_run(batch, episodes, n, losses)
+    @ccall libflp.flp_batch_run(batch::Ptr{flp_batch}, episodes::Ptr{Ptr{flp_episode}}, n::Cint, losses::Ptr{Cfloat})::flp_status
+end
+
+"""
+    flp_batch_train_step(batch, episodes, n, losses) -> flp_status
+
+`flp_status flp_batch_train_step(flp_batch *batch, const flp_episode *const *episodes, int n, float *losses)` (flp_batch.h)
+
+One meta-step on a meta-batch: zero the gradients, flp_batch_run(), average (scale by 1/n), flp_meta_step(). With n = 1 it is flp_meta_train_step() exactly. @since 0.1
+"""
+function flp_batch_train_step(batch, episodes, n, losses)
+    @ccall libflp.flp_batch_train_step(batch::Ptr{flp_batch}, episodes::Ptr{Ptr{flp_episode}}, n::Cint, losses::Ptr{Cfloat})::flp_status
 end
 
 """
@@ -1530,7 +1635,7 @@ function flp_sampler_create_fewshot(train, eval, seed, out)
 end
 
 # every wrapped C function, in header order
-const FLP_FUNCTIONS = (:flp_version_number, :flp_version, :flp_strerror, :flp_status_name, :flp_last_error, :flp_clear_error, :flp_set_num_threads, :flp_get_num_threads, :flp_rng_create, :flp_rng_free, :flp_rng_seed, :flp_rng_next, :flp_rng_uniform, :flp_rng_normal, :flp_rng_get_state, :flp_rng_set_state, :flp_net_create, :flp_net_free, :flp_net_add_linear, :flp_net_add_conv2d, :flp_net_add_relu, :flp_net_add_softplus, :flp_net_add_flatten, :flp_net_num_layers, :flp_net_layer_kind, :flp_net_layer_shape, :flp_net_io_size, :flp_net_param_count, :flp_net_get_param, :flp_net_set_param, :flp_net_get_grad, :flp_net_zero_grad, :flp_net_init, :flp_net_forward, :flp_net_backward, :flp_feedback_create, :flp_feedback_free, :flp_feedback_set, :flp_feedback_get, :flp_feedback_bounds, :flp_feedback_init, :flp_feedback_count, :flp_feedback_get_param, :flp_feedback_set_param, :flp_feedback_get_grad, :flp_feedback_zero_grad, :flp_rule_create, :flp_rule_free, :flp_rule_set, :flp_rule_get, :flp_rule_bounds, :flp_rule_kind_of, :flp_rule_set_plastic_mask, :flp_rule_is_plastic, :flp_rule_alpha_count, :flp_rule_get_alpha, :flp_rule_set_alpha, :flp_rule_get_alpha_grad, :flp_rule_zero_grad, :flp_rule_lr_bias_count, :flp_rule_get_lr_bias, :flp_rule_set_lr_bias, :flp_rule_get_lr_bias_grad, :flp_rule_theta_count, :flp_rule_get_theta, :flp_rule_set_theta, :flp_rule_get_theta_grad, :flp_episode_create, :flp_episode_free, :flp_episode_set_regression, :flp_episode_set_classes, :flp_episode_shape, :flp_episode_floats, :flp_episode_labels, :flp_sampler_create_sine, :flp_sampler_free, :flp_sampler_set, :flp_sampler_get, :flp_sampler_bounds, :flp_sampler_io_size, :flp_sampler_next, :flp_lifetime_create, :flp_lifetime_free, :flp_lifetime_set, :flp_lifetime_get, :flp_lifetime_run, :flp_lifetime_final_weight, :flp_lifetime_final_bias, :flp_lifetime_predict, :flp_lifetime_stats, :flp_lifetime_work, :flp_meta_create, :flp_meta_free, :flp_meta_set, :flp_meta_get, :flp_meta_set_lr, :flp_meta_get_lr, :flp_meta_freeze, :flp_meta_set_step_decay, :flp_meta_set_schedule, :flp_meta_zero_grad, :flp_meta_scale_grad, :flp_meta_step, :flp_meta_train_step, :flp_meta_step_count, :flp_meta_grad_norm, :flp_checkpoint_save, :flp_checkpoint_load, :flp_dataset_open_omniglot, :flp_dataset_open_miniimagenet, :flp_dataset_open_idx, :flp_dataset_free, :flp_dataset_num_classes, :flp_dataset_class_size, :flp_dataset_class_name, :flp_dataset_example_path, :flp_dataset_image_shape, :flp_dataset_get, :flp_dataset_preload, :flp_dataset_subset, :flp_dataset_split_by_alphabet, :flp_dataset_num_alphabets, :flp_sampler_create_fewshot,)
+const FLP_FUNCTIONS = (:flp_version_number, :flp_version, :flp_strerror, :flp_status_name, :flp_last_error, :flp_clear_error, :flp_set_num_threads, :flp_get_num_threads, :flp_rng_create, :flp_rng_free, :flp_rng_seed, :flp_rng_next, :flp_rng_uniform, :flp_rng_normal, :flp_rng_get_state, :flp_rng_set_state, :flp_net_create, :flp_net_free, :flp_net_add_linear, :flp_net_add_conv2d, :flp_net_add_relu, :flp_net_add_softplus, :flp_net_add_flatten, :flp_net_num_layers, :flp_net_layer_kind, :flp_net_layer_shape, :flp_net_io_size, :flp_net_param_count, :flp_net_get_param, :flp_net_set_param, :flp_net_get_grad, :flp_net_zero_grad, :flp_net_init, :flp_net_forward, :flp_net_backward, :flp_feedback_create, :flp_feedback_free, :flp_feedback_set, :flp_feedback_get, :flp_feedback_bounds, :flp_feedback_init, :flp_feedback_count, :flp_feedback_get_param, :flp_feedback_set_param, :flp_feedback_get_grad, :flp_feedback_zero_grad, :flp_rule_create, :flp_rule_free, :flp_rule_set, :flp_rule_get, :flp_rule_bounds, :flp_rule_kind_of, :flp_rule_set_plastic_mask, :flp_rule_is_plastic, :flp_rule_alpha_count, :flp_rule_get_alpha, :flp_rule_set_alpha, :flp_rule_get_alpha_grad, :flp_rule_zero_grad, :flp_rule_lr_bias_count, :flp_rule_get_lr_bias, :flp_rule_set_lr_bias, :flp_rule_get_lr_bias_grad, :flp_rule_theta_count, :flp_rule_get_theta, :flp_rule_set_theta, :flp_rule_get_theta_grad, :flp_episode_create, :flp_episode_free, :flp_episode_set_regression, :flp_episode_set_classes, :flp_episode_shape, :flp_episode_floats, :flp_episode_labels, :flp_sampler_create_sine, :flp_sampler_free, :flp_sampler_set, :flp_sampler_get, :flp_sampler_bounds, :flp_sampler_io_size, :flp_sampler_next, :flp_lifetime_create, :flp_lifetime_free, :flp_lifetime_set, :flp_lifetime_get, :flp_lifetime_run, :flp_lifetime_final_weight, :flp_lifetime_final_bias, :flp_lifetime_predict, :flp_lifetime_stats, :flp_lifetime_work, :flp_meta_create, :flp_meta_free, :flp_meta_set, :flp_meta_get, :flp_meta_set_lr, :flp_meta_get_lr, :flp_meta_freeze, :flp_meta_set_step_decay, :flp_meta_set_schedule, :flp_meta_zero_grad, :flp_meta_scale_grad, :flp_meta_grad_count, :flp_meta_get_grads, :flp_meta_set_grads, :flp_meta_step, :flp_meta_train_step, :flp_meta_step_count, :flp_meta_grad_norm, :flp_checkpoint_save, :flp_checkpoint_load, :flp_batch_create, :flp_batch_free, :flp_batch_set, :flp_batch_get, :flp_batch_run, :flp_batch_train_step, :flp_dataset_open_omniglot, :flp_dataset_open_miniimagenet, :flp_dataset_open_idx, :flp_dataset_free, :flp_dataset_num_classes, :flp_dataset_class_size, :flp_dataset_class_name, :flp_dataset_example_path, :flp_dataset_image_shape, :flp_dataset_get, :flp_dataset_preload, :flp_dataset_subset, :flp_dataset_split_by_alphabet, :flp_dataset_num_alphabets, :flp_sampler_create_fewshot,)
 
 include("convenience.jl")
 

@@ -10,7 +10,7 @@ from enum import IntEnum
 __all__ = [
     "Status", "Group", "LayerKind", "Param", "Init", "Signal", "FeedbackKey", "FeedbackKind", "FeedbackTensor",
     "RuleKind", "RuleTerm", "Granularity", "RuleKey", "EpisodeArray", "Split", "Order", "SineKey",
-    "LifetimeKey", "MetaKey",
+    "LifetimeKey", "MetaKey", "BatchKey",
 ]
 
 
@@ -163,6 +163,13 @@ class LifetimeKey(IntEnum):
     CHECK_FINITE = 1
     REINIT = 2
     REINIT_SEED = 3
+
+
+class BatchKey(IntEnum):
+    """flp_batch_key: settings of a meta-batch (flp_batch)."""
+    THREADS = 0
+    MEMORY_BUDGET = 1
+    CHECK_FINITE = 2
 
 
 class MetaKey(IntEnum):
