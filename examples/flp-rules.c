@@ -71,7 +71,8 @@ static void usage(FILE *f)
         "  --lr X                 Adam learning rate of theta (default 1e-3)\n"
         "  --l1 X                 L1 penalty on theta (default 0)\n"
         "  --seed S               seed of B, the episodes and the weight draws (default 1)\n"
-        "  --threads T            BLIS threads (default: BLIS's own setting)\n"
+        "  --threads T            threads (default 1: steps of one example are too small to share;\n"
+        "                         2 threads ran 2.5x slower on the 2-core development machine)\n"
         "  --save FILE            write a checkpoint at the end\n"
         "  --load FILE            resume from a checkpoint written with the same options\n"
         "  --csv FILE             per-episode log (default flp-rules.csv)\n"
@@ -196,7 +197,8 @@ static options parse_args(int argc, char **argv)
 {
     options o = {.terms = (1 << N_TERMS) - 1, .episodes = -1, .eval_episodes = -1, .ways = 5, .shots = -1,
                  .query = -1, .n_hidden = 4, .hidden = {170, 130, 100, 70}, .lr = 1e-3,
-                 .theta = {0.03, 0, 0.01}, .seed = 1, .csv = "flp-rules.csv", .png = "flp-rules.png"};
+                 .theta = {0.03, 0, 0.01}, .seed = 1, .threads = 1, .csv = "flp-rules.csv",
+                 .png = "flp-rules.png"};
     int c;
     while ((c = getopt_long(argc, argv, "", long_options, NULL)) != -1)
         parse_option(&o, c, optarg);
@@ -442,8 +444,7 @@ int main(int argc, char **argv)
 {
     cli_init("flp-rules", usage);
     options o = parse_args(argc, argv);
-    if (o.threads > 0)
-        CLI_CHECK(flp_set_num_threads(o.threads));
+    CLI_CHECK(flp_set_num_threads(o.threads));
     model m;
     model_create(&o, &m);
     fprintf(stderr, "flp-rules %s: %s feedback, terms 0x%x, %ld-way %ld-shot online, %ld query per class, "
