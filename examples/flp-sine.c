@@ -41,20 +41,6 @@ typedef struct {
     ranks who;
 } options;
 
-/* ---- small utilities ------------------------------------------------------- */
-
-/* "45s", "1m05s", "2h03m" */
-static void format_duration(double s, char *buf, size_t n)
-{
-    long t = s > 0 && s < 1e9 ? (long)(s + 0.5) : 0;
-    if (t < 60)
-        snprintf(buf, n, "%lds", t);
-    else if (t < 3600)
-        snprintf(buf, n, "%ldm%02lds", t / 60, t % 60);
-    else
-        snprintf(buf, n, "%ldh%02ldm", t / 3600, (t % 3600) / 60);
-}
-
 /* ---- command line ----------------------------------------------------------- */
 
 static void usage(FILE *f)
@@ -271,7 +257,7 @@ static void report_progress(const options *o, progress *p, long step, long total
     double t = cli_now(), per_step = (t - p->t_last) / (double)(step - p->last_episode);
     double rate_all = (t - p->t_start) / (double)(step - p->first);
     char eta[32];
-    format_duration(rate_all * (double)(total - step), eta, sizeof eta);
+    cli_format_duration(rate_all * (double)(total - step), eta, sizeof eta);
     fprintf(stderr, "meta-step %ld/%ld  meta_loss %.4g (running mean)  %.2f s/step  %.1f episodes/s  "
             "ETA %s\n", step, total, p->window_n ? p->window_loss / (double)p->window_n : NAN, per_step,
             (double)o->meta_batch / per_step, eta);

@@ -158,11 +158,12 @@ static void tangent_backward(flp_lifetime *lt, int64_t k, const float *Wk, const
         if (i > lowest)
             flp__gemm_tn(d->n_out, d->n_in, B, 1.0f, zbar + off, d->n_out, hdot + B * lt->layer[i - 1].h_off,
                          d->n_in, 1.0f, gW, d->n_in);
-        if (i == 0)
+        if (i == 0 && lt->xbar == NULL)
             continue;
-        float *below = hbd + B * lt->layer[i - 1].h_off;
-        flp__gemm_nn(B, d->n_in, d->n_out, 1.0f, zbd, d->n_out, flp__lt_weight(lt, i, Wk), d->n_in, 0.0f, below,
-                     d->n_in);
+        /* below layer 0: the tangent of dL_k/dx, the inputs' share of H v */
+        float *below = i > 0 ? hbd + B * lt->layer[i - 1].h_off : lt->xbar + k * B * d->n_in;
+        flp__gemm_nn(B, d->n_in, d->n_out, 1.0f, zbd, d->n_out, flp__lt_weight(lt, i, Wk), d->n_in,
+                     i > 0 ? 0.0f : 1.0f, below, d->n_in);
         if (d->plastic)
             flp__gemm_nn(B, d->n_in, d->n_out, 1.0f, zbar + off, d->n_out, v + d->w_off, d->n_in, 1.0f, below,
                          d->n_in);

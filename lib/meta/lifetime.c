@@ -36,16 +36,16 @@ static flp_status describe_layer(flp_lifetime *lt, int li, flp__lt_layer *d)
     return FLP_OK;
 }
 
-/* Check the network is a dense stack and count its linear layers. */
-static flp_status count_dense(const flp_net *net, int *n)
+/* Check the layers after the front-end form a dense stack and count its
+ * linear layers. */
+static flp_status count_dense(const flp_net *net, int front, int *n)
 {
-    if (net->n_layers == 0 || net->in_rank != 1)
-        return flp__error(FLP_ERR_UNSUPPORTED, "flp_lifetime_create: the network must take rank-1 input "
-                          "and have layers");
+    if (front == net->n_layers)
+        return flp__error(FLP_ERR_UNSUPPORTED, "flp_lifetime_create: the network has no dense layers");
     *n = 0;
-    for (int li = 0; li < net->n_layers; li++) {
+    for (int li = front; li < net->n_layers; li++) {
         flp_layer_kind k = net->layers[li].kind;
-        int after_linear = li > 0 && net->layers[li - 1].kind == FLP_LAYER_LINEAR;
+        int after_linear = li > front && net->layers[li - 1].kind == FLP_LAYER_LINEAR;
         if (k == FLP_LAYER_LINEAR)
             (*n)++;
         else if (!((k == FLP_LAYER_RELU || k == FLP_LAYER_SOFTPLUS) && after_linear))
@@ -53,25 +53,34 @@ static flp_status count_dense(const flp_net *net, int *n)
                               "dense stack (linear layers, each optionally followed by relu or softplus)",
                               li, (int)k);
     }
-    if (net->layers[0].kind != FLP_LAYER_LINEAR)
-        return flp__error(FLP_ERR_UNSUPPORTED, "flp_lifetime_create: layer 0 must be linear");
+    if (net->layers[front].kind != FLP_LAYER_LINEAR)
+        return flp__error(FLP_ERR_UNSUPPORTED, "flp_lifetime_create: layer %d must be linear", front);
     return FLP_OK;
 }
 
 static flp_status build_layers(flp_lifetime *lt)
 {
     int n = 0;
-    FLP__TRY(count_dense(lt->net, &n));
+    if (lt->net->n_layers == 0)
+        return flp__error(FLP_ERR_UNSUPPORTED, "flp_lifetime_create: the network has no layers");
+    FLP__TRY(flp__lt_frontend_layers(lt->net, &lt->front));
+    FLP__TRY(count_dense(lt->net, lt->front, &n));
+    if (lt->front > 0) {
+        lt->front_grad = flp__alloc_bytes(2 * (size_t)lt->front * sizeof *lt->front_grad, "lifetime front-end");
+        if (lt->front_grad == NULL)
+            return FLP_ERR_NOMEM;
+    }
     lt->layer = flp__alloc_bytes((size_t)n * sizeof *lt->layer, "lifetime layers");
     lt->order_all = flp__alloc_bytes(2 * (size_t)n * sizeof *lt->order_all, "lifetime task order");
     if (lt->layer == NULL || lt->order_all == NULL)
         return FLP_ERR_NOMEM;
     lt->order_plastic = lt->order_all + n;
     lt->n = 0;
-    for (int li = 0; li < lt->net->n_layers; li++)
+    for (int li = lt->front; li < lt->net->n_layers; li++)
         if (lt->net->layers[li].kind == FLP_LAYER_LINEAR)
             FLP__TRY(describe_layer(lt, li, &lt->layer[lt->n++]));
     lt->n_final = lt->layer[n - 1].n_out;
+    lt->n_image = lt->net->in_size;
     return FLP_OK;
 }
 
@@ -117,6 +126,8 @@ void flp_lifetime_free(flp_lifetime *lt)
     if (lt == NULL)
         return;
     free_buffers(lt);
+    flp__lt_frontend_free(lt);
+    flp__free(lt->front_grad);
     flp__free(lt->layer);
     flp__free(lt->order_all);
     flp__free(lt);
@@ -506,15 +517,18 @@ static flp_status bind_episode(flp_lifetime *lt, const flp_episode *ep)
 {
     int64_t n_in, n_out;
     FLP__TRY(flp_episode_shape(ep, &lt->K, &lt->batch, &n_in, &n_out, &lt->n_query, &lt->classification));
-    if (n_in != lt->layer[0].n_in || n_out != lt->n_final)
+    if (n_in != lt->n_image || n_out != lt->n_final)
         return flp__error(FLP_ERR_SHAPE, "flp_lifetime_run: the episode has %lld inputs and %lld outputs, "
                           "the network %lld and %lld", (long long)n_in, (long long)n_out,
-                          (long long)lt->layer[0].n_in, (long long)lt->n_final);
+                          (long long)lt->n_image, (long long)lt->n_final);
     int chained = lt->fb->kind != FLP_FEEDBACK_DIRECT, family = lt->rule->kind == FLP_RULE_FAMILY;
     if (family != chained)
         return flp__error(FLP_ERR_INVALID, "flp_lifetime_run: %s", family ? "the rule family needs chained or "
                           "symmetric feedback (FLP_FEEDBACK_KIND)" : "chained and symmetric feedback work only "
                           "with the rule family (FLP_RULE_FAMILY)");
+    if (family && lt->front > 0)
+        return flp__error(FLP_ERR_UNSUPPORTED, "flp_lifetime_run: the rule family does not support a "
+                          "convolutional front-end yet (its input gradient is not collected)");
     if (family && !lt->classification)
         return flp__error(FLP_ERR_SHAPE, "flp_lifetime_run: the rule family needs a labelled episode, this one "
                           "is regression");
@@ -544,7 +558,7 @@ static flp_status bind_episode(flp_lifetime *lt, const flp_episode *ep)
 static uint64_t episode_hash(const flp_lifetime *lt)
 {
     const unsigned char *b = (const unsigned char *)lt->x;
-    size_t n = (size_t)(lt->K * lt->batch * lt->layer[0].n_in) * sizeof(float);
+    size_t n = (size_t)(lt->K * lt->batch * lt->n_image) * sizeof(float);
     uint64_t h = 1469598103934665603ull;
     for (size_t j = 0; j < n; j++)
         h = (h ^ b[j]) * 1099511628211ull;
@@ -635,6 +649,10 @@ static void bind_handle_grads(flp_lifetime *lt)
         d->glr_bias = d->rule->n_lr_bias > 0 ? d->rule->glr_bias : NULL;
     }
     lt->gtheta = lt->rule->gtheta;
+    for (int li = 0; li < lt->front; li++) {
+        lt->front_grad[2 * li] = lt->net->layers[li].gW;
+        lt->front_grad[2 * li + 1] = lt->net->layers[li].gb;
+    }
 }
 
 /* The place in `sink` (laid out like `list`) of the handle gradient array
@@ -667,6 +685,12 @@ static flp_status bind_sink_grads(flp_lifetime *lt, const flp__tensor_list *list
             return flp__error(FLP_ERR_STATE, "flp_lifetime_run: a meta-parameter of layer %d is not in "
                               "the optimizer's tensor list (were the handles changed?)", d->net_index);
     }
+    for (int j = 0; j < 2 * lt->front; j++) {
+        lt->front_grad[j] = sink_slot(list, sink, lt->front_grad[j], &missing);
+        if (missing)
+            return flp__error(FLP_ERR_STATE, "flp_lifetime_run: a meta-parameter of layer %d is not in "
+                              "the optimizer's tensor list (were the handles changed?)", j / 2);
+    }
     lt->gtheta = lt->rule->kind == FLP_RULE_FAMILY ? sink_slot(list, sink, lt->gtheta, &missing) : NULL;
     if (missing)
         return flp__error(FLP_ERR_STATE, "flp_lifetime_run: the rule's theta is not in the optimizer's "
@@ -687,9 +711,12 @@ static flp_status run(flp_lifetime *lt, const flp_episode *ep, int want_gradient
     FLP__TRY(ensure_scratch(lt, lt->batch > lt->n_query ? lt->batch : lt->n_query));
     load_initial_state(lt);
     lt->flops = 0;
+    FLP__TRY(flp__lt_frontend_forward(lt, want_gradient));
     FLP__TRY(flp__lt_sweep(lt, want_gradient, loss));
-    if (want_gradient)
+    if (want_gradient) {
         export_state_grad(lt);
+        flp__lt_frontend_backward(lt);
+    }
     if (lt->family)
         add_l1_penalty(lt, want_gradient, loss);
     lt->have_run = 1;
@@ -757,7 +784,9 @@ flp_status flp_lifetime_predict(flp_lifetime *lt, int64_t n, const float *x, flo
     FLP__TRY(flp_get_num_threads(&lt->threads));
     for (int64_t start = 0; start < n; start += lt->s.rows) {
         int64_t rows = n - start < lt->s.rows ? n - start : lt->s.rows;
-        flp__lt_forward(lt, lt->W, rows, x + start * lt->layer[0].n_in, lt->s.acts);
+        const float *features;
+        FLP__TRY(flp__lt_features(lt, rows, x + start * lt->n_image, &features));
+        flp__lt_forward(lt, lt->W, rows, features, lt->s.acts);
         memcpy(y + start * lt->n_final, lt->s.acts + rows * last->h_off,
                (size_t)(rows * lt->n_final) * sizeof *y);
     }

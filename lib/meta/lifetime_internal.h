@@ -10,7 +10,14 @@
  * products P_k, or, under the gradient rule, the step's loss gradient) and,
  * unless they are stored apart, the step's forward activities h_1..h_L; the
  * reverse sweep needs one record per step and rebuilds them segment by
- * segment from sparse checkpoints. */
+ * segment from sparse checkpoints.
+ *
+ * A network may start with a frozen front-end: convolutions and their
+ * activations over a rank-3 input, then a flatten. Its layers do not change
+ * within a lifetime, so frontend.c computes its outputs (the *features*)
+ * once per run for every example of the episode, the dense lifetime runs on
+ * them as its inputs x, and the reverse sweep collects dLoss/dfeatures
+ * (xbar) to send back through the front-end once at the end. */
 #ifndef FLP_META_LIFETIME_INTERNAL_H
 #define FLP_META_LIFETIME_INTERNAL_H
 
@@ -64,6 +71,14 @@ struct flp_lifetime {
     flp_net *net;
     flp_feedback *fb;
     flp_rule *rule;
+    int front;                  /* net layers of the front-end (0: none) */
+    int front_params;           /* the front-end has parameters: its gradient is wanted */
+    int64_t n_image;            /* per-example network input size */
+    flp__net_ws front_ws;       /* the front-end's activations for the episode's examples */
+    float **front_grad;         /* [2 * front]: where front-end layer i's weight and bias
+                                   gradients go (the handles' or a sink's) */
+    float *featbar;             /* [K*B + Q, n_in of dense layer 0]: dLoss/dfeatures */
+    int64_t featbar_floats;
     int n;                      /* dense layers */
     flp__lt_layer *layer;
     int *order_all;             /* layer indices, largest first: the order of parallel tasks */
@@ -96,12 +111,14 @@ struct flp_lifetime {
     int classification;
     const float *x, *y, *xq, *yq;
     const int32_t *labels, *lq;
+    float *xbar, *xqbar;        /* dLoss/dx and dLoss/dxq to accumulate, or NULL: not wanted */
 
     int have_run;
     int64_t recomputed, workspace_bytes;
     /* matrix-product work: per example of each kind of pass (set by the
      * layout), and the total of the last run */
     double flops_dense, flops_pathway, flops_update, flops_reverse, flops_backprop;
+    double flops_front, flops_front_back; /* front-end forward, and its VJP */
     double flops;
 };
 
@@ -138,6 +155,23 @@ const float *flp__lt_pre(const flp_lifetime *lt, int i, int64_t k, const float *
 flp_status flp__lt_step(flp_lifetime *lt, int64_t k, float *state, float *saved_W, float *acts,
                         int have_acts);
 
+/* ---- frontend.c: the frozen front-end ---- */
+/* Number of net layers before the dense stack (through the flatten; 0 for
+ * a rank-1 input), or FLP_ERR_UNSUPPORTED naming the layer that does not
+ * belong to a front-end. */
+flp_status flp__lt_frontend_layers(const flp_net *net, int *front);
+/* Features of every example of the bound episode, in one batched pass:
+ * lt->x and lt->xq then point at them; with want_gradient (and front-end
+ * parameters), lt->xbar / lt->xqbar at zeroed gradients. */
+flp_status flp__lt_frontend_forward(flp_lifetime *lt, int want_gradient);
+/* Send the collected feature gradients back through the front-end, into
+ * its parameters' gradients (one batched pass). */
+void flp__lt_frontend_backward(flp_lifetime *lt);
+/* Features of `rows` network inputs x (lt->x's layout); x itself without a
+ * front-end. */
+flp_status flp__lt_features(flp_lifetime *lt, int64_t rows, const float *x, const float **features);
+void flp__lt_frontend_free(flp_lifetime *lt);
+
 /* flp_lifetime_run with two differences, for flp_batch's workers: the
  * meta-gradient goes to `sink` (zeroed first), a flat array laid out like
  * `list` (the tensor list of a meta-optimizer over the same handles), not
@@ -173,6 +207,9 @@ void flp__lt_chain(flp_lifetime *lt, const float *state, int64_t rows, const flo
  * gstate. */
 void flp__lt_backprop(flp_lifetime *lt, const float *state, int64_t rows, const float *x,
                       const float *acts, float *hbar, float *gstate, int step_only);
+/* dx += dz_0 W_0 (dz_0 in its hbar block after a chain to layer 0) for
+ * `rows` examples under `state`: the inputs' share of the gradient. */
+void flp__lt_input_vjp(flp_lifetime *lt, const float *state, int64_t rows, const float *hbar, float *dx);
 
 /* ---- gradient_rule.c: the gradient-based baseline ---- */
 /* The loss gradient of step k's batch under `state`, into G (state layout),

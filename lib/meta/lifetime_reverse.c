@@ -75,6 +75,14 @@ void flp__lt_backprop(flp_lifetime *lt, const float *state, int64_t rows, const 
     }
 }
 
+void flp__lt_input_vjp(flp_lifetime *lt, const float *state, int64_t rows, const float *hbar, float *dx)
+{
+    const flp__lt_layer *d = &lt->layer[0];
+    lt->flops += 2.0 * (double)rows * (double)d->n_out * (double)d->n_in;
+    flp__gemm_nn(rows, d->n_in, d->n_out, 1.0f, hbar + rows * d->h_off, d->n_out, flp__lt_weight(lt, 0, state),
+                 d->n_in, 1.0f, dx, d->n_in);
+}
+
 /* ---- the meta-loss ------------------------------------------------------------ */
 
 /* Mean squared error over every query output; seeds dL/dyhat in grad. */
@@ -136,6 +144,8 @@ flp_status flp__lt_query(flp_lifetime *lt, const float *state, int want_gradient
     if (want_gradient) {
         memset(lt->Wbar, 0, (size_t)lt->n_state * sizeof *lt->Wbar);
         flp__lt_backprop(lt, state, Q, lt->xq, acts, hbar, lt->Wbar, 0);
+        if (lt->xqbar != NULL)
+            flp__lt_input_vjp(lt, state, Q, hbar, lt->xqbar);
     }
     return FLP_OK;
 }
@@ -197,6 +207,8 @@ static void update_vjp(flp_lifetime *lt, int i, int64_t k, float *Wk, const floa
                 pb[b * rows + r] += 2.0f * post[b * rows + r] * sqbar[r];
     if (i > 0)
         flp__gemm_nn(B, cols, rows, 1.0f, post, rows, pg, cols, prebar_beta, prebar, cols);
+    else if (lt->xbar != NULL) /* pre is the input: dL/dx of step k */
+        flp__gemm_nn(B, cols, rows, 1.0f, post, rows, pg, cols, 1.0f, lt->xbar + k * B * cols, cols);
 }
 
 /* Everything the reverse of plastic layer i's update needs of that layer
@@ -307,4 +319,6 @@ void flp__lt_reverse_step(flp_lifetime *lt, int64_t k, float *Wk, const float *a
     signal_adjoint(lt);
     signal_vjp(lt, acts);
     flp__lt_backprop(lt, Wk, B, lt->x + k * B * lt->layer[0].n_in, acts, lt->s.hbar, lt->Wbar, 0);
+    if (lt->xbar != NULL)
+        flp__lt_input_vjp(lt, Wk, B, lt->s.hbar, lt->xbar + k * B * lt->layer[0].n_in);
 }

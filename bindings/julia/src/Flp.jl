@@ -1078,7 +1078,7 @@ end
 
 `flp_status flp_lifetime_create(flp_net *net, flp_feedback *fb, flp_rule *rule, flp_lifetime **out)` (flp_lifetime.h)
 
-Create a lifetime over the three handles, which must outlive it. The feedback and rule must have been created for `net`. FLP_ERR_UNSUPPORTED (naming the layer) for a network that is not a dense stack. @since 0.1
+Create a lifetime over the three handles, which must outlive it. The feedback and rule must have been created for `net`. FLP_ERR_UNSUPPORTED (naming the layer) for a network that is not a dense stack, with or without a front-end. @since 0.1
 """
 function flp_lifetime_create(net, fb, rule, out)
     @ccall libflp.flp_lifetime_create(net::Ptr{flp_net}, fb::Ptr{flp_feedback}, rule::Ptr{flp_rule}, out::Ptr{Ptr{flp_lifetime}})::flp_status
@@ -1155,7 +1155,7 @@ end
 
 `flp_status flp_lifetime_predict(flp_lifetime *lt, int64_t n, const float *x, float *y)` (flp_lifetime.h)
 
-Outputs of the network with the final weights of the last run: y[n, n_out] = net(x[n, n_in]). @since 0.1
+Outputs of the network with the final weights of the last run: y[n, n_out] = net(x[n, n_in]) (n_in the network's input size: whole images for a network with a front-end). @since 0.1
 """
 function flp_lifetime_predict(lt, n, x, y)
     @ccall libflp.flp_lifetime_predict(lt::Ptr{flp_lifetime}, n::Int64, x::Ptr{Cfloat}, y::Ptr{Cfloat})::flp_status
