@@ -502,6 +502,30 @@ START_TEST(test_meta_batch_agrees)
     for (int t = 0; t < 3; t++)
         ck_assert_msg(batched[t] == single[t], "theta[%d]: batch %.9g, single lifetimes %.9g", t, batched[t],
                       single[t]);
+    /* the same with weights drawn afresh: the workers draw what a single lifetime draws */
+    ck_flp(flp_lifetime_set(s.lt, FLP_LIFETIME_REINIT, 1));
+    ck_flp(flp_lifetime_set(s.lt, FLP_LIFETIME_REINIT_SEED, 5));
+    ck_flp(flp_batch_set(batch, FLP_BATCH_REINIT, 1));
+    ck_flp(flp_batch_set(batch, FLP_BATCH_REINIT_SEED, 5));
+    double v;
+    ck_flp(flp_batch_get(batch, FLP_BATCH_REINIT_SEED, &v));
+    ck_assert(v == 5);
+    ck_flp_fails(flp_batch_set(batch, FLP_BATCH_REINIT, 2), FLP_ERR_RANGE);
+    ck_flp_fails(flp_batch_set(batch, FLP_BATCH_REINIT_SEED, -1), FLP_ERR_RANGE);
+    memset(single, 0, sizeof single);
+    for (int e = 0; e < 2; e++) {
+        zero_grads(&s);
+        ck_flp(flp_lifetime_run(s.lt, eps[e], 1, &loss));
+        ck_flp(flp_rule_get_theta_grad(s.rule, g, 3));
+        for (int t = 0; t < 3; t++)
+            single[t] += g[t];
+    }
+    zero_grads(&s);
+    ck_flp(flp_batch_run(batch, (const flp_episode *const *)eps, 2, losses));
+    ck_flp(flp_rule_get_theta_grad(s.rule, batched, 3));
+    for (int t = 0; t < 3; t++)
+        ck_assert_msg(batched[t] == single[t], "re-initialised theta[%d]: batch %.9g, single lifetimes %.9g", t,
+                      batched[t], single[t]);
     flp_batch_free(batch);
     flp_meta_free(meta);
     flp_episode_free(eps[1]);

@@ -153,6 +153,8 @@ const flp_batch_key = Cint
 const FLP_BATCH_THREADS = flp_batch_key(0)
 const FLP_BATCH_MEMORY_BUDGET = flp_batch_key(1)
 const FLP_BATCH_CHECK_FINITE = flp_batch_key(2)
+const FLP_BATCH_REINIT = flp_batch_key(3)
+const FLP_BATCH_REINIT_SEED = flp_batch_key(4)
 
 const flp_fewshot_key = Cint
 const FLP_FEWSHOT_WAYS = flp_fewshot_key(0)

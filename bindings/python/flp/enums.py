@@ -170,6 +170,8 @@ class BatchKey(IntEnum):
     THREADS = 0
     MEMORY_BUDGET = 1
     CHECK_FINITE = 2
+    REINIT = 3
+    REINIT_SEED = 4
 
 
 class MetaKey(IntEnum):
