@@ -1094,7 +1094,7 @@ START_TEST(test_gradient_rule_accessors)
     ck_flp_fails(flp_rule_set_lr_bias(oja, 0, v4, 4), FLP_ERR_INVALID);
     ck_flp_fails(flp_rule_get_lr_bias_grad(oja, 0, back, 4), FLP_ERR_INVALID);
     flp_rule_free(oja);
-    ck_flp_fails(flp_rule_create(s.net, (flp_rule_kind)3, &oja), FLP_ERR_RANGE);
+    ck_flp_fails(flp_rule_create(s.net, (flp_rule_kind)4, &oja), FLP_ERR_RANGE);
 
     /* a labelled episode runs under the default (error) feedback signal; final biases */
     finish_setup(&s, FLP_RULE_GRADIENT);

@@ -8,8 +8,8 @@
  * cross-entropy (classification). With `want_gradient`, it also computes the
  * exact gradient of that loss with respect to every meta-parameter — the
  * initial weights and all biases of the network, B, c and beta of the
- * feedback, alpha of the rule (and the biases' learning rates of the
- * gradient rule) — and ADDS it to their gradients (read them with
+ * feedback, alpha of the rule (the biases' learning rates of the gradient
+ * rule, theta of the rule family) — and ADDS it to their gradients (read them with
  * flp_net_get_grad, flp_feedback_get_grad, flp_rule_get_alpha_grad,
  * flp_rule_get_lr_bias_grad).
  *
@@ -64,7 +64,15 @@ typedef enum {
     FLP_LIFETIME_MEMORY_BUDGET = 0,
     /* 1 (default): check plastic weights for NaN/inf after every step and
      * stop with FLP_ERR_NONFINITE naming the step and layer. */
-    FLP_LIFETIME_CHECK_FINITE = 1
+    FLP_LIFETIME_CHECK_FINITE = 1,
+    /* 1: draw the plastic layers' initial weights afresh at every run
+     * (Xavier uniform, U(-a, a) with a = sqrt(6 / (n_in + n_out))) instead
+     * of starting from the network's; they then get no meta-gradient. The
+     * draw is a pure function of FLP_LIFETIME_REINIT_SEED and the episode's
+     * inputs, so a run is reproducible. Default 0. */
+    FLP_LIFETIME_REINIT = 2,
+    /* Seed of those draws: an integer in [0, 2^53]. Default 0. */
+    FLP_LIFETIME_REINIT_SEED = 3
 } flp_lifetime_key;
 
 /** Create a lifetime over the three handles, which must outlive it. The

@@ -38,6 +38,8 @@ struct flp_batch {
     int max_threads;            /* FLP_BATCH_THREADS; 0 = no cap */
     double budget_bytes;
     int check_finite;
+    int reinit;                 /* FLP_BATCH_REINIT */
+    double reinit_seed;         /* FLP_BATCH_REINIT_SEED */
 };
 
 /* The first failing episode of a run (lowest index), its status and message. */
@@ -80,11 +82,12 @@ void flp_batch_free(flp_batch *batch)
 /* ---- settings ------------------------------------------------------------------ */
 
 static const char *const flp__batch_key_names[] = {"FLP_BATCH_THREADS", "FLP_BATCH_MEMORY_BUDGET",
-                                                   "FLP_BATCH_CHECK_FINITE"};
+                                                   "FLP_BATCH_CHECK_FINITE", "FLP_BATCH_REINIT",
+                                                   "FLP_BATCH_REINIT_SEED"};
 
 static flp_status check_key(flp_batch_key key, const char *fn)
 {
-    if ((int)key < FLP_BATCH_THREADS || (int)key > FLP_BATCH_CHECK_FINITE)
+    if ((int)key < FLP_BATCH_THREADS || (int)key > FLP_BATCH_REINIT_SEED)
         return flp__error(FLP_ERR_INVALID, "%s: key %d is not a flp_batch_key", fn, (int)key);
     return FLP_OK;
 }
@@ -97,7 +100,11 @@ static const char *setting_problem(flp_batch_key key, double value)
     case FLP_BATCH_MEMORY_BUDGET:
         return value >= 0 && isfinite(value) ? NULL : "must be finite and >= 0";
     case FLP_BATCH_CHECK_FINITE:
+    case FLP_BATCH_REINIT:
         return value == 0 || value == 1 ? NULL : "must be 0 or 1";
+    case FLP_BATCH_REINIT_SEED:
+        return value >= 0 && value <= 9007199254740992.0 && value == floor(value) ? NULL
+                                                                                  : "must be an integer in [0, 2^53]";
     }
     return "is not a flp_batch_key";
 }
@@ -106,6 +113,8 @@ static const char *setting_problem(flp_batch_key key, double value)
 static flp_status configure_worker(const flp_batch *b, flp_lifetime *lt)
 {
     FLP__TRY(flp_lifetime_set(lt, FLP_LIFETIME_MEMORY_BUDGET, b->budget_bytes));
+    FLP__TRY(flp_lifetime_set(lt, FLP_LIFETIME_REINIT, b->reinit));
+    FLP__TRY(flp_lifetime_set(lt, FLP_LIFETIME_REINIT_SEED, b->reinit_seed));
     return flp_lifetime_set(lt, FLP_LIFETIME_CHECK_FINITE, b->check_finite);
 }
 
@@ -121,8 +130,12 @@ flp_status flp_batch_set(flp_batch *batch, flp_batch_key key, double value)
         batch->max_threads = (int)value;
     else if (key == FLP_BATCH_MEMORY_BUDGET)
         batch->budget_bytes = value;
-    else
+    else if (key == FLP_BATCH_CHECK_FINITE)
         batch->check_finite = (int)value;
+    else if (key == FLP_BATCH_REINIT)
+        batch->reinit = (int)value;
+    else
+        batch->reinit_seed = value;
     for (int w = 0; w < batch->n_workers; w++)
         FLP__TRY(configure_worker(batch, batch->workers[w]));
     return FLP_OK;
@@ -133,8 +146,13 @@ flp_status flp_batch_get(const flp_batch *batch, flp_batch_key key, double *valu
     FLP__CHECK_NULL(batch);
     FLP__CHECK_NULL(value);
     FLP__TRY(check_key(key, __func__));
-    *value = key == FLP_BATCH_THREADS ? batch->max_threads
-           : key == FLP_BATCH_MEMORY_BUDGET ? batch->budget_bytes : batch->check_finite;
+    switch (key) {
+    case FLP_BATCH_THREADS: *value = batch->max_threads; break;
+    case FLP_BATCH_MEMORY_BUDGET: *value = batch->budget_bytes; break;
+    case FLP_BATCH_CHECK_FINITE: *value = batch->check_finite; break;
+    case FLP_BATCH_REINIT: *value = batch->reinit; break;
+    case FLP_BATCH_REINIT_SEED: *value = batch->reinit_seed; break;
+    }
     return FLP_OK;
 }
 

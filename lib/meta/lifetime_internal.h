@@ -40,6 +40,7 @@ typedef struct {
     int64_t w_off;              /* offset of W_i in the state (plastic layers) */
     int64_t b_off;              /* offset of b_i in the state; -1: b_i is not in it */
     int64_t h_off;              /* per-example offset of h_{i+1} in an activity block */
+    int64_t in_off;             /* sum of n_in below: the rule family's per-layer scratch */
     flp__layer *net_layer;      /* W (initial or frozen), b and their gradients */
     flp__pathway *path;
     flp__plastic_layer *rule;
@@ -62,6 +63,8 @@ typedef struct {
     float *pg;                  /* [n_state] P, then G, when no record holds them */
     float *sq, *sqbar;          /* [act_width] Oja's sums of post^2 and their adjoints */
     double *row_sum;            /* [act_width] per-row partial sums */
+    float *e0, *e0bar;          /* rule family: [rows * n_in] the input's error and its adjoint */
+    float *work;                /* rule family: [2 * rows * in_width] the terms' scratch */
 } flp__lt_scratch;
 
 struct flp_lifetime {
@@ -83,9 +86,14 @@ struct flp_lifetime {
     int n_plastic;
     int lowest_plastic;         /* dense index of the lowest plastic layer (n if none) */
     int gradient_rule;          /* FLP_RULE_GRADIENT: the step is a gradient step */
+    int family;                 /* FLP_RULE_FAMILY: chained errors and candidate terms */
+    float *gtheta;              /* where the family's theta gradient goes (like the layers' g*) */
+    int reinit;                 /* FLP_LIFETIME_REINIT */
+    double reinit_seed;         /* FLP_LIFETIME_REINIT_SEED */
     int threads;                /* threads for the parallel phases (flp_get_num_threads) */
     int64_t n_state;            /* floats in one copy of the plastic weights */
     int64_t act_width;          /* sum of n_out over layers */
+    int64_t in_width;           /* sum of n_in over layers */
     int64_t n_final;            /* output size */
     double budget_bytes;        /* 0 = unlimited */
     int check_finite;
@@ -214,6 +222,20 @@ int flp__lt_gradient_update(const flp_lifetime *lt, int i, float *state, const f
  * which it overwrites): the learning rates' gradients; under second order
  * also the Hessian-vector product through the step's loss. */
 void flp__lt_gradient_reverse(flp_lifetime *lt, int64_t k, float *Wk, const float *acts);
+
+/* ---- rule_family.c: the rule family over chained feedback ---- */
+/* p = softmax(yhat) into lt->s.sig and every error e_i of step k under
+ * `state`: e_0 into lt->s.e0, the others into lt->s.post (layer blocks). */
+void flp__lt_family_errors(flp_lifetime *lt, int64_t k, const float *state, const float *acts);
+/* W_i += sum_t theta_t T_t for plastic layer i, the sum kept in P (state
+ * layout); 1 if a weight became non-finite. */
+int flp__lt_family_update(const flp_lifetime *lt, int i, int64_t k, float *state, float *P, const float *acts);
+/* Reverse of a family step from its record (W_k, then P_k, which it uses
+ * as scratch): theta's gradient, the feedback's (or, symmetric, the
+ * weights'), and the adjoint of W_k. */
+void flp__lt_family_reverse(flp_lifetime *lt, int64_t k, float *Wk, const float *acts);
+/* The family's products per example into lt->flops_*. */
+void flp__lt_family_work(flp_lifetime *lt);
 
 /* ---- segments.c: the checkpoint schedule ---- */
 /* Run steps [0, K) from the state in lt->W, leaving W_K there, measure the

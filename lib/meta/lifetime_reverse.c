@@ -322,6 +322,10 @@ void flp__lt_reverse_step(flp_lifetime *lt, int64_t k, float *Wk, const float *a
         flp__lt_gradient_reverse(lt, k, Wk, acts);
         return;
     }
+    if (lt->family) {
+        flp__lt_family_reverse(lt, k, Wk, acts);
+        return;
+    }
     int64_t B = lt->batch;
     lt->flops += (double)B * (lt->flops_pathway + lt->flops_reverse + lt->flops_backprop);
     flp__lt_signal(lt, k, acts);

@@ -75,6 +75,12 @@ const FLP_FEEDBACK_RELU = flp_feedback_key(1)
 const FLP_FEEDBACK_CLAMP_OUTPUT = flp_feedback_key(2)
 const FLP_FEEDBACK_POST_PRESYNAPTIC = flp_feedback_key(3)
 const FLP_FEEDBACK_DIFFERENTIATE_SIGNAL = flp_feedback_key(4)
+const FLP_FEEDBACK_KIND = flp_feedback_key(5)
+
+const flp_feedback_kind = Cint
+const FLP_FEEDBACK_DIRECT = flp_feedback_kind(0)
+const FLP_FEEDBACK_CHAINED = flp_feedback_kind(1)
+const FLP_FEEDBACK_SYMMETRIC = flp_feedback_kind(2)
 
 const flp_feedback_tensor = Cint
 const FLP_FEEDBACK_B = flp_feedback_tensor(0)
@@ -85,6 +91,12 @@ const flp_rule_kind = Cint
 const FLP_RULE_OJA = flp_rule_kind(0)
 const FLP_RULE_HEBB = flp_rule_kind(1)
 const FLP_RULE_GRADIENT = flp_rule_kind(2)
+const FLP_RULE_FAMILY = flp_rule_kind(3)
+
+const flp_rule_term = Cint
+const FLP_TERM_PSEUDO_GRADIENT = flp_rule_term(0)
+const FLP_TERM_ERROR_HEBB = flp_rule_term(1)
+const FLP_TERM_OJA = flp_rule_term(2)
 
 const flp_granularity = Cint
 const FLP_GRANULARITY_SYNAPSE = flp_granularity(0)
@@ -97,6 +109,8 @@ const FLP_RULE_PLASTIC_LAST = flp_rule_key(1)
 const FLP_RULE_HIDDEN_MULTIPLIER = flp_rule_key(2)
 const FLP_RULE_ALPHA_INIT = flp_rule_key(3)
 const FLP_RULE_SECOND_ORDER = flp_rule_key(4)
+const FLP_RULE_TERMS = flp_rule_key(5)
+const FLP_RULE_THETA_L1 = flp_rule_key(6)
 
 const flp_episode_array = Cint
 const FLP_EPISODE_X = flp_episode_array(0)
@@ -126,6 +140,8 @@ const FLP_SINE_SHUFFLE_EXAMPLES = flp_sine_key(6)
 const flp_lifetime_key = Cint
 const FLP_LIFETIME_MEMORY_BUDGET = flp_lifetime_key(0)
 const FLP_LIFETIME_CHECK_FINITE = flp_lifetime_key(1)
+const FLP_LIFETIME_REINIT = flp_lifetime_key(2)
+const FLP_LIFETIME_REINIT_SEED = flp_lifetime_key(3)
 
 const flp_meta_key = Cint
 const FLP_META_BETA1 = flp_meta_key(0)
@@ -137,6 +153,8 @@ const flp_batch_key = Cint
 const FLP_BATCH_THREADS = flp_batch_key(0)
 const FLP_BATCH_MEMORY_BUDGET = flp_batch_key(1)
 const FLP_BATCH_CHECK_FINITE = flp_batch_key(2)
+const FLP_BATCH_REINIT = flp_batch_key(3)
+const FLP_BATCH_REINIT_SEED = flp_batch_key(4)
 
 const flp_fewshot_key = Cint
 const FLP_FEWSHOT_WAYS = flp_fewshot_key(0)
@@ -611,7 +629,7 @@ end
 
 `flp_status flp_feedback_init(flp_feedback *fb, flp_rng *rng, float beta)` (flp_plasticity.h)
 
-B_l Kaiming normal (std sqrt(2 / n_out)) from rng, c_l = 0, beta_l = beta. @since 0.1
+B_l Kaiming normal (std sqrt(2 / n_out)) from rng, or Xavier uniform (U(-a, a), a = sqrt(6 / (n_l + n_{l-1}))) for chained pathways; c_l = 0, beta_l = beta. @since 0.1
 """
 function flp_feedback_init(fb, rng, beta)
     @ccall libflp.flp_feedback_init(fb::Ptr{flp_feedback}, rng::Ptr{flp_rng}, beta::Cfloat)::flp_status
@@ -857,6 +875,50 @@ Learning rates of the biases of linear layer `layer` under the gradient rule (wh
 """
 function flp_rule_get_lr_bias_grad(rule, layer, dst, count)
     @ccall libflp.flp_rule_get_lr_bias_grad(rule::Ptr{flp_rule}, layer::Cint, dst::Ptr{Cfloat}, count::Int64)::flp_status
+end
+
+"""
+    flp_rule_theta_count(rule, count) -> flp_status
+
+`flp_status flp_rule_theta_count(const flp_rule *rule, int64_t *count)` (flp_plasticity.h)
+
+Coefficients theta of a rule family, one per term (flp_rule_term): count, get, set, gradient. FLP_ERR_INVALID for a rule of another kind. Defaults 0. @since 0.1
+"""
+function flp_rule_theta_count(rule, count)
+    @ccall libflp.flp_rule_theta_count(rule::Ptr{flp_rule}, count::Ptr{Int64})::flp_status
+end
+
+"""
+    flp_rule_get_theta(rule, dst, count) -> flp_status
+
+`flp_status flp_rule_get_theta(const flp_rule *rule, float *dst, int64_t count)` (flp_plasticity.h)
+
+Coefficients theta of a rule family, one per term (flp_rule_term): count, get, set, gradient. FLP_ERR_INVALID for a rule of another kind. Defaults 0. @since 0.1
+"""
+function flp_rule_get_theta(rule, dst, count)
+    @ccall libflp.flp_rule_get_theta(rule::Ptr{flp_rule}, dst::Ptr{Cfloat}, count::Int64)::flp_status
+end
+
+"""
+    flp_rule_set_theta(rule, src, count) -> flp_status
+
+`flp_status flp_rule_set_theta(flp_rule *rule, const float *src, int64_t count)` (flp_plasticity.h)
+
+Coefficients theta of a rule family, one per term (flp_rule_term): count, get, set, gradient. FLP_ERR_INVALID for a rule of another kind. Defaults 0. @since 0.1
+"""
+function flp_rule_set_theta(rule, src, count)
+    @ccall libflp.flp_rule_set_theta(rule::Ptr{flp_rule}, src::Ptr{Cfloat}, count::Int64)::flp_status
+end
+
+"""
+    flp_rule_get_theta_grad(rule, dst, count) -> flp_status
+
+`flp_status flp_rule_get_theta_grad(const flp_rule *rule, float *dst, int64_t count)` (flp_plasticity.h)
+
+Coefficients theta of a rule family, one per term (flp_rule_term): count, get, set, gradient. FLP_ERR_INVALID for a rule of another kind. Defaults 0. @since 0.1
+"""
+function flp_rule_get_theta_grad(rule, dst, count)
+    @ccall libflp.flp_rule_get_theta_grad(rule::Ptr{flp_rule}, dst::Ptr{Cfloat}, count::Int64)::flp_status
 end
 
 """
@@ -1432,6 +1494,17 @@ function flp_dataset_open_miniimagenet(dir, split, size, out)
 end
 
 """
+    flp_dataset_open_idx(dir, split, out) -> flp_status
+
+`flp_status flp_dataset_open_idx(const char *dir, const char *split, flp_dataset **out)` (flp_data.h)
+
+Open one split of a folder in the MNIST layout (MNIST, EMNIST, Fashion-MNIST): `split` is "train" or "t10k" and the folder holds `<split>-images-idx3-ubyte` and `<split>-labels-idx1-ubyte`, each raw or gzip-compressed (`.gz`; the raw file is taken when both exist). Every distinct label is a class, named by its value ("0", "7"), in increasing order; examples keep the file's order. Images become 1 x rows x cols floats v / 255 (MNIST ink is already 1); rows must equal cols. The whole split is read at open (60,000 28x28 images are 47 MB). EMNIST stores its images transposed; they are used as stored. Errors, each naming the file: FLP_ERR_INVALID for another `split`, FLP_ERR_IO if a file is missing or unreadable, FLP_ERR_FORMAT for a wrong magic number, a truncated (or over-long) file, a corrupt gzip stream, images that are not rank 3 or labels not rank 1, or image and label counts that differ; FLP_ERR_UNSUPPORTED for values other than unsigned bytes or images that are not square. @since 0.1
+"""
+function flp_dataset_open_idx(dir, split, out)
+    @ccall libflp.flp_dataset_open_idx(dir::Cstring, split::Cstring, out::Ptr{Ptr{flp_dataset}})::flp_status
+end
+
+"""
     flp_dataset_free(ds) -> Cvoid
 
 `void flp_dataset_free(flp_dataset *ds)` (flp_data.h)
@@ -1564,7 +1637,7 @@ function flp_sampler_create_fewshot(train, eval, seed, out)
 end
 
 # every wrapped C function, in header order
-const FLP_FUNCTIONS = (:flp_version_number, :flp_version, :flp_strerror, :flp_status_name, :flp_last_error, :flp_clear_error, :flp_set_num_threads, :flp_get_num_threads, :flp_rng_create, :flp_rng_free, :flp_rng_seed, :flp_rng_next, :flp_rng_uniform, :flp_rng_normal, :flp_rng_get_state, :flp_rng_set_state, :flp_net_create, :flp_net_free, :flp_net_add_linear, :flp_net_add_conv2d, :flp_net_add_relu, :flp_net_add_softplus, :flp_net_add_flatten, :flp_net_num_layers, :flp_net_layer_kind, :flp_net_layer_shape, :flp_net_io_size, :flp_net_param_count, :flp_net_get_param, :flp_net_set_param, :flp_net_get_grad, :flp_net_zero_grad, :flp_net_init, :flp_net_forward, :flp_net_backward, :flp_feedback_create, :flp_feedback_free, :flp_feedback_set, :flp_feedback_get, :flp_feedback_bounds, :flp_feedback_init, :flp_feedback_count, :flp_feedback_get_param, :flp_feedback_set_param, :flp_feedback_get_grad, :flp_feedback_zero_grad, :flp_rule_create, :flp_rule_free, :flp_rule_set, :flp_rule_get, :flp_rule_bounds, :flp_rule_kind_of, :flp_rule_set_plastic_mask, :flp_rule_is_plastic, :flp_rule_alpha_count, :flp_rule_get_alpha, :flp_rule_set_alpha, :flp_rule_get_alpha_grad, :flp_rule_zero_grad, :flp_rule_lr_bias_count, :flp_rule_get_lr_bias, :flp_rule_set_lr_bias, :flp_rule_get_lr_bias_grad, :flp_episode_create, :flp_episode_free, :flp_episode_set_regression, :flp_episode_set_classes, :flp_episode_shape, :flp_episode_floats, :flp_episode_labels, :flp_sampler_create_sine, :flp_sampler_free, :flp_sampler_set, :flp_sampler_get, :flp_sampler_bounds, :flp_sampler_io_size, :flp_sampler_next, :flp_lifetime_create, :flp_lifetime_free, :flp_lifetime_set, :flp_lifetime_get, :flp_lifetime_run, :flp_lifetime_final_weight, :flp_lifetime_final_bias, :flp_lifetime_predict, :flp_lifetime_stats, :flp_lifetime_work, :flp_meta_create, :flp_meta_free, :flp_meta_set, :flp_meta_get, :flp_meta_set_lr, :flp_meta_get_lr, :flp_meta_freeze, :flp_meta_set_step_decay, :flp_meta_set_schedule, :flp_meta_zero_grad, :flp_meta_scale_grad, :flp_meta_grad_count, :flp_meta_get_grads, :flp_meta_set_grads, :flp_meta_step, :flp_meta_train_step, :flp_meta_step_count, :flp_meta_grad_norm, :flp_checkpoint_save, :flp_checkpoint_load, :flp_batch_create, :flp_batch_free, :flp_batch_set, :flp_batch_get, :flp_batch_run, :flp_batch_train_step, :flp_dataset_open_omniglot, :flp_dataset_open_miniimagenet, :flp_dataset_free, :flp_dataset_num_classes, :flp_dataset_class_size, :flp_dataset_class_name, :flp_dataset_example_path, :flp_dataset_image_shape, :flp_dataset_get, :flp_dataset_preload, :flp_dataset_subset, :flp_dataset_split_by_alphabet, :flp_dataset_num_alphabets, :flp_sampler_create_fewshot,)
+const FLP_FUNCTIONS = (:flp_version_number, :flp_version, :flp_strerror, :flp_status_name, :flp_last_error, :flp_clear_error, :flp_set_num_threads, :flp_get_num_threads, :flp_rng_create, :flp_rng_free, :flp_rng_seed, :flp_rng_next, :flp_rng_uniform, :flp_rng_normal, :flp_rng_get_state, :flp_rng_set_state, :flp_net_create, :flp_net_free, :flp_net_add_linear, :flp_net_add_conv2d, :flp_net_add_relu, :flp_net_add_softplus, :flp_net_add_flatten, :flp_net_num_layers, :flp_net_layer_kind, :flp_net_layer_shape, :flp_net_io_size, :flp_net_param_count, :flp_net_get_param, :flp_net_set_param, :flp_net_get_grad, :flp_net_zero_grad, :flp_net_init, :flp_net_forward, :flp_net_backward, :flp_feedback_create, :flp_feedback_free, :flp_feedback_set, :flp_feedback_get, :flp_feedback_bounds, :flp_feedback_init, :flp_feedback_count, :flp_feedback_get_param, :flp_feedback_set_param, :flp_feedback_get_grad, :flp_feedback_zero_grad, :flp_rule_create, :flp_rule_free, :flp_rule_set, :flp_rule_get, :flp_rule_bounds, :flp_rule_kind_of, :flp_rule_set_plastic_mask, :flp_rule_is_plastic, :flp_rule_alpha_count, :flp_rule_get_alpha, :flp_rule_set_alpha, :flp_rule_get_alpha_grad, :flp_rule_zero_grad, :flp_rule_lr_bias_count, :flp_rule_get_lr_bias, :flp_rule_set_lr_bias, :flp_rule_get_lr_bias_grad, :flp_rule_theta_count, :flp_rule_get_theta, :flp_rule_set_theta, :flp_rule_get_theta_grad, :flp_episode_create, :flp_episode_free, :flp_episode_set_regression, :flp_episode_set_classes, :flp_episode_shape, :flp_episode_floats, :flp_episode_labels, :flp_sampler_create_sine, :flp_sampler_free, :flp_sampler_set, :flp_sampler_get, :flp_sampler_bounds, :flp_sampler_io_size, :flp_sampler_next, :flp_lifetime_create, :flp_lifetime_free, :flp_lifetime_set, :flp_lifetime_get, :flp_lifetime_run, :flp_lifetime_final_weight, :flp_lifetime_final_bias, :flp_lifetime_predict, :flp_lifetime_stats, :flp_lifetime_work, :flp_meta_create, :flp_meta_free, :flp_meta_set, :flp_meta_get, :flp_meta_set_lr, :flp_meta_get_lr, :flp_meta_freeze, :flp_meta_set_step_decay, :flp_meta_set_schedule, :flp_meta_zero_grad, :flp_meta_scale_grad, :flp_meta_grad_count, :flp_meta_get_grads, :flp_meta_set_grads, :flp_meta_step, :flp_meta_train_step, :flp_meta_step_count, :flp_meta_grad_norm, :flp_checkpoint_save, :flp_checkpoint_load, :flp_batch_create, :flp_batch_free, :flp_batch_set, :flp_batch_get, :flp_batch_run, :flp_batch_train_step, :flp_dataset_open_omniglot, :flp_dataset_open_miniimagenet, :flp_dataset_open_idx, :flp_dataset_free, :flp_dataset_num_classes, :flp_dataset_class_size, :flp_dataset_class_name, :flp_dataset_example_path, :flp_dataset_image_shape, :flp_dataset_get, :flp_dataset_preload, :flp_dataset_subset, :flp_dataset_split_by_alphabet, :flp_dataset_num_alphabets, :flp_sampler_create_fewshot,)
 
 include("convenience.jl")
 

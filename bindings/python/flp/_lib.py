@@ -114,6 +114,10 @@ PROTOTYPES = {
     "flp_rule_get_lr_bias": (ST, [H, c_int, A, c_int64]),
     "flp_rule_set_lr_bias": (ST, [H, c_int, A, c_int64]),
     "flp_rule_get_lr_bias_grad": (ST, [H, c_int, A, c_int64]),
+    "flp_rule_theta_count": (ST, [H, PI64]),
+    "flp_rule_get_theta": (ST, [H, A, c_int64]),
+    "flp_rule_set_theta": (ST, [H, A, c_int64]),
+    "flp_rule_get_theta_grad": (ST, [H, A, c_int64]),
     # flp_episode.h
     "flp_episode_create": (ST, [PH]),
     "flp_episode_free": (None, [H]),
