@@ -1,8 +1,9 @@
 /* check_oom.c - allocation failures, SQLite-style: for every n, a run where
  * the n-th allocation fails, through the create functions, a whole
- * lifetime + meta-step (both rules, a tight memory budget), the samplers,
- * checkpoint save and load, and opening a data set; and files declaring
- * huge images are refused before anything is allocated.
+ * lifetime + meta-step (every rule, a tight memory budget, a convolutional
+ * front-end), the samplers, checkpoint save and load, and opening a data
+ * set; and files declaring huge images are refused before anything is
+ * allocated.
  *
  * Each injected failure must come back as FLP_ERR_NOMEM with a message;
  * the handles involved must then still work (the same call without the
