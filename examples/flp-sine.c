@@ -17,16 +17,13 @@
 
 #include "cli.h"
 #include "sine_model.h"
+#include "sine_train.h"
 
 /* Quick configuration: meta-trains and evaluates in a few minutes on two
  * cores, and still shows meta-learning at work. */
 #define QUICK_WIDTH 64
 #define QUICK_EPISODES 500
 #define QUICK_EVAL_RUNS 10
-
-/* Skipped steps leave the meta-parameters as they were, so a long run of
- * them means every lifetime now diverges: stop instead of idling. */
-#define MAX_CONSECUTIVE_SKIPS 50
 
 typedef struct {
     sine_config cfg;
@@ -36,20 +33,6 @@ typedef struct {
     int quick;
     const char *save, *load, *log;
 } options;
-
-/* ---- small utilities ------------------------------------------------------- */
-
-/* "45s", "1m05s", "2h03m" */
-static void format_duration(double s, char *buf, size_t n)
-{
-    long t = s > 0 && s < 1e9 ? (long)(s + 0.5) : 0;
-    if (t < 60)
-        snprintf(buf, n, "%lds", t);
-    else if (t < 3600)
-        snprintf(buf, n, "%ldm%02lds", t / 60, t % 60);
-    else
-        snprintf(buf, n, "%ldh%02ldm", t / 3600, (t % 3600) / 60);
-}
 
 /* ---- command line ----------------------------------------------------------- */
 
@@ -100,7 +83,7 @@ static void usage(FILE *f)
         d.inner_lr, (long long)d.width, QUICK_WIDTH, d.depth, QUICK_EPISODES, QUICK_EVAL_RUNS,
         (long long)d.batches_per_task, (long long)d.batch, d.lr_weights, d.lr_feedback,
         d.lr_plasticity, d.lr_strength, QUICK_WIDTH, QUICK_EPISODES, QUICK_EVAL_RUNS,
-        MAX_CONSECUTIVE_SKIPS);
+        SINE_MAX_CONSECUTIVE_SKIPS);
 }
 
 static const char *const rule_names[] = {
@@ -215,108 +198,18 @@ static options parse_args(int argc, char **argv)
     return o;
 }
 
-/* ---- evaluation --------------------------------------------------------------- */
+/* ---- running ------------------------------------------------------------------ */
 
-/* Query MSE after a lifetime (no gradient) on `runs` fresh evaluation
- * episodes. A sampler made anew from the seed each time, so that every
- * evaluation (untrained, trained, resumed) sees the same sinusoids. */
 static void evaluate(const options *o, flp_lifetime *lt, flp_episode *ep, double *mean, double *se)
 {
-    flp_sampler *s;
-    CLI_CHECK(sine_sampler_create(&o->cfg, o->seed, &s));
-    double sum = 0, sumsq = 0;
-    for (long r = 0; r < o->eval_runs; r++) {
-        float loss;
-        CLI_CHECK(flp_sampler_next(s, FLP_SPLIT_EVAL, ep));
-        CLI_CHECK(flp_lifetime_run(lt, ep, 0, &loss));
-        sum += loss;
-        sumsq += (double)loss * loss;
-    }
-    flp_sampler_free(s);
-    long n = o->eval_runs;
-    *mean = sum / (double)n;
-    double var = n > 1 ? (sumsq - sum * sum / (double)n) / (double)(n - 1) : 0;
-    *se = sqrt(var > 0 ? var : 0) / sqrt((double)n);
-}
-
-/* ---- training ------------------------------------------------------------------- */
-
-typedef struct {
-    double t_start, t_last;      /* run start, last progress line */
-    long first, last_episode;    /* first episode of this run, episode at last line */
-    double window_loss;          /* finite losses since the last line */
-    long window_n, nonfinite, consecutive;
-} progress;
-
-static void report_progress(progress *p, long episode, long total)
-{
-    double t = cli_now(), per_step = (t - p->t_last) / (double)(episode - p->last_episode);
-    double rate_all = (t - p->t_start) / (double)(episode - p->first);
-    char eta[32];
-    format_duration(rate_all * (double)(total - episode), eta, sizeof eta);
-    fprintf(stderr, "episode %ld/%ld  meta_loss %.4g (running mean)  %.2f s/step  ETA %s\n", episode,
-            total, p->window_n ? p->window_loss / (double)p->window_n : NAN, per_step, eta);
-    p->t_last = t;
-    p->last_episode = episode;
-    p->window_loss = 0;
-    p->window_n = 0;
-}
-
-static void save_checkpoint(const options *o, const sine_model *m)
-{
-    CLI_CHECK(flp_checkpoint_save(o->save, m->meta, m->sampler));
-    fprintf(stderr, "checkpoint written to %s\n", o->save);
-}
-
-/* One meta-step; a non-finite meta-gradient or lifetime is reported and the
- * step skipped (the optimizer never applies it). Returns the loss or NaN. */
-static float train_step(const sine_model *m, flp_episode *ep, progress *p, long episode)
-{
-    float loss;
-    CLI_CHECK(flp_sampler_next(m->sampler, FLP_SPLIT_TRAIN, ep));
-    flp_status st = flp_meta_train_step(m->meta, m->lt, ep, &loss);
-    if (st == FLP_ERR_NONFINITE) {
-        if (p->nonfinite++ < 10)
-            fprintf(stderr, "flp-sine: episode %ld: step skipped: %s\n", episode, flp_last_error());
-        if (++p->consecutive >= MAX_CONSECUTIVE_SKIPS) {
-            fprintf(stderr, "flp-sine: %d steps in a row skipped for non-finite values; stopping "
-                    "(lower the learning rates, e.g. --lr-plasticity)\n", MAX_CONSECUTIVE_SKIPS);
-            exit(1);
-        }
-        return NAN;
-    }
-    if (st != FLP_OK)
-        cli_die_flp("flp_meta_train_step");
-    p->consecutive = 0;
-    return loss;
+    sine_evaluate(&o->cfg, o->seed, o->eval_runs, lt, ep, mean, se);
 }
 
 /* Returns 1 if the last episode's checkpoint was already written. */
 static int train(const options *o, const sine_model *m, flp_episode *ep, FILE *log)
 {
-    int saved = 0;
-    int64_t done;
-    CLI_CHECK(flp_meta_step_count(m->meta, &done));
-    progress p = {cli_now(), cli_now(), (long)done, (long)done, 0, 0, 0, 0};
-    for (long e = (long)done; e < o->episodes; e++) {
-        float loss = train_step(m, ep, &p, e + 1);
-        if (isfinite(loss)) {
-            p.window_loss += loss;
-            p.window_n++;
-        }
-        if (log)
-            fprintf(log, "%ld,%.9g,%.3f\n", e + 1, (double)loss, cli_now() - p.t_start);
-        int due = o->progress_every > 0 ? (e + 1) % o->progress_every == 0 : cli_now() - p.t_last >= 10;
-        if (due || e + 1 == o->episodes)
-            report_progress(&p, e + 1, o->episodes);
-        saved = o->save && o->save_every > 0 && (e + 1) % o->save_every == 0;
-        if (saved)
-            save_checkpoint(o, m);
-    }
-    if (p.nonfinite)
-        fprintf(stderr, "flp-sine: %ld of %ld steps skipped for non-finite values\n", p.nonfinite,
-                o->episodes - (long)done);
-    return saved;
+    sine_train_opts t = {"flp-sine", NULL, o->episodes, o->progress_every, o->save_every, o->save, log};
+    return sine_train(&t, m, ep);
 }
 
 static FILE *open_log(const options *o)
@@ -375,7 +268,7 @@ int main(int argc, char **argv)
         return 1;
     }
     if (o.save && !saved)
-        save_checkpoint(&o, &m);
+        sine_save(o.save, &m);
 
     evaluate(&o, m.lt, ep, &mean, &se);
     printf("eval_mse %.6g %.3g\n", mean, se);
