@@ -49,5 +49,6 @@
 #include "flp_lifetime.h"
 #include "flp_meta.h"
 #include "flp_data.h"
+#include "flp_analysis.h"
 
 #endif /* FLP_H */

@@ -536,11 +536,8 @@ static void export_state_grad(flp_lifetime *lt)
     }
 }
 
-flp_status flp_lifetime_run(flp_lifetime *lt, const flp_episode *ep, int want_gradient, float *loss)
+flp_status flp__lt_begin(flp_lifetime *lt, const flp_episode *ep)
 {
-    FLP__CHECK_NULL(lt);
-    FLP__CHECK_NULL(ep);
-    FLP__CHECK_NULL(loss);
     lt->have_run = 0;
     FLP__TRY(bind_episode(lt, ep));
     int64_t n_state_before = lt->n_state;
@@ -551,6 +548,15 @@ flp_status flp_lifetime_run(flp_lifetime *lt, const flp_episode *ep, int want_gr
     load_initial_state(lt);
     FLP__TRY(flp_get_num_threads(&lt->threads));
     lt->flops = 0;
+    return FLP_OK;
+}
+
+flp_status flp_lifetime_run(flp_lifetime *lt, const flp_episode *ep, int want_gradient, float *loss)
+{
+    FLP__CHECK_NULL(lt);
+    FLP__CHECK_NULL(ep);
+    FLP__CHECK_NULL(loss);
+    FLP__TRY(flp__lt_begin(lt, ep));
     FLP__TRY(flp__lt_sweep(lt, want_gradient, loss));
     if (want_gradient)
         export_state_grad(lt);
@@ -597,15 +603,19 @@ flp_status flp_lifetime_predict(flp_lifetime *lt, int64_t n, const float *x, flo
         return flp__error(FLP_ERR_STATE, "%s: no lifetime has run yet", __func__);
     if (n < 1)
         return flp__error(FLP_ERR_RANGE, "%s: n = %lld, need at least 1", __func__, (long long)n);
-    const flp__lt_layer *last = &lt->layer[lt->n - 1];
     FLP__TRY(flp_get_num_threads(&lt->threads));
+    flp__lt_activity(lt, lt->W, lt->n - 1, n, x, y);
+    return FLP_OK;
+}
+
+void flp__lt_activity(flp_lifetime *lt, const float *state, int i, int64_t n, const float *x, float *h)
+{
+    const flp__lt_layer *d = &lt->layer[i];
     for (int64_t start = 0; start < n; start += lt->s.rows) {
         int64_t rows = n - start < lt->s.rows ? n - start : lt->s.rows;
-        flp__lt_forward(lt, lt->W, rows, x + start * lt->layer[0].n_in, lt->s.acts);
-        memcpy(y + start * lt->n_final, lt->s.acts + rows * last->h_off,
-               (size_t)(rows * lt->n_final) * sizeof *y);
+        flp__lt_forward(lt, state, rows, x + start * lt->layer[0].n_in, lt->s.acts);
+        memcpy(h + start * d->n_out, lt->s.acts + rows * d->h_off, (size_t)(rows * d->n_out) * sizeof *h);
     }
-    return FLP_OK;
 }
 
 flp_status flp_lifetime_work(const flp_lifetime *lt, double *flops)
