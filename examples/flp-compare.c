@@ -20,6 +20,7 @@
 #include <flp/flp.h>
 
 #include "cli.h"
+#include "compare_analysis.h"
 #include "sine_model.h"
 #include "sine_train.h"
 
@@ -45,7 +46,8 @@ static const char *const mode_names[N_MODES] = {"iid", "continual"};
 
 typedef struct {
     sine_config cfg;        /* shared settings; rule, plastic and order set per run */
-    long episodes, eval_runs, progress_every;
+    long episodes, eval_runs, progress_every, analysis_runs;
+    double ridge;
     uint64_t seed;
     int threads;
     const char *out;
@@ -74,19 +76,25 @@ static void usage(FILE *f)
         "  --steps-per-task S     batches per sinusoid (default %lld)\n"
         "  --batch B              examples per batch (default %lld)\n"
         "  --inner-lr X           gradient baseline: initial inner learning rates (default %g)\n"
+        "  --analysis-runs N      episodes the Figure-2 analyses average over (default 20; 0: none)\n"
+        "  --probe-ridge X        ridge penalty of the linear probe (default 1e-4, > 0)\n"
         "  --threads T            BLIS threads (default: BLIS's own setting)\n"
         "  --progress-every N     progress line every N episodes (default 0: every 10 s)\n"
         "  --help                 this text\n"
         "\n"
         "Writes OUT/METHOD-MODE.ckpt for each run and OUT/table.csv\n"
-        "(method,mode,rule,plastic,width,episodes,eval_runs,mse_mean,mse_se,train_seconds).\n",
+        "(method,mode,rule,plastic,width,episodes,eval_runs,mse_mean,mse_se,train_seconds);\n"
+        "the analyses of Figure 2 of each trained run into OUT/probe.csv (linear probe of\n"
+        "the initial features), OUT/interference.csv, OUT/updates.csv (per step and plastic\n"
+        "layer: update norm and cosine with the negative step gradient) and, with gnuplot,\n"
+        "OUT/interference.png, OUT/alignment.png, OUT/magnitude.png (FLP 3 vs gradient 3).\n",
         DEFAULT_WIDTH, SINE_WIDTH, DEFAULT_EPISODES, (long long)d.batches_per_task, (long long)d.batch,
         d.inner_lr);
 }
 
 enum {
     OPT_OUT = 256, OPT_WIDTH, OPT_EPISODES, OPT_EVAL_RUNS, OPT_SEED, OPT_STEPS, OPT_BATCH, OPT_INNER_LR,
-    OPT_THREADS, OPT_PROGRESS, OPT_HELP
+    OPT_THREADS, OPT_PROGRESS, OPT_ANALYSIS_RUNS, OPT_RIDGE, OPT_HELP
 };
 
 static const struct option long_options[] = {
@@ -100,6 +108,8 @@ static const struct option long_options[] = {
     {"inner-lr", required_argument, NULL, OPT_INNER_LR},
     {"threads", required_argument, NULL, OPT_THREADS},
     {"progress-every", required_argument, NULL, OPT_PROGRESS},
+    {"analysis-runs", required_argument, NULL, OPT_ANALYSIS_RUNS},
+    {"probe-ridge", required_argument, NULL, OPT_RIDGE},
     {"help", no_argument, NULL, OPT_HELP},
     {NULL, 0, NULL, 0},
 };
@@ -112,6 +122,8 @@ static options parse_args(int argc, char **argv)
     o.cfg.width = DEFAULT_WIDTH;
     o.episodes = DEFAULT_EPISODES;
     o.eval_runs = 50;
+    o.analysis_runs = 20;
+    o.ridge = 1e-4;
     o.seed = 1;
     o.out = "flp-compare-out";
     int c;
@@ -127,6 +139,12 @@ static options parse_args(int argc, char **argv)
         case OPT_INNER_LR: o.cfg.inner_lr = cli_parse_rate("inner-lr", optarg); break;
         case OPT_THREADS: o.threads = (int)cli_parse_long("threads", optarg, 1, 4096); break;
         case OPT_PROGRESS: o.progress_every = cli_parse_long("progress-every", optarg, 0, 1L << 40); break;
+        case OPT_ANALYSIS_RUNS: o.analysis_runs = cli_parse_long("analysis-runs", optarg, 0, 1L << 30); break;
+        case OPT_RIDGE:
+            o.ridge = cli_parse_rate("probe-ridge", optarg);
+            if (!(o.ridge > 0))
+                cli_bad_usage("--probe-ridge must be > 0");
+            break;
         case OPT_HELP: usage(stdout); exit(0);
         default: usage(stderr); exit(2);
         }
@@ -159,8 +177,9 @@ static sine_config run_config(const options *o, const method *me, int mode)
     return cfg;
 }
 
-/* Train (or resume, or just load) one run, checkpoint it, evaluate it. */
-static result run_one(const options *o, const method *me, int mode, flp_episode *ep)
+/* Train (or resume, or just load) one run, checkpoint it, evaluate and
+ * analyse it. */
+static result run_one(const options *o, const method *me, int mode, flp_episode *ep, run_analysis *a)
 {
     sine_config cfg = run_config(o, me, mode);
     char ckpt[4096], tag[128];
@@ -187,6 +206,13 @@ static result run_one(const options *o, const method *me, int mode, flp_episode 
     sine_save(ckpt, &m);
     sine_evaluate(&cfg, o->seed, o->eval_runs, m.lt, ep, &r.mean, &r.se);
     fprintf(stderr, "%s: eval_mse %.6g +- %.3g\n", tag, r.mean, r.se);
+    a->method = me->file;
+    a->legend = me->name;
+    if (o->analysis_runs > 0) {
+        double t1 = cli_now();
+        analysis_run(a, &cfg, &m, o->seed, o->analysis_runs, o->ridge, ep);
+        fprintf(stderr, "%s: analyses of %ld episodes done in %.1f s\n", tag, o->analysis_runs, cli_now() - t1);
+    }
     sine_model_free(&m);
     return r;
 }
@@ -242,11 +268,19 @@ int main(int argc, char **argv)
     flp_episode *ep;
     CLI_CHECK(flp_episode_create(&ep));
     result res[N_METHODS][N_MODES];
+    run_analysis ana[N_MODES * N_METHODS];
+    memset(ana, 0, sizeof ana);
     for (int mode = 0; mode < N_MODES; mode++)
         for (int i = 0; i < N_METHODS; i++)
-            res[i][mode] = run_one(&o, &methods[i], mode, ep);
+            res[i][mode] = run_one(&o, &methods[i], mode, ep, &ana[mode * N_METHODS + i]);
     flp_episode_free(ep);
     print_table(stdout, res);
     write_csv(&o, res);
+    if (o.analysis_runs > 0) {
+        static const char *const traced[] = {"flp3", "grad3"}; /* Figure 2C-D: FLP vs gradient */
+        analysis_write(o.out, ana, N_MODES * N_METHODS, traced, 2);
+    }
+    for (int j = 0; j < N_MODES * N_METHODS; j++)
+        analysis_free(&ana[j]);
     return 0;
 }
