@@ -159,7 +159,7 @@ static void write_interference(const char *out, const run_analysis *runs, int n)
     plot_begin(&p, out, "interference",
                "Interference (continual training, fresh sinusoids): change of earlier outputs",
                "sinusoids seen (the current one included)",
-               "mean squared change of outputs on earlier sinusoids' data (target units^2)", 0, 1);
+               "mean squared change of outputs on earlier sinusoids' data (target units^2)", 1, 1);
     for (int i = 0; i < n; i++) {
         const run_analysis *a = &runs[i];
         if (!a->continual)

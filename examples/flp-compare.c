@@ -76,6 +76,8 @@ static void usage(FILE *f)
         "  --steps-per-task S     batches per sinusoid (default %lld)\n"
         "  --batch B              examples per batch (default %lld)\n"
         "  --inner-lr X           gradient baseline: initial inner learning rates (default %g)\n"
+        "  --lr-plasticity X      Adam rate of FLP's plasticity coefficients and of the\n"
+        "                         baseline's inner rates (default %g, the paper's)\n"
         "  --analysis-runs N      episodes the Figure-2 analyses average over (default 20; 0: none)\n"
         "  --probe-ridge X        ridge penalty of the linear probe (default 1e-4, > 0)\n"
         "  --threads T            BLIS threads (default: BLIS's own setting)\n"
@@ -83,18 +85,19 @@ static void usage(FILE *f)
         "  --help                 this text\n"
         "\n"
         "Writes OUT/METHOD-MODE.ckpt for each run and OUT/table.csv\n"
-        "(method,mode,rule,plastic,width,episodes,eval_runs,mse_mean,mse_se,train_seconds);\n"
+        "(method,mode,rule,plastic,width,episodes,eval_runs,mse_mean,mse_se,train_seconds:\n"
+        "wall seconds of training in this call, 0 for a run found complete);\n"
         "the analyses of Figure 2 of each trained run into OUT/probe.csv (linear probe of\n"
         "the initial features), OUT/interference.csv, OUT/updates.csv (per step and plastic\n"
         "layer: update norm and cosine with the negative step gradient) and, with gnuplot,\n"
         "OUT/interference.png, OUT/alignment.png, OUT/magnitude.png (FLP 3 vs gradient 3).\n",
         DEFAULT_WIDTH, SINE_WIDTH, DEFAULT_EPISODES, (long long)d.batches_per_task, (long long)d.batch,
-        d.inner_lr);
+        d.inner_lr, d.lr_plasticity);
 }
 
 enum {
     OPT_OUT = 256, OPT_WIDTH, OPT_EPISODES, OPT_EVAL_RUNS, OPT_SEED, OPT_STEPS, OPT_BATCH, OPT_INNER_LR,
-    OPT_THREADS, OPT_PROGRESS, OPT_ANALYSIS_RUNS, OPT_RIDGE, OPT_HELP
+    OPT_LR_PL, OPT_THREADS, OPT_PROGRESS, OPT_ANALYSIS_RUNS, OPT_RIDGE, OPT_HELP
 };
 
 static const struct option long_options[] = {
@@ -106,6 +109,7 @@ static const struct option long_options[] = {
     {"steps-per-task", required_argument, NULL, OPT_STEPS},
     {"batch", required_argument, NULL, OPT_BATCH},
     {"inner-lr", required_argument, NULL, OPT_INNER_LR},
+    {"lr-plasticity", required_argument, NULL, OPT_LR_PL},
     {"threads", required_argument, NULL, OPT_THREADS},
     {"progress-every", required_argument, NULL, OPT_PROGRESS},
     {"analysis-runs", required_argument, NULL, OPT_ANALYSIS_RUNS},
@@ -137,6 +141,7 @@ static options parse_args(int argc, char **argv)
         case OPT_STEPS: o.cfg.batches_per_task = cli_parse_long("steps-per-task", optarg, 1, 1L << 20); break;
         case OPT_BATCH: o.cfg.batch = cli_parse_long("batch", optarg, 1, 1L << 20); break;
         case OPT_INNER_LR: o.cfg.inner_lr = cli_parse_rate("inner-lr", optarg); break;
+        case OPT_LR_PL: o.cfg.lr_plasticity = cli_parse_rate("lr-plasticity", optarg); break;
         case OPT_THREADS: o.threads = (int)cli_parse_long("threads", optarg, 1, 4096); break;
         case OPT_PROGRESS: o.progress_every = cli_parse_long("progress-every", optarg, 0, 1L << 40); break;
         case OPT_ANALYSIS_RUNS: o.analysis_runs = cli_parse_long("analysis-runs", optarg, 0, 1L << 30); break;
