@@ -183,20 +183,24 @@ static int is_traced(const run_analysis *a, const char *const *traced, int n_tra
     return 0;
 }
 
-/* One line per traced run and plastic layer: s's mean over the inner steps. */
+/* One line per traced continual run and plastic layer: the mean over the
+ * analysed episodes at each inner step. */
 static void plot_trace(const char *out, const run_analysis *runs, int n, const char *const *traced, int n_traced,
                        int cosine)
 {
     plot p;
     char xlabel[64];
     snprintf(xlabel, sizeof xlabel, "inner step (%lld per sinusoid)", n ? (long long)(runs[0].steps / SINE_TASKS) : 0LL);
-    if (cosine)
+    if (cosine) {
         plot_begin(&p, out, "alignment",
                    "Alignment of each layer's update with the negative step gradient (continual)", xlabel,
                    "cosine similarity (dimensionless)", 0, 0);
-    else
+        /* the gradient rule's lines sit at 1: keep them off the border */
+        plot_command(&p, "set yrange [-1.05:1.1]");
+    } else {
         plot_begin(&p, out, "magnitude", "Update magnitude per layer (continual)", xlabel,
                    "Frobenius norm of the weight update ||dW|| (weight units)", 1, 0);
+    }
     for (int i = 0; i < n; i++) {
         const run_analysis *a = &runs[i];
         if (!is_traced(a, traced, n_traced))

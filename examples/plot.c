@@ -25,6 +25,12 @@ int plot_begin(plot *p, const char *out, const char *name, const char *title, co
     return 1;
 }
 
+void plot_command(plot *p, const char *line)
+{
+    if (p->f && p->n_series == 0)
+        fprintf(p->f, "%s\n", line);
+}
+
 void plot_series(plot *p, const char *legend)
 {
     if (!p->f || p->n_series >= 32)

@@ -19,6 +19,9 @@ typedef struct {
  * "x y". Returns 0 and says why on stderr if the script cannot be written. */
 int plot_begin(plot *p, const char *out, const char *name, const char *title, const char *xlabel,
                const char *ylabel, int log_y, int errorbars);
+/* A gnuplot command of the caller's (e.g. "set yrange [-0.3:1.05]"), before
+ * the first series. */
+void plot_command(plot *p, const char *line);
 /* Start a series (its rows follow, one plot_point each); at most 32. */
 void plot_series(plot *p, const char *legend);
 void plot_point(plot *p, double x, double y, double se);
