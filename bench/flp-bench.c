@@ -1,11 +1,11 @@
 /* flp-bench - time full meta-steps and relate them to BLIS's own speed.
  *
  *   flp-bench sine [--width W] [--steps-per-task S] [--plastic N] [--threads T]
- *                  [--repeats R] [--memory-mib M] [--json]
+ *                  [--meta-batch B] [--repeats R] [--memory-mib M] [--json]
  *
- * A meta-step is what a training loop does per episode: draw the episode
- * (sampler) and flp_meta_train_step (lifetime forward, reverse sweep with
- * recomputation, Adam). The plasticity coefficients stay at their initial
+ * A meta-step is what a training loop does per meta-batch: draw B episodes
+ * (sampler) and flp_batch_train_step (B lifetimes run concurrently, each
+ * with its forward pass and reverse sweep with recomputation, then Adam). The plasticity coefficients stay at their initial
  * value, so that lifetimes of any length stay finite. The network is the paper's 11-W-W-W-W-W-3W-W-W-1
  * with every linear layer plastic by default.
  *
@@ -34,7 +34,7 @@
 
 typedef struct {
     sine_config cfg;
-    int threads, repeats, json;
+    int threads, repeats, json, meta_batch;
 } options;
 
 typedef struct {
@@ -48,14 +48,16 @@ static void usage(FILE *f)
 {
     fprintf(f,
         "usage: flp-bench sine [--width W] [--steps-per-task S] [--plastic N] [--threads T]\n"
-        "                      [--repeats R] [--memory-mib M] [--json]\n"
-        "Time full meta-steps (sampler + flp_meta_train_step) on incremental sine waves,\n"
+        "                      [--meta-batch B] [--repeats R] [--memory-mib M] [--json]\n"
+        "Time full meta-steps (sampler + flp_batch_train_step) on incremental sine waves,\n"
         "network 11-W-W-W-W-W-3W-W-W-1, batch 32, 10 sinusoids.\n"
         "\n"
         "  --width W           hidden width (default %d)\n"
         "  --steps-per-task S  batches per sinusoid; K = 10 S inner steps (default 40)\n"
         "  --plastic N         last N linear layers plastic (default 9: all)\n"
-        "  --threads T         BLIS threads (default: BLIS's own setting)\n"
+        "  --threads T         threads (default: BLIS's own setting): episode threads x\n"
+        "                      each lifetime's threads stay within T (flp_batch.h)\n"
+        "  --meta-batch B      episodes per meta-step, run concurrently (default 1)\n"
         "  --repeats R         timed meta-steps after one warm-up (default 5)\n"
         "  --memory-mib M      lifetime memory budget in MiB (default: library default)\n"
         "  --json              one JSON object instead of `name value` lines\n"
@@ -63,8 +65,11 @@ static void usage(FILE *f)
         "\n"
         "Output:\n"
         "  seconds_per_meta_step  median of R (seconds_min, seconds_max: the extremes)\n"
-        "  gflop_per_meta_step    matrix-product work the lifetime counted (flp_lifetime_work):\n"
-        "                         2 m n k per product, recomputation included\n"
+        "  meta_steps_per_second  1 / seconds_per_meta_step\n"
+        "  episodes_per_second    B / seconds_per_meta_step\n"
+        "  gflop_per_meta_step    matrix-product work the lifetimes counted (B times\n"
+        "                         flp_lifetime_work of one): 2 m n k per product,\n"
+        "                         recomputation included\n"
         "  gflops                 gflop_per_meta_step / seconds_per_meta_step\n"
         "  gemm_gflops            BLIS sgemm rate on b x W x W (NT) and W x W x b (TN)\n"
         "                         products, the better of BLIS threading each product\n"
@@ -77,7 +82,10 @@ static void usage(FILE *f)
         SINE_WIDTH);
 }
 
-enum { OPT_WIDTH = 256, OPT_STEPS, OPT_PLASTIC, OPT_THREADS, OPT_REPEATS, OPT_MEMORY, OPT_JSON, OPT_HELP };
+enum {
+    OPT_WIDTH = 256, OPT_STEPS, OPT_PLASTIC, OPT_THREADS, OPT_REPEATS, OPT_MEMORY, OPT_JSON, OPT_HELP,
+    OPT_META_BATCH
+};
 
 static const struct option long_options[] = {
     {"width", required_argument, NULL, OPT_WIDTH},
@@ -85,6 +93,7 @@ static const struct option long_options[] = {
     {"plastic", required_argument, NULL, OPT_PLASTIC},
     {"threads", required_argument, NULL, OPT_THREADS},
     {"repeats", required_argument, NULL, OPT_REPEATS},
+    {"meta-batch", required_argument, NULL, OPT_META_BATCH},
     {"memory-mib", required_argument, NULL, OPT_MEMORY},
     {"json", no_argument, NULL, OPT_JSON},
     {"help", no_argument, NULL, OPT_HELP},
@@ -98,6 +107,7 @@ static options parse_args(int argc, char **argv)
     o.cfg = sine_config_default();
     o.cfg.plastic = o.cfg.depth + 1;
     o.repeats = 5;
+    o.meta_batch = 1;
     int c;
     while ((c = getopt_long(argc, argv, "", long_options, NULL)) != -1) {
         switch (c) {
@@ -106,6 +116,7 @@ static options parse_args(int argc, char **argv)
         case OPT_PLASTIC: o.cfg.plastic = (int)cli_parse_long("plastic", optarg, 0, 1000); break;
         case OPT_THREADS: o.threads = (int)cli_parse_long("threads", optarg, 1, 4096); break;
         case OPT_REPEATS: o.repeats = (int)cli_parse_long("repeats", optarg, 1, 100000); break;
+        case OPT_META_BATCH: o.meta_batch = (int)cli_parse_long("meta-batch", optarg, 1, 1 << 16); break;
         case OPT_MEMORY: o.cfg.memory_mib = (double)cli_parse_long("memory-mib", optarg, 0, 1L << 30); break;
         case OPT_JSON: o.json = 1; break;
         case OPT_HELP: usage(stdout); exit(0);
@@ -126,22 +137,24 @@ static int cmp_double(const void *a, const void *b)
 }
 
 /* Median (and extremes) of the seconds of `repeats` meta-steps after one warm-up. */
-static double time_meta_steps(const options *o, const sine_model *m, flp_episode *ep, double *lo,
-                              double *hi)
+static double time_meta_steps(const options *o, const sine_model *m, flp_batch *batch, flp_episode **eps,
+                              double *lo, double *hi)
 {
     double *t = malloc((size_t)o->repeats * sizeof *t);
-    if (!t) {
+    float *losses = malloc((size_t)o->meta_batch * sizeof *losses);
+    if (!t || !losses) {
         fprintf(stderr, "flp-bench: out of memory\n");
         exit(1);
     }
     for (int r = -1; r < o->repeats; r++) {
         double t0 = cli_now();
-        CLI_CHECK(flp_sampler_next(m->sampler, FLP_SPLIT_TRAIN, ep));
-        flp_status st = flp_meta_train_step(m->meta, m->lt, ep, NULL);
+        for (int i = 0; i < o->meta_batch; i++)
+            CLI_CHECK(flp_sampler_next(m->sampler, FLP_SPLIT_TRAIN, eps[i]));
+        flp_status st = flp_batch_train_step(batch, (const flp_episode *const *)eps, o->meta_batch, losses);
         if (st == FLP_ERR_NONFINITE)
             fprintf(stderr, "flp-bench: warning: %s\n", flp_last_error());
         else if (st != FLP_OK)
-            cli_die_flp("flp_meta_train_step");
+            cli_die_flp("flp_batch_train_step");
         if (r >= 0)
             t[r] = cli_now() - t0;
     }
@@ -151,6 +164,7 @@ static double time_meta_steps(const options *o, const sine_model *m, flp_episode
     double median = o->repeats % 2 ? t[o->repeats / 2]
                                    : 0.5 * (t[o->repeats / 2 - 1] + t[o->repeats / 2]);
     free(t);
+    free(losses);
     return median;
 }
 
@@ -218,15 +232,31 @@ static results run(const options *o)
      * keeps any lifetime finite; the work is the same (alpha's gradient is
      * still computed; Adam leaves the frozen group alone). */
     CLI_CHECK(flp_meta_freeze(m.meta, FLP_GROUP_PLASTICITY, 1));
-    flp_episode *ep;
-    CLI_CHECK(flp_episode_create(&ep));
-    r.seconds = time_meta_steps(o, &m, ep, &r.seconds_min, &r.seconds_max);
-
+    flp_episode **eps = calloc((size_t)o->meta_batch, sizeof *eps);
+    if (!eps) {
+        fprintf(stderr, "flp-bench: out of memory\n");
+        exit(1);
+    }
+    for (int i = 0; i < o->meta_batch; i++)
+        CLI_CHECK(flp_episode_create(&eps[i]));
+    /* The work and workspace of one lifetime (every sine episode has the
+     * same shapes), from the model's own lifetime on one episode: the
+     * meta-batch's worker lifetimes are internal. The meta-steps zero the
+     * gradient it adds. */
+    float loss;
+    CLI_CHECK(flp_sampler_next(m.sampler, FLP_SPLIT_EVAL, eps[0]));
+    CLI_CHECK(flp_lifetime_run(m.lt, eps[0], 1, &loss));
     int64_t workspace;
     CLI_CHECK(flp_lifetime_stats(m.lt, &workspace, &r.recomputed));
     double flops;
     CLI_CHECK(flp_lifetime_work(m.lt, &flops));
-    r.gflop = flops / 1e9;
+    flp_batch *batch;
+    CLI_CHECK(flp_batch_create(m.meta, &batch));
+    if (o->cfg.memory_mib >= 0)
+        CLI_CHECK(flp_batch_set(batch, FLP_BATCH_MEMORY_BUDGET, o->cfg.memory_mib * 1048576.0));
+    r.seconds = time_meta_steps(o, &m, batch, eps, &r.seconds_min, &r.seconds_max);
+    flp_batch_free(batch);
+    r.gflop = o->meta_batch * flops / 1e9;
     r.gflops = r.gflop / r.seconds;
     r.workspace_mib = (double)workspace / 1048576.0;
     r.peak_rss_mib = peak_rss_mib();
@@ -234,7 +264,9 @@ static results run(const options *o)
     CLI_CHECK(flp_get_num_threads(&threads));
     r.gemm_gflops = gemm_rate(o->cfg.batch, o->cfg.width, threads, 1.0) / 1e9;
     r.efficiency = r.gflops / r.gemm_gflops;
-    flp_episode_free(ep);
+    for (int i = 0; i < o->meta_batch; i++)
+        flp_episode_free(eps[i]);
+    free(eps);
     sine_model_free(&m);
     return r;
 }
@@ -255,10 +287,13 @@ static void print_results(const options *o, const results *r)
         {"batch", (double)o->cfg.batch, "%.0f"},
         {"plastic_layers", (double)o->cfg.plastic, "%.0f"},
         {"threads", (double)threads, "%.0f"},
+        {"meta_batch", (double)o->meta_batch, "%.0f"},
         {"repeats", (double)o->repeats, "%.0f"},
         {"seconds_per_meta_step", r->seconds, "%.4f"},
         {"seconds_min", r->seconds_min, "%.4f"},
         {"seconds_max", r->seconds_max, "%.4f"},
+        {"meta_steps_per_second", 1.0 / r->seconds, "%.4f"},
+        {"episodes_per_second", o->meta_batch / r->seconds, "%.4f"},
         {"gflop_per_meta_step", r->gflop, "%.2f"},
         {"gflops", r->gflops, "%.2f"},
         {"gemm_gflops", r->gemm_gflops, "%.2f"},

@@ -33,4 +33,7 @@ double cli_parse_rate(const char *name, const char *s);
 /* Seconds on a monotonic clock. */
 double cli_now(void);
 
+/* A duration for a progress line: "45s", "1m05s", "2h03m". */
+void cli_format_duration(double seconds, char *buf, size_t n);
+
 #endif

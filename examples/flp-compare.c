@@ -209,7 +209,7 @@ static result run_one(const options *o, const method *me, int mode, flp_episode 
     sine_train(&t, &m, ep);
     r.seconds = cli_now() - t0;
     sine_save(ckpt, &m);
-    sine_evaluate(&cfg, o->seed, o->eval_runs, m.lt, ep, &r.mean, &r.se);
+    CLI_CHECK(sine_evaluate(&cfg, o->seed, o->eval_runs, m.lt, ep, &r.mean, &r.se));
     fprintf(stderr, "%s: eval_mse %.6g +- %.3g\n", tag, r.mean, r.se);
     a->method = me->file;
     a->legend = me->name;

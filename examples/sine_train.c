@@ -6,36 +6,6 @@
 
 #include "cli.h"
 
-void sine_format_duration(double s, char *buf, size_t n)
-{
-    long t = s > 0 && s < 1e9 ? (long)(s + 0.5) : 0;
-    if (t < 60)
-        snprintf(buf, n, "%lds", t);
-    else if (t < 3600)
-        snprintf(buf, n, "%ldm%02lds", t / 60, t % 60);
-    else
-        snprintf(buf, n, "%ldh%02ldm", t / 3600, (t % 3600) / 60);
-}
-
-void sine_evaluate(const sine_config *cfg, uint64_t seed, long runs, flp_lifetime *lt, flp_episode *ep,
-                   double *mean, double *se)
-{
-    flp_sampler *s;
-    CLI_CHECK(sine_sampler_create(cfg, seed, &s));
-    double sum = 0, sumsq = 0;
-    for (long r = 0; r < runs; r++) {
-        float loss;
-        CLI_CHECK(flp_sampler_next(s, FLP_SPLIT_EVAL, ep));
-        CLI_CHECK(flp_lifetime_run(lt, ep, 0, &loss));
-        sum += loss;
-        sumsq += (double)loss * loss;
-    }
-    flp_sampler_free(s);
-    *mean = sum / (double)runs;
-    double var = runs > 1 ? (sumsq - sum * sum / (double)runs) / (double)(runs - 1) : 0;
-    *se = sqrt(var > 0 ? var : 0) / sqrt((double)runs);
-}
-
 typedef struct {
     double t_start, t_last;      /* run start, last progress line */
     long first, last_episode;    /* first episode of this run, episode at last line */
@@ -48,7 +18,7 @@ static void report_progress(const sine_train_opts *o, progress *p, long episode)
     double t = cli_now(), per_step = (t - p->t_last) / (double)(episode - p->last_episode);
     double rate_all = (t - p->t_start) / (double)(episode - p->first);
     char eta[32];
-    sine_format_duration(rate_all * (double)(o->episodes - episode), eta, sizeof eta);
+    cli_format_duration(rate_all * (double)(o->episodes - episode), eta, sizeof eta);
     fprintf(stderr, "%s%sepisode %ld/%ld  meta_loss %.4g (running mean)  %.2f s/step  ETA %s\n",
             o->tag ? o->tag : "", o->tag ? ": " : "", episode, o->episodes,
             p->window_n ? p->window_loss / (double)p->window_n : NAN, per_step, eta);

@@ -33,15 +33,4 @@ int sine_train(const sine_train_opts *o, const sine_model *m, flp_episode *ep);
 /* Write m's checkpoint to `path` and say so on stderr. */
 void sine_save(const char *path, const sine_model *m);
 
-/* Query MSE after a lifetime (no gradient) on `runs` evaluation episodes:
- * fresh sinusoids, never in the training pool, from a sampler made anew from
- * `seed`, so that every evaluation of a run (untrained, trained, resumed)
- * sees the same tasks and the same seed gives the same numbers. *mean and
- * *se get the mean over the runs and its standard error. */
-void sine_evaluate(const sine_config *cfg, uint64_t seed, long runs, flp_lifetime *lt, flp_episode *ep,
-                   double *mean, double *se);
-
-/* "45s", "1m05s", "2h03m" */
-void sine_format_duration(double s, char *buf, size_t n);
-
 #endif

@@ -725,12 +725,14 @@ START_TEST(test_bad_input)
     ck_flp_fails(flp_lifetime_run(s.lt, s.ep, 1, &loss), FLP_ERR_NONFINITE);
     ck_assert_msg(strstr(flp_last_error(), "step") && strstr(flp_last_error(), "layer"),
                   "message should name step and layer: %s", flp_last_error());
-    /* a network that is not a dense stack */
+    /* a network that is neither a dense stack nor a front-end and one (an
+     * activation before any convolution; check_frontend.c has more) */
     int64_t img[3] = {1, 5, 5};
     flp_net *conv;
     flp_feedback *cfb;
     flp_rule *crule;
     ck_flp(flp_net_create(3, img, &conv));
+    ck_flp(flp_net_add_relu(conv));
     ck_flp(flp_net_add_conv2d(conv, 2, 3, 3, 1, 0, 1));
     ck_flp(flp_net_add_flatten(conv));
     ck_flp(flp_net_add_linear(conv, 2, 1));
@@ -1092,7 +1094,7 @@ START_TEST(test_gradient_rule_accessors)
     ck_flp_fails(flp_rule_set_lr_bias(oja, 0, v4, 4), FLP_ERR_INVALID);
     ck_flp_fails(flp_rule_get_lr_bias_grad(oja, 0, back, 4), FLP_ERR_INVALID);
     flp_rule_free(oja);
-    ck_flp_fails(flp_rule_create(s.net, (flp_rule_kind)3, &oja), FLP_ERR_RANGE);
+    ck_flp_fails(flp_rule_create(s.net, (flp_rule_kind)4, &oja), FLP_ERR_RANGE);
 
     /* a labelled episode runs under the default (error) feedback signal; final biases */
     finish_setup(&s, FLP_RULE_GRADIENT);

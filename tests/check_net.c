@@ -88,7 +88,7 @@ static uint64_t relu_pattern(const flp_net *net, int64_t batch)
     for (int i = 0; i < net->n_layers; i++) {
         if (net->layers[i].kind != FLP_LAYER_RELU)
             continue;
-        const float *a = net->acts[i];
+        const float *a = net->ws.acts[i];
         for (int64_t k = 0; k < batch * net->layers[i].in_size; k++)
             h = (h ^ (uint64_t)(a[k] > 0.0f)) * 1099511628211ULL;
     }
@@ -396,12 +396,12 @@ START_TEST(test_batch_grow_shrink)
     float *x = rand_floats(7 * 36, -1, 1, 11), *y7 = floats(7 * 3), *y2 = floats(2 * 3);
     float *y1 = floats(3);
     ck_flp(flp_net_forward(net, 2, x, y2));
-    ck_assert_int_eq(net->ws_batch, 2);
+    ck_assert_int_eq(net->ws.batch, 2);
     ck_flp(flp_net_forward(net, 7, x, y7));
-    ck_assert_int_eq(net->ws_batch, 7);
-    float *ws = net->ws_block;
+    ck_assert_int_eq(net->ws.batch, 7);
+    float *ws = net->ws.block;
     ck_flp(flp_net_forward(net, 1, x + 36, y1));
-    ck_assert_msg(net->ws_block == ws && net->ws_batch == 7, "a smaller batch reallocated the workspace");
+    ck_assert_msg(net->ws.block == ws && net->ws.batch == 7, "a smaller batch reallocated the workspace");
     ck_allclose_f("batch 2 rows", y2, y7, 2 * 3, 1e-6, 1e-6);
     ck_allclose_f("batch 1 row", y1, y7 + 3, 3, 1e-6, 1e-6);
 

@@ -235,7 +235,7 @@ START_TEST(test_fb_keys)
     ck_assert_int_eq(fb->differentiate_signal, 1);
 
     double lo, hi, v;
-    static const int unknown[] = {5, 6, -1, 1000};
+    static const int unknown[] = {6, 7, -1, 1000};
     for (size_t i = 0; i < sizeof unknown / sizeof unknown[0]; i++) {
         flp_feedback_key key = (flp_feedback_key)unknown[i];
         ck_flp_fails(flp_feedback_bounds(key, &lo, &hi), FLP_ERR_RANGE);
@@ -503,7 +503,7 @@ static void check_alphas(int granularity, float fill)
 START_TEST(test_rule_create)
 {
     flp_rule *r = (flp_rule *)&r;
-    static const int bad_kind[] = {3, -1, 100};
+    static const int bad_kind[] = {4, -1, 100};
     for (size_t i = 0; i < sizeof bad_kind / sizeof bad_kind[0]; i++) {
         r = (flp_rule *)&r;
         ck_flp_fails(flp_rule_create(rule_net, (flp_rule_kind)bad_kind[i], &r), FLP_ERR_RANGE);
@@ -617,7 +617,7 @@ START_TEST(test_rule_keys)
     check_alphas(FLP_GRANULARITY_SYNAPSE, 0.3f); /* every alpha refilled */
 
     double lo, hi;
-    static const int unknown[] = {5, 6, -1, 999};
+    static const int unknown[] = {7, 8, -1, 999};
     for (size_t i = 0; i < sizeof unknown / sizeof unknown[0]; i++) {
         flp_rule_key key = (flp_rule_key)unknown[i];
         ck_flp_fails(flp_rule_bounds(key, &lo, &hi), FLP_ERR_RANGE);

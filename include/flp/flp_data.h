@@ -1,5 +1,5 @@
 /*
- * flp_data.h - image data sets (Omniglot, Mini-ImageNet) and the few-shot
+ * flp_data.h - image data sets (Omniglot, Mini-ImageNet, IDX) and the few-shot
  * classification sampler that draws online N-way k-shot episodes from them.
  *
  * Online Omniglot, 5-way 5-shot, meta-training on three alphabets of a
@@ -85,6 +85,24 @@ FLP_API flp_status flp_dataset_open_omniglot(const char *dir, int size, flp_data
  *  decoded when first used. @since 0.1 */
 FLP_API flp_status flp_dataset_open_miniimagenet(const char *dir, const char *split, int size,
                                                  flp_dataset **out);
+
+/** Open one split of a folder in the MNIST layout (MNIST, EMNIST,
+ *  Fashion-MNIST): `split` is "train" or "t10k" and the folder holds
+ *  `<split>-images-idx3-ubyte` and `<split>-labels-idx1-ubyte`, each raw or
+ *  gzip-compressed (`.gz`; the raw file is taken when both exist). Every
+ *  distinct label is a class, named by its value ("0", "7"), in increasing
+ *  order; examples keep the file's order. Images become 1 x rows x cols
+ *  floats v / 255 (MNIST ink is already 1); rows must equal cols. The whole
+ *  split is read at open (60,000 28x28 images are 47 MB). EMNIST stores
+ *  its images transposed; they are used as stored.
+ *
+ *  Errors, each naming the file: FLP_ERR_INVALID for another `split`,
+ *  FLP_ERR_IO if a file is missing or unreadable, FLP_ERR_FORMAT for a wrong
+ *  magic number, a truncated (or over-long) file, a corrupt gzip stream,
+ *  images that are not rank 3 or labels not rank 1, or image and label
+ *  counts that differ; FLP_ERR_UNSUPPORTED for values other than unsigned
+ *  bytes or images that are not square. @since 0.1 */
+FLP_API flp_status flp_dataset_open_idx(const char *dir, const char *split, flp_dataset **out);
 
 /** Free a data set or view; NULL is accepted. Samplers made from it keep
  *  their own reference and stay valid. @since 0.1 */

@@ -8,8 +8,8 @@
  * cross-entropy (classification). With `want_gradient`, it also computes the
  * exact gradient of that loss with respect to every meta-parameter — the
  * initial weights and all biases of the network, B, c and beta of the
- * feedback, alpha of the rule (and the biases' learning rates of the
- * gradient rule) — and ADDS it to their gradients (read them with
+ * feedback, alpha of the rule (the biases' learning rates of the gradient
+ * rule, theta of the rule family) — and ADDS it to their gradients (read them with
  * flp_net_get_grad, flp_feedback_get_grad, flp_rule_get_alpha_grad,
  * flp_rule_get_lr_bias_grad).
  *
@@ -26,8 +26,20 @@
  * FLP_LIFETIME_MEMORY_BUDGET; the gradient is the same for every budget.
  *
  * The network must be a dense stack: rank-1 input, then linear layers, each
- * optionally followed by relu or softplus. The lifetime reads the handles'
- * parameters at each run and never modifies them.
+ * optionally followed by relu or softplus; or, for images, a frozen
+ * front-end first: a rank-3 input, 2-D convolutions (each optionally
+ * followed by relu or softplus), a flatten, then the dense stack. No rule
+ * changes a convolution within a lifetime, so the front-end's outputs (the
+ * features) are computed once per run for every example of the episode, in
+ * one batched pass, and the meta-gradient is sent back through it once: the
+ * convolutions' weights and biases are meta-parameters like the initial
+ * dense weights (under the gradient rule's first order they receive the
+ * query loss's gradient only, the inner steps' gradients being constants).
+ * The features and their gradients take 2 (K*B + Q) x (features per
+ * example) floats, and the lifetime keeps the front-end's activations for
+ * those examples (its own workspace: a run never touches the network's
+ * flp_net_forward state). The lifetime reads the
+ * handles' parameters at each run and never modifies them.
  */
 #ifndef FLP_LIFETIME_H
 #define FLP_LIFETIME_H
@@ -52,12 +64,21 @@ typedef enum {
     FLP_LIFETIME_MEMORY_BUDGET = 0,
     /* 1 (default): check plastic weights for NaN/inf after every step and
      * stop with FLP_ERR_NONFINITE naming the step and layer. */
-    FLP_LIFETIME_CHECK_FINITE = 1
+    FLP_LIFETIME_CHECK_FINITE = 1,
+    /* 1: draw the plastic layers' initial weights afresh at every run
+     * (Xavier uniform, U(-a, a) with a = sqrt(6 / (n_in + n_out))) instead
+     * of starting from the network's; they then get no meta-gradient. The
+     * draw is a pure function of FLP_LIFETIME_REINIT_SEED and the episode's
+     * inputs, so a run is reproducible. Default 0. */
+    FLP_LIFETIME_REINIT = 2,
+    /* Seed of those draws: an integer in [0, 2^53]. Default 0. */
+    FLP_LIFETIME_REINIT_SEED = 3
 } flp_lifetime_key;
 
 /** Create a lifetime over the three handles, which must outlive it. The
  *  feedback and rule must have been created for `net`. FLP_ERR_UNSUPPORTED
- *  (naming the layer) for a network that is not a dense stack. @since 0.1 */
+ *  (naming the layer) for a network that is not a dense stack, with or
+ *  without a front-end. @since 0.1 */
 FLP_API flp_status flp_lifetime_create(flp_net *net, flp_feedback *fb, flp_rule *rule,
                                        flp_lifetime **out);
 /** Free; NULL is accepted. @since 0.1 */
@@ -82,7 +103,8 @@ FLP_API flp_status flp_lifetime_final_weight(const flp_lifetime *lt, int layer, 
 FLP_API flp_status flp_lifetime_final_bias(const flp_lifetime *lt, int layer, float *dst,
                                            int64_t count);
 /** Outputs of the network with the final weights of the last run:
- *  y[n, n_out] = net(x[n, n_in]). @since 0.1 */
+ *  y[n, n_out] = net(x[n, n_in]) (n_in the network's input size: whole
+ *  images for a network with a front-end). @since 0.1 */
 FLP_API flp_status flp_lifetime_predict(flp_lifetime *lt, int64_t n, const float *x, float *y);
 
 /** Bytes of workspace the last run used (stored weights, activities and

@@ -6,7 +6,9 @@
  * optionally, its feedback pathways and plasticity rule. Each group
  * (flp_group) has its own learning rate, schedule and can be frozen. A
  * meta-step is: zero the gradients, run lifetimes that add their
- * meta-gradients, then flp_meta_step(). flp_meta_train_step() does the three.
+ * meta-gradients, then flp_meta_step(). flp_meta_train_step() does the three
+ * for one episode; flp_batch_train_step() (flp_batch.h) for several, run
+ * concurrently.
  *
  * Non-finite gradients are never applied: flp_meta_step() returns
  * FLP_ERR_NONFINITE naming the first offending tensor and, by default,
@@ -69,6 +71,18 @@ FLP_API flp_status flp_meta_set_schedule(flp_meta *meta, flp_lr_schedule fn, voi
 FLP_API flp_status flp_meta_zero_grad(flp_meta *meta);
 /** Multiply every accumulated gradient by `factor` (1/n averages a meta-batch of n). @since 0.1 */
 FLP_API flp_status flp_meta_scale_grad(flp_meta *meta, double factor);
+/** Number of meta-parameters: the length of the flat gradient array of
+ *  flp_meta_get_grads / flp_meta_set_grads. @since 0.1 */
+FLP_API flp_status flp_meta_grad_count(const flp_meta *meta, int64_t *count);
+/** Copy every accumulated gradient into dst[count], one flat array in the
+ *  order of the checkpoint's tensors (network, feedback, rule): what a
+ *  transport (MPI_Allreduce, say) sums across processes. FLP_ERR_SHAPE
+ *  unless count = flp_meta_grad_count. @since 0.1 */
+FLP_API flp_status flp_meta_get_grads(const flp_meta *meta, float *dst, int64_t count);
+/** Overwrite every accumulated gradient from src[count], laid out as by
+ *  flp_meta_get_grads. Non-finite values are accepted: flp_meta_step deals
+ *  with them. FLP_ERR_SHAPE unless count = flp_meta_grad_count. @since 0.1 */
+FLP_API flp_status flp_meta_set_grads(flp_meta *meta, const float *src, int64_t count);
 /** Apply one Adam step with the accumulated gradients. @since 0.1 */
 FLP_API flp_status flp_meta_step(flp_meta *meta);
 /** Zero the gradients, run `lt` on `ep` with gradient, step. *loss gets the

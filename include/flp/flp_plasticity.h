@@ -29,6 +29,35 @@
  * FLP_RULE_SECOND_ORDER the lifetime differentiates through it exactly
  * (Hessian-vector products through the network).
  *
+ * Chained feedback and the rule family (Shervani-Tabar & Rosenbaum). With
+ * FLP_FEEDBACK_KIND = FLP_FEEDBACK_CHAINED the error flows down layer by
+ * layer through matrices B_l shaped like the forward weights W_l
+ * ([n_l, n_{l-1}]; fixed random for feedback alignment, or meta-learned):
+ *
+ *     e_L = softmax(yhat) - onehot(label)
+ *     e_l = (e_{l+1} B_l) ⊙ act'(y_l)       down to the input (y_0 = x)
+ *
+ * act' is the derivative of the hidden activation written in terms of the
+ * activity (1 - exp(-beta y) for softplus; the input uses the first hidden
+ * layer's activation, as the reference does). FLP_FEEDBACK_SYMMETRIC uses
+ * B_l = W_l (the current weights): exact backprop. The rule FLP_RULE_FAMILY
+ * then updates every plastic layer by a weighted sum of candidate terms
+ * (y_{l+1} is the layer's output activity, softmax(yhat) at the top):
+ *
+ *     W_l += sum_t theta_t T_t,l
+ *     T_pseudo_gradient = -e_{l+1}^T y_l
+ *     T_error_hebb      = -e_{l+1}^T e_l
+ *     T_oja             = y_{l+1}^T y_l - (y_{l+1}^T y_{l+1}) W_l
+ *
+ * (sums over the batch; the last is Oja's subspace rule, a matrix product).
+ * theta (flp_rule_get_theta) is one coefficient per term, meta-learned in
+ * FLP_GROUP_RULE; FLP_RULE_TERMS switches terms on and off and
+ * FLP_RULE_THETA_L1 adds lambda sum |theta_t| to the meta-loss. The family
+ * uses neither alpha nor the hidden multiplier, and needs a labelled
+ * episode, chained or symmetric feedback and a dense network (no
+ * convolutional front-end yet: FLP_ERR_UNSUPPORTED); the other rules need
+ * direct pathways.
+ *
  * Layers are named by their index in the network (flp_net.h); feedback
  * pathways and plasticity coefficients exist for linear layers only. Every
  * pathway of every linear layer is a meta-parameter, used or not: a
@@ -74,11 +103,21 @@ typedef enum {
     /* 1: differentiate through softmax in FLP_SIGNAL_TARGET_MINUS_SOFTMAX.
      * Default 0: the signal is a constant in the meta-gradient, as in the
      * reference code. The error signal y - yhat is always differentiated. */
-    FLP_FEEDBACK_DIFFERENTIATE_SIGNAL = 4
+    FLP_FEEDBACK_DIFFERENTIATE_SIGNAL = 4,
+    /* flp_feedback_kind; default FLP_FEEDBACK_DIRECT. Switching between
+     * direct and chained (or symmetric) pathways reallocates every B with
+     * its new shape, zeroed (c = 0, beta = 1). */
+    FLP_FEEDBACK_KIND = 5
 } flp_feedback_key;
 
 typedef enum {
-    FLP_FEEDBACK_B = 0,    /* [n_l, n_out] */
+    FLP_FEEDBACK_DIRECT = 0,    /* FLP pathways from the output: B_l [n_l, n_out] */
+    FLP_FEEDBACK_CHAINED = 1,   /* errors layer by layer: B_l shaped like W_l */
+    FLP_FEEDBACK_SYMMETRIC = 2  /* chained through W_l itself (backprop); B_l unused */
+} flp_feedback_kind;
+
+typedef enum {
+    FLP_FEEDBACK_B = 0,    /* [n_l, n_out], or [n_l, n_{l-1}] when chained */
     FLP_FEEDBACK_C = 1,    /* [n_l] */
     FLP_FEEDBACK_BETA = 2  /* [1] */
 } flp_feedback_tensor;
@@ -92,7 +131,9 @@ FLP_API void flp_feedback_free(flp_feedback *fb);
 FLP_API flp_status flp_feedback_set(flp_feedback *fb, flp_feedback_key key, double value);
 FLP_API flp_status flp_feedback_get(const flp_feedback *fb, flp_feedback_key key, double *value);
 FLP_API flp_status flp_feedback_bounds(flp_feedback_key key, double *lo, double *hi);
-/** B_l Kaiming normal (std sqrt(2 / n_out)) from rng, c_l = 0, beta_l = beta. @since 0.1 */
+/** B_l Kaiming normal (std sqrt(2 / n_out)) from rng, or Xavier uniform
+ *  (U(-a, a), a = sqrt(6 / (n_l + n_{l-1}))) for chained pathways; c_l = 0,
+ *  beta_l = beta. @since 0.1 */
 FLP_API flp_status flp_feedback_init(flp_feedback *fb, flp_rng *rng, float beta);
 /** Element count / copy out / overwrite / gradient of a pathway tensor of
  *  linear layer `layer`. FLP_ERR_INVALID if the layer is not linear. @since 0.1 */
@@ -111,8 +152,16 @@ typedef struct flp_rule flp_rule;
 typedef enum {
     FLP_RULE_OJA = 0,
     FLP_RULE_HEBB = 1,
-    FLP_RULE_GRADIENT = 2   /* gradient descent on the step's loss (see above) */
+    FLP_RULE_GRADIENT = 2,  /* gradient descent on the step's loss (see above) */
+    FLP_RULE_FAMILY = 3     /* weighted sum of candidate terms over chained feedback */
 } flp_rule_kind;
+
+/* Terms of FLP_RULE_FAMILY: index of theta_t, and bit t of FLP_RULE_TERMS. */
+typedef enum {
+    FLP_TERM_PSEUDO_GRADIENT = 0,  /* -e_{l+1}^T y_l */
+    FLP_TERM_ERROR_HEBB = 1,       /* -e_{l+1}^T e_l */
+    FLP_TERM_OJA = 2               /* y_{l+1}^T y_l - (y_{l+1}^T y_{l+1}) W_l */
+} flp_rule_term;
 
 typedef enum {
     FLP_GRANULARITY_SYNAPSE = 0,  /* alpha_l is [n_l, n_{l-1}] */
@@ -135,7 +184,14 @@ typedef enum {
     /* Gradient rule only (others ignore it): 1 differentiates through the
      * inner gradient in the meta-gradient (exact second order); 0 (default)
      * treats it as a constant (first order, as the reference). */
-    FLP_RULE_SECOND_ORDER = 4
+    FLP_RULE_SECOND_ORDER = 4,
+    /* Rule family: bit mask of the enabled terms (bit t = flp_rule_term t);
+     * default all. A disabled term contributes nothing and its theta gets
+     * no gradient. */
+    FLP_RULE_TERMS = 5,
+    /* Rule family: lambda >= 0 of the L1 penalty lambda sum_t |theta_t| over
+     * the enabled terms, added to the meta-loss. Default 0. */
+    FLP_RULE_THETA_L1 = 6
 } flp_rule_key;
 
 /** Create a rule for `net` with every linear layer plastic. @since 0.1 */
@@ -169,6 +225,14 @@ FLP_API flp_status flp_rule_lr_bias_count(const flp_rule *rule, int layer, int64
 FLP_API flp_status flp_rule_get_lr_bias(const flp_rule *rule, int layer, float *dst, int64_t count);
 FLP_API flp_status flp_rule_set_lr_bias(flp_rule *rule, int layer, const float *src, int64_t count);
 FLP_API flp_status flp_rule_get_lr_bias_grad(const flp_rule *rule, int layer, float *dst, int64_t count);
+
+/** Coefficients theta of a rule family, one per term (flp_rule_term):
+ *  count, get, set, gradient. FLP_ERR_INVALID for a rule of another kind.
+ *  Defaults 0. @since 0.1 */
+FLP_API flp_status flp_rule_theta_count(const flp_rule *rule, int64_t *count);
+FLP_API flp_status flp_rule_get_theta(const flp_rule *rule, float *dst, int64_t count);
+FLP_API flp_status flp_rule_set_theta(flp_rule *rule, const float *src, int64_t count);
+FLP_API flp_status flp_rule_get_theta_grad(const flp_rule *rule, float *dst, int64_t count);
 
 #ifdef __cplusplus
 }

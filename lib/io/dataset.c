@@ -21,7 +21,7 @@
 #include "io/dataset_internal.h"
 #include "io/image.h"
 
-enum { KIND_OMNIGLOT = 1, KIND_MINIIMAGENET = 2 };
+enum { KIND_OMNIGLOT = 1, KIND_MINIIMAGENET = 2, KIND_BYTES = 3 };
 
 #define SIZE_MAX_SIDE 1024
 
@@ -102,7 +102,7 @@ static flp__store *store_new(int kind, int64_t channels, int64_t size)
     S->size = size;
     for (int c = 0; c < 3; c++)
         for (int v = 0; v < 256; v++)
-            S->lut[c][v] = kind == KIND_OMNIGLOT
+            S->lut[c][v] = kind != KIND_MINIIMAGENET
                                ? (float)(v / 255.0)
                                : (float)((v / 255.0 - imagenet_mean[c]) / imagenet_std[c]);
     return S;
@@ -327,6 +327,65 @@ flp_status flp_dataset_open_omniglot(const char *dir, int size, flp_dataset **ou
             store_release(S);
             return st;
         }
+    }
+    return wrap_store(S, out, fn);
+}
+
+/* ---- images already in memory (IDX files) ---------------------------------------- */
+
+/* Fill S from n images of size x size bytes and their labels: classes are
+ * the distinct labels in increasing order, named by their value; images
+ * keep the file's order within a class and are cached from the start (the
+ * store never decodes them). */
+static flp_status fill_from_bytes(flp__store *S, const char *origin, const uint8_t *pixels, const uint8_t *labels,
+                                  int64_t n)
+{
+    int64_t per_label[256] = {0}, first[256], plane = S->size * S->size;
+    for (int64_t i = 0; i < n; i++)
+        per_label[labels[i]]++;
+    S->images = flp__alloc_bytes((size_t)n * sizeof *S->images, "image list");
+    S->classes = flp__alloc_bytes(256 * sizeof *S->classes, "class list");
+    if (S->images == NULL || S->classes == NULL)
+        return FLP_ERR_NOMEM;
+    for (int v = 0, at = 0; v < 256; at += (int)per_label[v], v++)
+        first[v] = at;
+    for (int v = 0; v < 256; v++) {
+        if (per_label[v] == 0)
+            continue;
+        char name[4];
+        snprintf(name, sizeof name, "%d", v);
+        ds_class *c = &S->classes[S->n_classes];
+        if ((c->name = dup_str(name, "class name")) == NULL)
+            return FLP_ERR_NOMEM;
+        c->first = first[v];
+        c->count = per_label[v];
+        c->alphabet = -1;
+        S->n_classes++;
+    }
+    S->n_images = n; /* every slot is filled below, or freed as NULL */
+    size_t len = strlen(origin) + 24;
+    for (int64_t i = 0; i < n; i++) {
+        ds_image *im = &S->images[first[labels[i]]++];
+        im->path = flp__alloc_bytes(len, "image name");
+        im->cache = flp__alloc_bytes((size_t)plane, "image cache");
+        if (im->path == NULL || im->cache == NULL)
+            return FLP_ERR_NOMEM;
+        snprintf(im->path, len, "%s#%lld", origin, (long long)i);
+        memcpy(im->cache, pixels + i * plane, (size_t)plane);
+    }
+    return FLP_OK;
+}
+
+flp_status flp__dataset_from_bytes(const char *origin, int64_t size, int64_t n, const uint8_t *pixels,
+                                   const uint8_t *labels, flp_dataset **out)
+{
+    static const char fn[] = "flp_dataset_open_idx";
+    flp__store *S = store_new(KIND_BYTES, 1, size);
+    if (S == NULL)
+        return flp__error_context(FLP_ERR_NOMEM, "%s", fn);
+    if (fill_from_bytes(S, origin, pixels, labels, n) != FLP_OK) {
+        store_release(S);
+        return flp__error_context(FLP_ERR_NOMEM, "%s: '%s'", fn, origin);
     }
     return wrap_store(S, out, fn);
 }

@@ -15,6 +15,12 @@ struct flp_dataset {
     int64_t n;
 };
 
+/* A data set of n gray size x size images given as bytes (0 paper, 255
+ * ink; read back as v / 255) with labels in [0, 256): classes are the
+ * distinct labels in increasing order, named by their value; example names
+ * are "origin#i". Copies what it needs. */
+flp_status flp__dataset_from_bytes(const char *origin, int64_t size, int64_t n, const uint8_t *pixels,
+                                   const uint8_t *labels, flp_dataset **out);
 /* A new handle on the same classes (the store's count goes up). */
 flp_status flp__dataset_clone(const flp_dataset *ds, flp_dataset **out);
 /* Values per image (channels * size * size). */

@@ -205,6 +205,51 @@ flp_status flp_meta_scale_grad(flp_meta *meta, double factor)
     return FLP_OK;
 }
 
+flp_status flp_meta_grad_count(const flp_meta *meta, int64_t *count)
+{
+    FLP__CHECK_NULL(meta);
+    FLP__CHECK_NULL(count);
+    *count = meta->total;
+    return FLP_OK;
+}
+
+static flp_status flp__check_flat(const flp_meta *meta, int64_t count, const char *fn)
+{
+    if (count != meta->total)
+        return flp__error(FLP_ERR_SHAPE, "%s: count = %lld, the meta-parameters number %lld", fn,
+                          (long long)count, (long long)meta->total);
+    return FLP_OK;
+}
+
+flp_status flp_meta_get_grads(const flp_meta *meta, float *dst, int64_t count)
+{
+    FLP__CHECK_NULL(meta);
+    FLP__CHECK_NULL(dst);
+    FLP__TRY(flp__check_flat(meta, count, __func__));
+    /* A const handle may be shared by readers, so this uses its own views. */
+    flp__tensor_list list = {0};
+    flp_status st = flp__meta_collect(meta, &list, __func__);
+    for (int i = 0; st == FLP_OK && i < list.n; i++) {
+        memcpy(dst, list.items[i].grad, (size_t)list.items[i].count * sizeof *dst);
+        dst += list.items[i].count;
+    }
+    flp__tensor_list_free(&list);
+    return st;
+}
+
+flp_status flp_meta_set_grads(flp_meta *meta, const float *src, int64_t count)
+{
+    FLP__CHECK_NULL(meta);
+    FLP__CHECK_NULL(src);
+    FLP__TRY(flp__check_flat(meta, count, __func__));
+    FLP__TRY(flp__meta_collect(meta, &meta->views, __func__));
+    for (int i = 0; i < meta->views.n; i++) {
+        memcpy(meta->views.items[i].grad, src, (size_t)meta->views.items[i].count * sizeof *src);
+        src += meta->views.items[i].count;
+    }
+    return FLP_OK;
+}
+
 flp_status flp_meta_grad_norm(const flp_meta *meta, int group, double *norm)
 {
     FLP__CHECK_NULL(meta);

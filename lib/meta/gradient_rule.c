@@ -70,9 +70,9 @@ static void update_vjp(flp_lifetime *lt, int i, const float *Wk, float *G)
     int gran = lt->rule->granularity;
     double *row_sum = lt->s.row_sum + d->h_off;
     flp__plastic_update_vjp(d->n_out, d->n_in, -1.0f, d->rule->alpha, gran, NULL, Wk + d->w_off, G + d->w_off,
-                            lt->Wbar + d->w_off, d->rule->galpha, NULL, row_sum);
+                            lt->Wbar + d->w_off, d->galpha, NULL, row_sum);
     flp__plastic_update_vjp(d->n_out, 1, -1.0f, d->rule->lr_bias, flp__bias_granularity(gran), NULL,
-                            Wk + d->b_off, G + d->b_off, lt->Wbar + d->b_off, d->rule->glr_bias, NULL, row_sum);
+                            Wk + d->b_off, G + d->b_off, lt->Wbar + d->b_off, d->glr_bias, NULL, row_sum);
 }
 
 /* ---- second order: H v, forward over reverse ----------------------------------- */
@@ -152,17 +152,18 @@ static void tangent_backward(flp_lifetime *lt, int64_t k, const float *Wk, const
         flp__lt_activation_vjp(d, n, acts + off, zbd);
         if (i >= lowest)
             curvature_term(d, n, acts + off, zbar + off, zdot + off, zbd);
-        float *gW = d->plastic ? lt->Wbar + d->w_off : d->net_layer->gW;
-        float *gb = d->b_off >= 0 ? lt->Wbar + d->b_off : d->net_layer->gb;
+        float *gW = d->plastic ? lt->Wbar + d->w_off : d->gW;
+        float *gb = d->b_off >= 0 ? lt->Wbar + d->b_off : d->gb;
         flp__linear_vjp(B, d->n_in, d->n_out, step_input(lt, i, k, acts), NULL, zbd, NULL, gW, gb);
         if (i > lowest)
             flp__gemm_tn(d->n_out, d->n_in, B, 1.0f, zbar + off, d->n_out, hdot + B * lt->layer[i - 1].h_off,
                          d->n_in, 1.0f, gW, d->n_in);
-        if (i == 0)
+        if (i == 0 && lt->xbar == NULL)
             continue;
-        float *below = hbd + B * lt->layer[i - 1].h_off;
-        flp__gemm_nn(B, d->n_in, d->n_out, 1.0f, zbd, d->n_out, flp__lt_weight(lt, i, Wk), d->n_in, 0.0f, below,
-                     d->n_in);
+        /* below layer 0: the tangent of dL_k/dx, the inputs' share of H v */
+        float *below = i > 0 ? hbd + B * lt->layer[i - 1].h_off : lt->xbar + k * B * d->n_in;
+        flp__gemm_nn(B, d->n_in, d->n_out, 1.0f, zbd, d->n_out, flp__lt_weight(lt, i, Wk), d->n_in,
+                     i > 0 ? 0.0f : 1.0f, below, d->n_in);
         if (d->plastic)
             flp__gemm_nn(B, d->n_in, d->n_out, 1.0f, zbar + off, d->n_out, v + d->w_off, d->n_in, 1.0f, below,
                          d->n_in);

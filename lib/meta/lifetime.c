@@ -7,10 +7,9 @@
 #include "core/alloc.h"
 #include "core/error.h"
 #include "core/gemm.h"
+#include "core/rng_internal.h"
 #include "meta/lifetime_internal.h"
 #include "plasticity/update.h"
-
-#define DEFAULT_BUDGET_BYTES (512.0 * 1024 * 1024)
 
 /* ---- building the layer table ------------------------------------------ */
 
@@ -37,16 +36,16 @@ static flp_status describe_layer(flp_lifetime *lt, int li, flp__lt_layer *d)
     return FLP_OK;
 }
 
-/* Check the network is a dense stack and count its linear layers. */
-static flp_status count_dense(const flp_net *net, int *n)
+/* Check the layers after the front-end form a dense stack and count its
+ * linear layers. */
+static flp_status count_dense(const flp_net *net, int front, int *n)
 {
-    if (net->n_layers == 0 || net->in_rank != 1)
-        return flp__error(FLP_ERR_UNSUPPORTED, "flp_lifetime_create: the network must take rank-1 input "
-                          "and have layers");
+    if (front == net->n_layers)
+        return flp__error(FLP_ERR_UNSUPPORTED, "flp_lifetime_create: the network has no dense layers");
     *n = 0;
-    for (int li = 0; li < net->n_layers; li++) {
+    for (int li = front; li < net->n_layers; li++) {
         flp_layer_kind k = net->layers[li].kind;
-        int after_linear = li > 0 && net->layers[li - 1].kind == FLP_LAYER_LINEAR;
+        int after_linear = li > front && net->layers[li - 1].kind == FLP_LAYER_LINEAR;
         if (k == FLP_LAYER_LINEAR)
             (*n)++;
         else if (!((k == FLP_LAYER_RELU || k == FLP_LAYER_SOFTPLUS) && after_linear))
@@ -54,25 +53,34 @@ static flp_status count_dense(const flp_net *net, int *n)
                               "dense stack (linear layers, each optionally followed by relu or softplus)",
                               li, (int)k);
     }
-    if (net->layers[0].kind != FLP_LAYER_LINEAR)
-        return flp__error(FLP_ERR_UNSUPPORTED, "flp_lifetime_create: layer 0 must be linear");
+    if (net->layers[front].kind != FLP_LAYER_LINEAR)
+        return flp__error(FLP_ERR_UNSUPPORTED, "flp_lifetime_create: layer %d must be linear", front);
     return FLP_OK;
 }
 
 static flp_status build_layers(flp_lifetime *lt)
 {
     int n = 0;
-    FLP__TRY(count_dense(lt->net, &n));
+    if (lt->net->n_layers == 0)
+        return flp__error(FLP_ERR_UNSUPPORTED, "flp_lifetime_create: the network has no layers");
+    FLP__TRY(flp__lt_frontend_layers(lt->net, &lt->front));
+    FLP__TRY(count_dense(lt->net, lt->front, &n));
+    if (lt->front > 0) {
+        lt->front_grad = flp__alloc_bytes(2 * (size_t)lt->front * sizeof *lt->front_grad, "lifetime front-end");
+        if (lt->front_grad == NULL)
+            return FLP_ERR_NOMEM;
+    }
     lt->layer = flp__alloc_bytes((size_t)n * sizeof *lt->layer, "lifetime layers");
     lt->order_all = flp__alloc_bytes(2 * (size_t)n * sizeof *lt->order_all, "lifetime task order");
     if (lt->layer == NULL || lt->order_all == NULL)
         return FLP_ERR_NOMEM;
     lt->order_plastic = lt->order_all + n;
     lt->n = 0;
-    for (int li = 0; li < lt->net->n_layers; li++)
+    for (int li = lt->front; li < lt->net->n_layers; li++)
         if (lt->net->layers[li].kind == FLP_LAYER_LINEAR)
             FLP__TRY(describe_layer(lt, li, &lt->layer[lt->n++]));
     lt->n_final = lt->layer[n - 1].n_out;
+    lt->n_image = lt->net->in_size;
     return FLP_OK;
 }
 
@@ -91,7 +99,7 @@ flp_status flp_lifetime_create(flp_net *net, flp_feedback *fb, flp_rule *rule, f
     lt->net = net;
     lt->fb = fb;
     lt->rule = rule;
-    lt->budget_bytes = DEFAULT_BUDGET_BYTES;
+    lt->budget_bytes = FLP__LT_DEFAULT_BUDGET;
     lt->check_finite = 1;
     flp_status st = build_layers(lt);
     if (st != FLP_OK) {
@@ -118,6 +126,8 @@ void flp_lifetime_free(flp_lifetime *lt)
     if (lt == NULL)
         return;
     free_buffers(lt);
+    flp__lt_frontend_free(lt);
+    flp__free(lt->front_grad);
     flp__free(lt->layer);
     flp__free(lt->order_all);
     flp__free(lt);
@@ -133,9 +143,16 @@ flp_status flp_lifetime_set(flp_lifetime *lt, flp_lifetime_key key, double value
         lt->budget_bytes = value;
         return FLP_OK;
     case FLP_LIFETIME_CHECK_FINITE:
+    case FLP_LIFETIME_REINIT:
         if (value != 0 && value != 1)
-            return flp__error(FLP_ERR_RANGE, "%s: FLP_LIFETIME_CHECK_FINITE takes 0 or 1, got %g", __func__, value);
-        lt->check_finite = (int)value;
+            return flp__error(FLP_ERR_RANGE, "%s: key %d takes 0 or 1, got %g", __func__, (int)key, value);
+        *(key == FLP_LIFETIME_REINIT ? &lt->reinit : &lt->check_finite) = (int)value;
+        return FLP_OK;
+    case FLP_LIFETIME_REINIT_SEED:
+        if (!(value >= 0 && value <= 9007199254740992.0) || value != floor(value))
+            return flp__error(FLP_ERR_RANGE, "%s: FLP_LIFETIME_REINIT_SEED takes an integer in [0, 2^53], got %g",
+                              __func__, value);
+        lt->reinit_seed = value;
         return FLP_OK;
     }
     return flp__error(FLP_ERR_RANGE, "%s: unknown lifetime key %d", __func__, (int)key);
@@ -148,6 +165,8 @@ flp_status flp_lifetime_get(const flp_lifetime *lt, flp_lifetime_key key, double
     switch (key) {
     case FLP_LIFETIME_MEMORY_BUDGET: *value = lt->budget_bytes; return FLP_OK;
     case FLP_LIFETIME_CHECK_FINITE: *value = lt->check_finite; return FLP_OK;
+    case FLP_LIFETIME_REINIT: *value = lt->reinit; return FLP_OK;
+    case FLP_LIFETIME_REINIT_SEED: *value = lt->reinit_seed; return FLP_OK;
     }
     return flp__error(FLP_ERR_RANGE, "%s: unknown lifetime key %d", __func__, (int)key);
 }
@@ -208,6 +227,10 @@ static void count_work(flp_lifetime *lt)
         count_gradient_work(lt);
         return;
     }
+    if (lt->family) {
+        flp__lt_family_work(lt);
+        return;
+    }
     for (int i = 0; i < lt->n; i++) {
         const flp__lt_layer *d = &lt->layer[i];
         double w = 2.0 * (double)d->n_out * (double)d->n_in, fb = 2.0 * (double)d->n_out * (double)lt->n_final;
@@ -230,8 +253,10 @@ static void layout(flp_lifetime *lt)
 {
     double hidden_mult = lt->rule->hidden_multiplier;
     lt->gradient_rule = lt->rule->kind == FLP_RULE_GRADIENT;
+    lt->family = lt->rule->kind == FLP_RULE_FAMILY;
     lt->n_state = 0;
     lt->act_width = 0;
+    lt->in_width = 0;
     lt->lowest_plastic = lt->n;
     for (int i = 0; i < lt->n; i++) {
         flp__lt_layer *d = &lt->layer[i];
@@ -240,6 +265,8 @@ static void layout(flp_lifetime *lt)
         d->w_off = lt->n_state;
         d->b_off = -1;
         d->h_off = lt->act_width;
+        d->in_off = lt->in_width;
+        lt->in_width += d->n_in;
         if (d->plastic) {
             lt->n_state += d->n_out * d->n_in;
             if (lt->gradient_rule) { /* the gradient rule also changes the bias */
@@ -265,7 +292,9 @@ static flp_status ensure_scratch(flp_lifetime *lt, int64_t rows)
         return FLP_OK;
     free_buffers(lt);
     int64_t aw = rows * lt->act_width, sig = rows * lt->n_final, state = lt->n_state > 0 ? lt->n_state : 1;
-    int64_t total = 2 * lt->act_width /* row_sum, doubles */ + 6 * aw + 2 * sig + state + 2 * lt->act_width;
+    int64_t e0 = rows * lt->layer[0].n_in, work = 2 * rows * lt->in_width;
+    int64_t total = 2 * lt->act_width /* row_sum, doubles */ + 6 * aw + 2 * sig + state + 2 * lt->act_width
+                    + 2 * e0 + work;
     float *block = flp__alloc_floats(total, "lifetime scratch");
     lt->W = flp__alloc_floats(state, "lifetime state");
     lt->Wbar = flp__alloc_floats(state, "lifetime adjoint");
@@ -289,6 +318,9 @@ static flp_status ensure_scratch(flp_lifetime *lt, int64_t rows)
     s->pg = s->sigbar + sig;
     s->sq = s->pg + state;
     s->sqbar = s->sq + lt->act_width;
+    s->e0 = s->sqbar + lt->act_width;
+    s->e0bar = s->e0 + e0;
+    s->work = s->e0bar + e0;
     return FLP_OK;
 }
 
@@ -425,6 +457,8 @@ static int update_layer(flp_lifetime *lt, int i, int64_t k, float *state, float 
 {
     if (lt->gradient_rule)
         return flp__lt_gradient_update(lt, i, state, P);
+    if (lt->family)
+        return flp__lt_family_update(lt, i, k, state, P, acts);
     const flp__lt_layer *d = &lt->layer[i];
     int64_t B = lt->batch;
     const float *post = lt->s.post + B * d->h_off;
@@ -455,6 +489,8 @@ flp_status flp__lt_step(flp_lifetime *lt, int64_t k, float *state, float *saved_
     float *P = saved_W != NULL ? saved_W + lt->n_state : lt->s.pg;
     if (lt->gradient_rule) {
         flp__lt_step_gradient(lt, k, state, P, acts);
+    } else if (lt->family) {
+        flp__lt_family_errors(lt, k, state, acts);
     } else {
         flp__lt_signal(lt, k, acts);
         flp__lt_post(lt, acts);
@@ -481,13 +517,25 @@ static flp_status bind_episode(flp_lifetime *lt, const flp_episode *ep)
 {
     int64_t n_in, n_out;
     FLP__TRY(flp_episode_shape(ep, &lt->K, &lt->batch, &n_in, &n_out, &lt->n_query, &lt->classification));
-    if (n_in != lt->layer[0].n_in || n_out != lt->n_final)
+    if (n_in != lt->n_image || n_out != lt->n_final)
         return flp__error(FLP_ERR_SHAPE, "flp_lifetime_run: the episode has %lld inputs and %lld outputs, "
                           "the network %lld and %lld", (long long)n_in, (long long)n_out,
-                          (long long)lt->layer[0].n_in, (long long)lt->n_final);
-    /* the gradient rule ignores the feedback: its step loss follows the episode */
+                          (long long)lt->n_image, (long long)lt->n_final);
+    int chained = lt->fb->kind != FLP_FEEDBACK_DIRECT, family = lt->rule->kind == FLP_RULE_FAMILY;
+    if (family != chained)
+        return flp__error(FLP_ERR_INVALID, "flp_lifetime_run: %s", family ? "the rule family needs chained or "
+                          "symmetric feedback (FLP_FEEDBACK_KIND)" : "chained and symmetric feedback work only "
+                          "with the rule family (FLP_RULE_FAMILY)");
+    if (family && lt->front > 0)
+        return flp__error(FLP_ERR_UNSUPPORTED, "flp_lifetime_run: the rule family does not support a "
+                          "convolutional front-end yet (its input gradient is not collected)");
+    if (family && !lt->classification)
+        return flp__error(FLP_ERR_SHAPE, "flp_lifetime_run: the rule family needs a labelled episode, this one "
+                          "is regression");
+    /* the gradient rule ignores the feedback: its step loss follows the
+     * episode; the family's error is always softmax - onehot */
     int wants_labels = lt->fb->signal != FLP_SIGNAL_ERROR;
-    if (lt->rule->kind != FLP_RULE_GRADIENT && wants_labels != lt->classification)
+    if (lt->rule->kind != FLP_RULE_GRADIENT && !family && wants_labels != lt->classification)
         return flp__error(FLP_ERR_SHAPE, "flp_lifetime_run: the feedback signal (%d) needs a %s episode, "
                           "this one is %s", lt->fb->signal, wants_labels ? "labelled" : "regression",
                           lt->classification ? "labelled" : "regression");
@@ -505,13 +553,44 @@ static flp_status bind_episode(flp_lifetime *lt, const flp_episode *ep)
     return FLP_OK;
 }
 
-/* The initial state: the network's weights (and biases, when the rule
- * changes them) of the plastic layers. */
-static void load_initial_state(flp_lifetime *lt)
+/* FNV-1a over the episode's inputs: re-initialised weights depend on the
+ * episode itself, so a run is reproducible without any state. */
+static uint64_t episode_hash(const flp_lifetime *lt)
 {
+    const unsigned char *b = (const unsigned char *)lt->x;
+    size_t n = (size_t)(lt->K * lt->batch * lt->n_image) * sizeof(float);
+    uint64_t h = 1469598103934665603ull;
+    for (size_t j = 0; j < n; j++)
+        h = (h ^ b[j]) * 1099511628211ull;
+    return h;
+}
+
+/* Xavier uniform weights for every plastic layer, layer by layer in
+ * row-major order, from FLP_LIFETIME_REINIT_SEED and the episode. */
+static void draw_initial_weights(flp_lifetime *lt)
+{
+    flp_rng rng;
+    flp__rng_seed(&rng, (uint64_t)lt->reinit_seed ^ episode_hash(lt));
     for (int i = 0; i < lt->n; i++) {
         const flp__lt_layer *d = &lt->layer[i];
-        if (d->plastic)
+        if (!d->plastic)
+            continue;
+        double a = sqrt(6.0 / (double)(d->n_in + d->n_out));
+        for (int64_t j = 0; j < d->n_out * d->n_in; j++)
+            lt->W[d->w_off + j] = (float)(a * (2.0 * flp__rng_unit(&rng) - 1.0));
+    }
+}
+
+/* The initial state: the network's weights (and biases, when the rule
+ * changes them) of the plastic layers, or fresh weights under
+ * FLP_LIFETIME_REINIT. */
+static void load_initial_state(flp_lifetime *lt)
+{
+    if (lt->reinit)
+        draw_initial_weights(lt);
+    for (int i = 0; i < lt->n; i++) {
+        const flp__lt_layer *d = &lt->layer[i];
+        if (d->plastic && !lt->reinit)
             memcpy(lt->W + d->w_off, d->net_layer->W, (size_t)(d->n_out * d->n_in) * sizeof(float));
         if (d->b_off >= 0)
             memcpy(lt->W + d->b_off, d->net_layer->b, (size_t)d->n_out * sizeof(float));
@@ -524,19 +603,104 @@ static void add_into(int64_t n, const float *src, float *dst)
         dst[j] += src[j];
 }
 
-/* Hand the adjoint of the initial state to the network's gradients. */
+/* Hand the adjoint of the initial state to the network's gradients (drawn
+ * weights are no meta-parameter: theirs is dropped). */
 static void export_state_grad(flp_lifetime *lt)
 {
     for (int i = 0; i < lt->n; i++) {
         const flp__lt_layer *d = &lt->layer[i];
-        if (d->plastic)
-            add_into(d->n_out * d->n_in, lt->Wbar + d->w_off, d->net_layer->gW);
+        if (d->plastic && !lt->reinit)
+            add_into(d->n_out * d->n_in, lt->Wbar + d->w_off, d->gW);
         if (d->b_off >= 0)
-            add_into(d->n_out, lt->Wbar + d->b_off, d->net_layer->gb);
+            add_into(d->n_out, lt->Wbar + d->b_off, d->gb);
     }
 }
 
-flp_status flp__lt_begin(flp_lifetime *lt, const flp_episode *ep)
+/* The family's L1 penalty lambda sum |theta_t| over the enabled terms: in
+ * the loss, and its subgradient lambda sign(theta_t) in theta's gradient. */
+static void add_l1_penalty(flp_lifetime *lt, int want_gradient, float *loss)
+{
+    flp_rule *rule = lt->rule;
+    double penalty = 0.0;
+    for (int t = 0; t < FLP__N_TERMS; t++) {
+        if (!(rule->terms >> t & 1))
+            continue;
+        float th = rule->theta[t];
+        penalty += fabs((double)th);
+        if (want_gradient)
+            lt->gtheta[t] += (float)(rule->l1 * (double)((th > 0) - (th < 0)));
+    }
+    *loss += (float)(rule->l1 * penalty);
+}
+
+/* Send every layer's meta-gradients to the handles' own arrays. */
+static void bind_handle_grads(flp_lifetime *lt)
+{
+    for (int i = 0; i < lt->n; i++) {
+        flp__lt_layer *d = &lt->layer[i];
+        d->gW = d->net_layer->gW;
+        d->gb = d->net_layer->gb;
+        d->gB = d->path->gB;
+        d->gc = d->path->gc;
+        d->gbeta = d->path->gbeta;
+        /* the family's alphas are no meta-parameter (flp__rule_tensors) */
+        d->galpha = lt->rule->kind == FLP_RULE_FAMILY ? NULL : d->rule->galpha;
+        /* the rule's block keeps glr_bias beside galpha even when empty */
+        d->glr_bias = d->rule->n_lr_bias > 0 ? d->rule->glr_bias : NULL;
+    }
+    lt->gtheta = lt->rule->gtheta;
+    for (int li = 0; li < lt->front; li++) {
+        lt->front_grad[2 * li] = lt->net->layers[li].gW;
+        lt->front_grad[2 * li + 1] = lt->net->layers[li].gb;
+    }
+}
+
+/* The place in `sink` (laid out like `list`) of the handle gradient array
+ * `grad`; NULL stays NULL. Sets *missing when `grad` is not in the list. */
+static float *sink_slot(const flp__tensor_list *list, float *sink, float *grad, int *missing)
+{
+    if (grad == NULL)
+        return NULL;
+    int64_t off = 0;
+    for (int t = 0; t < list->n; t++) {
+        if (list->items[t].grad == grad)
+            return sink + off;
+        off += list->items[t].count;
+    }
+    *missing = 1;
+    return NULL;
+}
+
+/* Send every layer's meta-gradients to their slots in `sink`. */
+static flp_status bind_sink_grads(flp_lifetime *lt, const flp__tensor_list *list, float *sink)
+{
+    int missing = 0;
+    bind_handle_grads(lt);
+    for (int i = 0; i < lt->n; i++) {
+        flp__lt_layer *d = &lt->layer[i];
+        float **slots[] = {&d->gW, &d->gb, &d->gB, &d->gc, &d->gbeta, &d->galpha, &d->glr_bias};
+        for (size_t j = 0; j < sizeof slots / sizeof slots[0]; j++)
+            *slots[j] = sink_slot(list, sink, *slots[j], &missing);
+        if (missing)
+            return flp__error(FLP_ERR_STATE, "flp_lifetime_run: a meta-parameter of layer %d is not in "
+                              "the optimizer's tensor list (were the handles changed?)", d->net_index);
+    }
+    for (int j = 0; j < 2 * lt->front; j++) {
+        lt->front_grad[j] = sink_slot(list, sink, lt->front_grad[j], &missing);
+        if (missing)
+            return flp__error(FLP_ERR_STATE, "flp_lifetime_run: a meta-parameter of layer %d is not in "
+                              "the optimizer's tensor list (were the handles changed?)", j / 2);
+    }
+    lt->gtheta = lt->rule->kind == FLP_RULE_FAMILY ? sink_slot(list, sink, lt->gtheta, &missing) : NULL;
+    if (missing)
+        return flp__error(FLP_ERR_STATE, "flp_lifetime_run: the rule's theta is not in the optimizer's "
+                          "tensor list (was the rule changed?)");
+    memset(sink, 0, (size_t)flp__tensor_list_total(list) * sizeof *sink);
+    return FLP_OK;
+}
+
+/* Everything a run does before its first step. */
+static flp_status prepare(flp_lifetime *lt, const flp_episode *ep, int want_gradient)
 {
     lt->have_run = 0;
     FLP__TRY(bind_episode(lt, ep));
@@ -546,8 +710,28 @@ flp_status flp__lt_begin(flp_lifetime *lt, const flp_episode *ep)
         free_buffers(lt);
     FLP__TRY(ensure_scratch(lt, lt->batch > lt->n_query ? lt->batch : lt->n_query));
     load_initial_state(lt);
-    FLP__TRY(flp_get_num_threads(&lt->threads));
     lt->flops = 0;
+    return flp__lt_frontend_forward(lt, want_gradient);
+}
+
+flp_status flp__lt_begin(flp_lifetime *lt, const flp_episode *ep)
+{
+    FLP__TRY(flp_get_num_threads(&lt->threads));
+    return prepare(lt, ep, 0);
+}
+
+/* The run itself, on lt->threads threads, into the bound gradients. */
+static flp_status run(flp_lifetime *lt, const flp_episode *ep, int want_gradient, float *loss)
+{
+    FLP__TRY(prepare(lt, ep, want_gradient));
+    FLP__TRY(flp__lt_sweep(lt, want_gradient, loss));
+    if (want_gradient) {
+        export_state_grad(lt);
+        flp__lt_frontend_backward(lt);
+    }
+    if (lt->family)
+        add_l1_penalty(lt, want_gradient, loss);
+    lt->have_run = 1;
     return FLP_OK;
 }
 
@@ -556,12 +740,17 @@ flp_status flp_lifetime_run(flp_lifetime *lt, const flp_episode *ep, int want_gr
     FLP__CHECK_NULL(lt);
     FLP__CHECK_NULL(ep);
     FLP__CHECK_NULL(loss);
-    FLP__TRY(flp__lt_begin(lt, ep));
-    FLP__TRY(flp__lt_sweep(lt, want_gradient, loss));
-    if (want_gradient)
-        export_state_grad(lt);
-    lt->have_run = 1;
-    return FLP_OK;
+    FLP__TRY(flp_get_num_threads(&lt->threads));
+    bind_handle_grads(lt);
+    return run(lt, ep, want_gradient, loss);
+}
+
+flp_status flp__lt_run_private(flp_lifetime *lt, const flp_episode *ep, const flp__tensor_list *list,
+                               float *sink, int threads, float *loss)
+{
+    lt->threads = threads;
+    FLP__TRY(bind_sink_grads(lt, list, sink));
+    return run(lt, ep, 1, loss);
 }
 
 /* ---- results ---------------------------------------------------------------- */
@@ -603,8 +792,16 @@ flp_status flp_lifetime_predict(flp_lifetime *lt, int64_t n, const float *x, flo
         return flp__error(FLP_ERR_STATE, "%s: no lifetime has run yet", __func__);
     if (n < 1)
         return flp__error(FLP_ERR_RANGE, "%s: n = %lld, need at least 1", __func__, (long long)n);
+    const flp__lt_layer *last = &lt->layer[lt->n - 1];
     FLP__TRY(flp_get_num_threads(&lt->threads));
-    flp__lt_activity(lt, lt->W, lt->n - 1, n, x, y);
+    for (int64_t start = 0; start < n; start += lt->s.rows) {
+        int64_t rows = n - start < lt->s.rows ? n - start : lt->s.rows;
+        const float *features;
+        FLP__TRY(flp__lt_features(lt, rows, x + start * lt->n_image, &features));
+        flp__lt_forward(lt, lt->W, rows, features, lt->s.acts);
+        memcpy(y + start * lt->n_final, lt->s.acts + rows * last->h_off,
+               (size_t)(rows * lt->n_final) * sizeof *y);
+    }
     return FLP_OK;
 }
 

@@ -68,11 +68,19 @@ void flp__lt_backprop(flp_lifetime *lt, const float *state, int64_t rows, const 
         const flp__lt_layer *d = &lt->layer[i];
         if (step_only && !d->plastic)
             continue;
-        float *gW = d->plastic ? gstate + d->w_off : d->net_layer->gW;
-        float *gb = d->b_off >= 0 ? gstate + d->b_off : step_only ? NULL : d->net_layer->gb;
+        float *gW = d->plastic ? gstate + d->w_off : d->gW;
+        float *gb = d->b_off >= 0 ? gstate + d->b_off : step_only ? NULL : d->gb;
         flp__linear_vjp(rows, d->n_in, d->n_out, layer_input(lt, i, rows, x, acts), NULL, hbar + rows * d->h_off,
                         NULL, gW, gb);
     }
+}
+
+void flp__lt_input_vjp(flp_lifetime *lt, const float *state, int64_t rows, const float *hbar, float *dx)
+{
+    const flp__lt_layer *d = &lt->layer[0];
+    lt->flops += 2.0 * (double)rows * (double)d->n_out * (double)d->n_in;
+    flp__gemm_nn(rows, d->n_in, d->n_out, 1.0f, hbar + rows * d->h_off, d->n_out, flp__lt_weight(lt, 0, state),
+                 d->n_in, 1.0f, dx, d->n_in);
 }
 
 /* ---- the meta-loss ------------------------------------------------------------ */
@@ -136,6 +144,8 @@ flp_status flp__lt_query(flp_lifetime *lt, const float *state, int want_gradient
     if (want_gradient) {
         memset(lt->Wbar, 0, (size_t)lt->n_state * sizeof *lt->Wbar);
         flp__lt_backprop(lt, state, Q, lt->xq, acts, hbar, lt->Wbar, 0);
+        if (lt->xqbar != NULL)
+            flp__lt_input_vjp(lt, state, Q, hbar, lt->xqbar);
     }
     return FLP_OK;
 }
@@ -159,9 +169,9 @@ static void pathway_vjp(flp_lifetime *lt, const flp__lt_layer *d, const float *a
         hb[j] += (1.0f - beta) * pb[j];
         g[j] = relu && g[j] <= 0 ? 0.0f : beta * pb[j];
     }
-    d->path->gbeta[0] += (float)beta_bar;
+    d->gbeta[0] += (float)beta_bar;
     /* dB += gbar^T s, dc += colsum(gbar) */
-    flp__linear_vjp(B, lt->n_final, n, lt->s.sig, d->path->B, g, NULL, d->path->gB, d->path->gc);
+    flp__linear_vjp(B, lt->n_final, n, lt->s.sig, d->path->B, g, NULL, d->gB, d->gc);
 }
 
 /* Where dL/dpre of plastic layer i goes: the postsynaptic adjoint of the
@@ -188,7 +198,7 @@ static void update_vjp(flp_lifetime *lt, int i, int64_t k, float *Wk, const floa
     if (sq)
         flp__lt_column_sumsq(B, rows, post, sq);
     flp__plastic_update_vjp(rows, cols, d->mult, d->rule->alpha, lt->rule->granularity, sq, Wk + d->w_off,
-                            pg, lt->Wbar + d->w_off, d->rule->galpha, sqbar, lt->s.row_sum + d->h_off);
+                            pg, lt->Wbar + d->w_off, d->galpha, sqbar, lt->s.row_sum + d->h_off);
     /* P_k is consumed: pg now holds G. dpost += pre G^T, dpre = post G */
     flp__gemm_nt(B, rows, cols, 1.0f, pre, cols, pg, cols, 1.0f, pb, rows);
     if (sq)
@@ -197,6 +207,8 @@ static void update_vjp(flp_lifetime *lt, int i, int64_t k, float *Wk, const floa
                 pb[b * rows + r] += 2.0f * post[b * rows + r] * sqbar[r];
     if (i > 0)
         flp__gemm_nn(B, cols, rows, 1.0f, post, rows, pg, cols, prebar_beta, prebar, cols);
+    else if (lt->xbar != NULL) /* pre is the input: dL/dx of step k */
+        flp__gemm_nn(B, cols, rows, 1.0f, post, rows, pg, cols, 1.0f, lt->xbar + k * B * cols, cols);
 }
 
 /* Everything the reverse of plastic layer i's update needs of that layer
@@ -292,6 +304,10 @@ void flp__lt_reverse_step(flp_lifetime *lt, int64_t k, float *Wk, const float *a
         flp__lt_gradient_reverse(lt, k, Wk, acts);
         return;
     }
+    if (lt->family) {
+        flp__lt_family_reverse(lt, k, Wk, acts);
+        return;
+    }
     int64_t B = lt->batch;
     lt->flops += (double)B * (lt->flops_pathway + lt->flops_reverse + lt->flops_backprop);
     flp__lt_signal(lt, k, acts);
@@ -303,4 +319,6 @@ void flp__lt_reverse_step(flp_lifetime *lt, int64_t k, float *Wk, const float *a
     signal_adjoint(lt);
     signal_vjp(lt, acts);
     flp__lt_backprop(lt, Wk, B, lt->x + k * B * lt->layer[0].n_in, acts, lt->s.hbar, lt->Wbar, 0);
+    if (lt->xbar != NULL)
+        flp__lt_input_vjp(lt, Wk, B, lt->s.hbar, lt->xbar + k * B * lt->layer[0].n_in);
 }

@@ -19,13 +19,16 @@ static int fits(int64_t a, int64_t b) { return a <= FLP__NET_MAX_SIZE / b; }
 
 /* ---- lifecycle --------------------------------------------------------- */
 
+void flp__net_ws_free(flp__net_ws *ws)
+{
+    flp__free(ws->acts);
+    flp__free(ws->block);
+    memset(ws, 0, sizeof *ws);
+}
+
 static void drop_workspace(flp_net *net)
 {
-    flp__free(net->acts);
-    flp__free(net->ws_block);
-    net->acts = NULL;
-    net->ws_block = net->grad_a = net->grad_b = net->conv_work = NULL;
-    net->ws_batch = 0;
+    flp__net_ws_free(&net->ws);
     net->have_forward = 0;
     net->last_batch = 0;
 }
@@ -297,7 +300,7 @@ flp_status flp_net_io_size(const flp_net *net, int64_t *in_size, int64_t *out)
 
 /* Lays the workspace out for `batch` examples and returns its size in
  * floats; with a block, also points acts and the scratch buffers into it. */
-static int64_t layout_workspace(flp_net *net, int64_t batch, float *block, float **acts)
+static int64_t layout_workspace(const flp_net *net, flp__net_ws *ws, int64_t batch, float *block, float **acts)
 {
     int64_t off = round16(batch * net->in_size), conv = 0;
     if (block != NULL)
@@ -317,18 +320,18 @@ static int64_t layout_workspace(flp_net *net, int64_t batch, float *block, float
     }
     int64_t width = round16(batch * flp__net_max_width(net));
     if (block != NULL) {
-        net->grad_a = block + off;
-        net->grad_b = block + off + width;
-        net->conv_work = block + off + 2 * width;
+        ws->grad_a = block + off;
+        ws->grad_b = block + off + width;
+        ws->conv_work = block + off + 2 * width;
     }
     return off + 2 * width + round16(conv);
 }
 
 /* Allocates the new workspace before releasing the old one, so that a
  * failure leaves the previous forward usable by backward. */
-static flp_status ensure_workspace(flp_net *net, int64_t batch, const char *fn)
+flp_status flp__net_ws_ensure(const flp_net *net, flp__net_ws *ws, int64_t batch, const char *fn)
 {
-    if (net->acts != NULL && batch <= net->ws_batch)
+    if (ws->acts != NULL && batch <= ws->batch)
         return FLP_OK;
     /* Per-example sizes are <= 2^40 each (checked when layers are added). */
     int64_t per_example = net->in_size + 2 * flp__net_max_width(net) + 16 * (net->n_layers + 4);
@@ -338,17 +341,17 @@ static flp_status ensure_workspace(flp_net *net, int64_t batch, const char *fn)
         return flp__error(FLP_ERR_RANGE, "%s: batch = %lld is too large for this network", fn,
                           (long long)batch);
     float **acts = flp__alloc_bytes((size_t)(net->n_layers + 1) * sizeof *acts, "flp_net activations");
-    float *block = acts ? flp__alloc_floats(layout_workspace(net, batch, NULL, NULL), "flp_net workspace")
+    float *block = acts ? flp__alloc_floats(layout_workspace(net, ws, batch, NULL, NULL), "flp_net workspace")
                         : NULL;
     if (block == NULL) {
         flp__free(acts);
         return FLP_ERR_NOMEM;
     }
-    drop_workspace(net);
-    layout_workspace(net, batch, block, acts);
-    net->acts = acts;
-    net->ws_block = block;
-    net->ws_batch = batch;
+    flp__net_ws_free(ws);
+    layout_workspace(net, ws, batch, block, acts);
+    ws->acts = acts;
+    ws->block = block;
+    ws->batch = batch;
     return FLP_OK;
 }
 
@@ -372,18 +375,18 @@ static void layer_forward(const flp__layer *l, int64_t batch, const float *x, fl
     }
 }
 
-/* Accumulates l's parameter gradients and writes the input gradient to dx
- * when dx is not NULL. Returns where the input gradient is: dx, or dy itself
- * for a flatten (nothing to compute). */
-static const float *layer_vjp(flp__layer *l, int64_t batch, const float *x, const float *y,
-                              const float *dy, float *dx, float *work)
+/* Accumulates l's parameter gradients into dW, db and writes the input
+ * gradient to dx when dx is not NULL. Returns where the input gradient is:
+ * dx, or dy itself for a flatten (nothing to compute). */
+static const float *layer_vjp(const flp__layer *l, int64_t batch, const float *x, const float *y,
+                              const float *dy, float *dx, float *dW, float *db, float *work)
 {
     switch (l->kind) {
     case FLP_LAYER_LINEAR:
-        flp__linear_vjp(batch, l->in_size, l->out_size, x, l->W, dy, dx, l->gW, l->gb);
+        flp__linear_vjp(batch, l->in_size, l->out_size, x, l->W, dy, dx, dW, db);
         break;
     case FLP_LAYER_CONV2D:
-        flp__conv2d_vjp(&l->conv, batch, x, l->W, dy, dx, l->gW, l->gb, work);
+        flp__conv2d_vjp(&l->conv, batch, x, l->W, dy, dx, dW, db, work);
         break;
     case FLP_LAYER_RELU:
         if (dx != NULL)
@@ -399,6 +402,32 @@ static const float *layer_vjp(flp__layer *l, int64_t batch, const float *x, cons
     return dx;
 }
 
+const float *flp__net_ws_forward(const flp_net *net, flp__net_ws *ws, int upto, int64_t batch)
+{
+    for (int i = 0; i < upto; i++)
+        layer_forward(&net->layers[i], batch, ws->acts[i], ws->acts[i + 1], ws->conv_work);
+    return ws->acts[upto];
+}
+
+/* VJP of layers [0, upto) of the last forward of `batch` examples in ws,
+ * from dy (the gradient of layer upto-1's output); layer i's parameter
+ * gradients go to grads[2i] and grads[2i+1], or to its own with grads NULL. */
+static void backward_layers(flp_net *net, flp__net_ws *ws, int upto, int64_t batch, const float *dy, float *dx,
+                            float *const *grads)
+{
+    const float *g = dy;
+    for (int i = upto - 1; i >= 0; i--) {
+        /* The first layer writes straight into the caller's dx (or skips its
+         * input gradient when dx is NULL); the others ping-pong. */
+        float *dst = i == 0 ? dx : (g == ws->grad_a ? ws->grad_b : ws->grad_a);
+        flp__layer *l = &net->layers[i];
+        g = layer_vjp(l, batch, ws->acts[i], ws->acts[i + 1], g, dst, grads ? grads[2 * i] : l->gW,
+                      grads ? grads[2 * i + 1] : l->gb, ws->conv_work);
+    }
+    if (dx != NULL && g != dx)
+        memcpy(dx, g, (size_t)(batch * net->in_size) * sizeof *dx);
+}
+
 flp_status flp_net_forward(flp_net *net, int64_t batch, const float *x, float *y)
 {
     FLP__CHECK_NULL(net);
@@ -406,11 +435,10 @@ flp_status flp_net_forward(flp_net *net, int64_t batch, const float *x, float *y
     FLP__CHECK_NULL(y);
     if (batch <= 0)
         return flp__error(FLP_ERR_RANGE, "%s: batch = %lld, need batch >= 1", __func__, (long long)batch);
-    FLP__TRY(ensure_workspace(net, batch, __func__));
-    memcpy(net->acts[0], x, (size_t)(batch * net->in_size) * sizeof *x);
-    for (int i = 0; i < net->n_layers; i++)
-        layer_forward(&net->layers[i], batch, net->acts[i], net->acts[i + 1], net->conv_work);
-    memcpy(y, net->acts[net->n_layers], (size_t)(batch * out_size(net)) * sizeof *y);
+    /* A failed resize leaves the previous forward usable by backward. */
+    FLP__TRY(flp__net_ws_ensure(net, &net->ws, batch, __func__));
+    memcpy(net->ws.acts[0], x, (size_t)(batch * net->in_size) * sizeof *x);
+    memcpy(y, flp__net_ws_forward(net, &net->ws, net->n_layers, batch), (size_t)(batch * out_size(net)) * sizeof *y);
     net->have_forward = 1;
     net->last_batch = batch;
     return FLP_OK;
@@ -423,15 +451,12 @@ flp_status flp_net_backward(flp_net *net, const float *dy, float *dx)
     if (!net->have_forward)
         return flp__error(FLP_ERR_STATE, "%s: no forward since the network was created or last changed",
                           __func__);
-    const int64_t batch = net->last_batch;
-    const float *g = dy;
-    for (int i = net->n_layers - 1; i >= 0; i--) {
-        /* The first layer writes straight into the caller's dx (or skips its
-         * input gradient when dx is NULL); the others ping-pong. */
-        float *dst = i == 0 ? dx : (g == net->grad_a ? net->grad_b : net->grad_a);
-        g = layer_vjp(&net->layers[i], batch, net->acts[i], net->acts[i + 1], g, dst, net->conv_work);
-    }
-    if (dx != NULL && g != dx)
-        memcpy(dx, g, (size_t)(batch * net->in_size) * sizeof *dx);
+    backward_layers(net, &net->ws, net->n_layers, net->last_batch, dy, dx, NULL);
     return FLP_OK;
+}
+
+void flp__net_ws_backward(flp_net *net, flp__net_ws *ws, int upto, int64_t batch, const float *dy,
+                          float *const *grads)
+{
+    backward_layers(net, ws, upto, batch, dy, NULL, grads);
 }

@@ -20,20 +20,24 @@ typedef struct {
     float *gW, *gb;             /* accumulated gradients, same shapes */
 } flp__layer;
 
+/* A forward/backward workspace: acts[i] = output of layer i-1 (acts[0] = a
+ * copy of the input), sized for `batch` examples; a flatten's output aliases
+ * its input. n_layers + 1 entries; every float buffer lies in `block` (one
+ * allocation). */
+typedef struct {
+    int64_t batch;
+    float **acts;
+    float *block;
+    float *grad_a, *grad_b; /* ping-pong buffers for backward, largest layer */
+    float *conv_work;
+} flp__net_ws;
+
 struct flp_net {
     int n_layers, cap_layers;
     flp__layer *layers;
     int in_rank;
     int64_t in_shape[3], in_size;
-    /* forward/backward workspace: acts[i] = output of layer i-1 (acts[0] = a
-     * copy of the input), sized for ws_batch examples; a flatten's output
-     * aliases its input. n_layers + 1 entries; every float buffer lies in
-     * ws_block (one allocation). Dropped whenever a layer is added. */
-    int64_t ws_batch;
-    float **acts;
-    float *ws_block;
-    float *grad_a, *grad_b; /* ping-pong buffers for backward, largest layer */
-    float *conv_work;
+    flp__net_ws ws;         /* flp_net_forward's; dropped whenever a layer is added */
     int have_forward;
     int64_t last_batch;
 };
@@ -43,6 +47,21 @@ int64_t flp__net_max_width(const flp_net *net);
 
 /* Range / kind checks with messages naming the calling function. */
 flp_status flp__net_check_layer(const flp_net *net, int layer, const char *fn);
+
+/* Running the first layers of a network on a workspace of one's own (the
+ * lifetime's frozen front-end), so that the network's own forward state is
+ * untouched. flp__net_ws_ensure sizes ws for `batch` examples (keeping it if
+ * large enough; errors reported as coming from fn); put their inputs in
+ * ws->acts[0]. flp__net_ws_forward runs layers [0, upto) and returns their
+ * outputs (in ws); flp__net_ws_backward adds the VJP of those layers, from
+ * dy (the gradient of the outputs), to grads[2i] (weight) and grads[2i+1]
+ * (bias) of layer i, arrays shaped like the layer's own gradients (NULL
+ * where it has no such parameter). */
+flp_status flp__net_ws_ensure(const flp_net *net, flp__net_ws *ws, int64_t batch, const char *fn);
+void flp__net_ws_free(flp__net_ws *ws);
+const float *flp__net_ws_forward(const flp_net *net, flp__net_ws *ws, int upto, int64_t batch);
+void flp__net_ws_backward(flp_net *net, flp__net_ws *ws, int upto, int64_t batch, const float *dy,
+                          float *const *grads);
 
 /* Append a view of every parameter (value + accumulated gradient) in layer
  * order, weight before bias, group FLP_GROUP_WEIGHTS, named "net.<layer>.weight"

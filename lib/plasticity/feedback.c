@@ -1,5 +1,7 @@
 /* feedback.c - the feedback-pathway handle: B_l, c_l, beta_l for every
- * linear layer, and the settings that say what the pathway carries. */
+ * linear layer, and the settings that say what the pathway carries. B_l's
+ * shape follows the kind: [n_l, n_out] for direct pathways, the shape of
+ * W_l for chained ones. */
 #include <math.h>
 #include <string.h>
 
@@ -9,12 +11,18 @@
 #include "net/net_internal.h"
 #include "plasticity/plasticity_internal.h"
 
-static void free_pathways(flp_feedback *fb)
+static void free_blocks(flp_feedback *fb)
 {
     for (int l = 0; l < fb->n_layers; l++) {
         flp__pathway *p = &fb->path[l];
         flp__free(p->B);  /* B, c, beta and their grads share one block */
+        p->B = NULL;
     }
+}
+
+static void free_pathways(flp_feedback *fb)
+{
+    free_blocks(fb);
     flp__free(fb->path);
 }
 
@@ -26,14 +34,23 @@ void flp_feedback_free(flp_feedback *fb)
     flp__free(fb);
 }
 
-/* One allocation per pathway: [B | c | beta | gB | gc | gbeta]. */
-static flp_status alloc_pathway(flp__pathway *p, int64_t n_post, int64_t n_out)
+/* Columns of B_l under `kind`. */
+static int64_t pathway_cols(const flp_feedback *fb, const flp__pathway *p, int kind)
 {
-    int64_t nB = n_post * n_out, total = 2 * (nB + n_post + 1);
-    float *block = flp__alloc_floats(total, "feedback pathway");
-    if (block == NULL)
-        return FLP_ERR_NOMEM;
-    p->n_post = n_post;
+    return kind == FLP_FEEDBACK_DIRECT ? fb->n_out : p->n_in;
+}
+
+/* One allocation per pathway: [B | c | beta | gB | gc | gbeta]. */
+static float *alloc_block(int64_t n_post, int64_t n_cols)
+{
+    return flp__alloc_floats(2 * (n_post * n_cols + n_post + 1), "feedback pathway");
+}
+
+/* Lay a fresh (zeroed) block out as pathway p, beta = 1. */
+static void attach_block(flp__pathway *p, float *block, int64_t n_cols)
+{
+    int64_t n_post = p->n_post, nB = n_post * n_cols;
+    p->n_cols = n_cols;
     p->B = block;
     p->c = p->B + nB;
     p->beta = p->c + n_post;
@@ -41,6 +58,30 @@ static flp_status alloc_pathway(flp__pathway *p, int64_t n_post, int64_t n_out)
     p->gc = p->gB + nB;
     p->gbeta = p->gc + n_post;
     p->beta[0] = 1.0f;
+}
+
+/* (Re)allocate every pathway for `kind`, zeroed. On failure the old
+ * pathways stay in place. */
+static flp_status realloc_pathways(flp_feedback *fb, int kind)
+{
+    float *blocks[fb->n_layers];
+    for (int l = 0; l < fb->n_layers; l++) {
+        flp__pathway *p = &fb->path[l];
+        blocks[l] = NULL;
+        if (p->n_post == 0)
+            continue;
+        blocks[l] = alloc_block(p->n_post, pathway_cols(fb, p, kind));
+        if (blocks[l] == NULL) {
+            for (int k = 0; k < l; k++)
+                flp__free(blocks[k]);
+            return FLP_ERR_NOMEM;
+        }
+    }
+    free_blocks(fb);
+    fb->kind = kind;
+    for (int l = 0; l < fb->n_layers; l++)
+        if (blocks[l] != NULL)
+            attach_block(&fb->path[l], blocks[l], pathway_cols(fb, &fb->path[l], kind));
     return FLP_OK;
 }
 
@@ -66,10 +107,12 @@ flp_status flp_feedback_create(const flp_net *net, flp_feedback **out)
     for (int l = 0; l < net->n_layers; l++) {
         if (net->layers[l].kind != FLP_LAYER_LINEAR)
             continue;
-        if (alloc_pathway(&fb->path[l], net->layers[l].out_size, fb->n_out) != FLP_OK) {
-            flp_feedback_free(fb);
-            return FLP_ERR_NOMEM;
-        }
+        fb->path[l].n_post = net->layers[l].out_size;
+        fb->path[l].n_in = net->layers[l].in_size;
+    }
+    if (realloc_pathways(fb, FLP_FEEDBACK_DIRECT) != FLP_OK) {
+        flp_feedback_free(fb);
+        return FLP_ERR_NOMEM;
     }
     *out = fb;
     return FLP_OK;
@@ -81,6 +124,7 @@ static const double key_bounds[][2] = {
     [FLP_FEEDBACK_CLAMP_OUTPUT] = {0, 1},
     [FLP_FEEDBACK_POST_PRESYNAPTIC] = {0, 1},
     [FLP_FEEDBACK_DIFFERENTIATE_SIGNAL] = {0, 1},
+    [FLP_FEEDBACK_KIND] = {FLP_FEEDBACK_DIRECT, FLP_FEEDBACK_SYMMETRIC},
 };
 #define N_KEYS ((int)(sizeof key_bounds / sizeof key_bounds[0]))
 
@@ -103,6 +147,7 @@ static int *key_slot(flp_feedback *fb, flp_feedback_key key)
     case FLP_FEEDBACK_CLAMP_OUTPUT: return &fb->clamp_output;
     case FLP_FEEDBACK_POST_PRESYNAPTIC: return &fb->post_presynaptic;
     case FLP_FEEDBACK_DIFFERENTIATE_SIGNAL: return &fb->differentiate_signal;
+    case FLP_FEEDBACK_KIND: return &fb->kind;
     }
     return NULL;
 }
@@ -117,6 +162,9 @@ flp_status flp_feedback_set(flp_feedback *fb, flp_feedback_key key, double value
     if (!(value >= lo && value <= hi) || value != floor(value))
         return flp__error(FLP_ERR_RANGE, "%s: key %d takes an integer in [%g, %g], got %g",
                           __func__, (int)key, lo, hi, value);
+    /* B's shape changes between direct and chained pathways */
+    if (key == FLP_FEEDBACK_KIND && ((int)value == FLP_FEEDBACK_DIRECT) != (fb->kind == FLP_FEEDBACK_DIRECT))
+        return realloc_pathways(fb, (int)value);
     *key_slot(fb, key) = (int)value;
     return FLP_OK;
 }
@@ -137,13 +185,19 @@ flp_status flp_feedback_init(flp_feedback *fb, flp_rng *rng, float beta)
     FLP__CHECK_NULL(rng);
     if (!isfinite(beta))
         return flp__error(FLP_ERR_NONFINITE, "%s: beta is not finite", __func__);
-    double std = sqrt(2.0 / (double)fb->n_out);
     for (int l = 0; l < fb->n_layers; l++) {
         flp__pathway *p = &fb->path[l];
         if (p->B == NULL)
             continue;
-        for (int64_t i = 0; i < p->n_post * fb->n_out; i++)
-            p->B[i] = (float)(std * flp__rng_gauss(rng));
+        if (fb->kind == FLP_FEEDBACK_DIRECT) {
+            double std = sqrt(2.0 / (double)fb->n_out);
+            for (int64_t i = 0; i < p->n_post * p->n_cols; i++)
+                p->B[i] = (float)(std * flp__rng_gauss(rng));
+        } else {
+            double a = sqrt(6.0 / (double)(p->n_post + p->n_cols));
+            for (int64_t i = 0; i < p->n_post * p->n_cols; i++)
+                p->B[i] = (float)(a * (2.0 * flp__rng_unit(rng) - 1.0));
+        }
         for (int64_t i = 0; i < p->n_post; i++)
             p->c[i] = 0.0f;
         p->beta[0] = beta;
@@ -165,7 +219,7 @@ static flp_status locate(const flp_feedback *fb, int layer, flp_feedback_tensor 
     if (p->B == NULL)
         return flp__error(FLP_ERR_INVALID, "%s: layer %d is not linear and has no feedback pathway", fn, layer);
     switch (which) {
-    case FLP_FEEDBACK_B: *ptr = grad ? p->gB : p->B; *count = p->n_post * fb->n_out; return FLP_OK;
+    case FLP_FEEDBACK_B: *ptr = grad ? p->gB : p->B; *count = p->n_post * p->n_cols; return FLP_OK;
     case FLP_FEEDBACK_C: *ptr = grad ? p->gc : p->c; *count = p->n_post; return FLP_OK;
     case FLP_FEEDBACK_BETA: *ptr = grad ? p->gbeta : p->beta; *count = 1; return FLP_OK;
     }
@@ -215,7 +269,7 @@ flp_status flp__feedback_tensors(flp_feedback *fb, flp__tensor_list *list)
         flp__pathway *p = &fb->path[l];
         if (p->B == NULL)
             continue;
-        FLP__TRY(flp__tensor_list_add(list, p->B, p->gB, p->n_post * fb->n_out, FLP_GROUP_FEEDBACK,
+        FLP__TRY(flp__tensor_list_add(list, p->B, p->gB, p->n_post * p->n_cols, FLP_GROUP_FEEDBACK,
                                       "feedback.%d.B", l));
         FLP__TRY(flp__tensor_list_add(list, p->c, p->gc, p->n_post, FLP_GROUP_FEEDBACK, "feedback.%d.c", l));
         FLP__TRY(flp__tensor_list_add(list, p->beta, p->gbeta, 1, FLP_GROUP_STRENGTH, "feedback.%d.beta", l));
@@ -229,7 +283,7 @@ flp_status flp_feedback_zero_grad(flp_feedback *fb)
     for (int l = 0; l < fb->n_layers; l++) {
         flp__pathway *p = &fb->path[l];
         if (p->B != NULL) /* gB, gc, gbeta are contiguous */
-            memset(p->gB, 0, (size_t)(p->n_post * fb->n_out + p->n_post + 1) * sizeof(float));
+            memset(p->gB, 0, (size_t)(p->n_post * p->n_cols + p->n_post + 1) * sizeof(float));
     }
     return FLP_OK;
 }
@@ -243,7 +297,8 @@ flp_status flp__feedback_check_net(const flp_feedback *fb, const flp_net *net, c
                           net->n_layers, (long long)n_out);
     for (int l = 0; l < net->n_layers; l++) {
         const flp__layer *L = &net->layers[l];
-        if (fb->path[l].n_post != (L->kind == FLP_LAYER_LINEAR ? L->out_size : 0))
+        int linear = L->kind == FLP_LAYER_LINEAR;
+        if (fb->path[l].n_post != (linear ? L->out_size : 0) || fb->path[l].n_in != (linear ? L->in_size : 0))
             return flp__error(FLP_ERR_INVALID, "%s: the feedback was created for another network "
                               "(layer %d differs)", fn, l);
     }

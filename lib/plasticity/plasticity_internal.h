@@ -10,7 +10,9 @@
 
 typedef struct {
     int64_t n_post;          /* n_l */
-    float *B, *c, *beta;     /* [n_l, n_out], [n_l], [1] */
+    int64_t n_in;            /* n_{l-1}: the layer's input width */
+    int64_t n_cols;          /* B's columns: n_out (direct) or n_in (chained, symmetric) */
+    float *B, *c, *beta;     /* [n_l, n_cols], [n_l], [1] */
     float *gB, *gc, *gbeta;
 } flp__pathway;
 
@@ -19,6 +21,7 @@ struct flp_feedback {
     int64_t n_out;           /* the network's output size */
     flp__pathway *path;      /* [n_layers] */
     int signal, relu, clamp_output, post_presynaptic, differentiate_signal;
+    int kind;                /* flp_feedback_kind */
 };
 
 typedef struct {
@@ -32,8 +35,16 @@ typedef struct {
     int plastic;
 } flp__plastic_layer;
 
+/* Rule-family terms (lib/plasticity/rule_terms.c): the table's size. */
+#define FLP__N_TERMS 3
+
 struct flp_rule {
     flp_rule_kind kind;
+    /* FLP_RULE_FAMILY: coefficients, their gradients, which terms are on
+     * (bit t = term t), and the L1 penalty on the enabled coefficients */
+    float theta[FLP__N_TERMS], gtheta[FLP__N_TERMS];
+    int terms;
+    double l1;
     int n_layers;
     flp__plastic_layer *layer;  /* [n_layers] */
     int granularity;

@@ -1,6 +1,7 @@
 /* rule.c - the plasticity-rule handle: kind, which layers are plastic, the
  * coefficients alpha_l at the chosen granularity (and, for the gradient rule,
- * the biases' learning rates), the hidden multiplier. */
+ * the biases' learning rates), the hidden multiplier; for the rule family
+ * its coefficients theta, enabled terms and L1 penalty. */
 #include <math.h>
 #include <string.h>
 
@@ -95,7 +96,7 @@ flp_status flp_rule_create(const flp_net *net, flp_rule_kind kind, flp_rule **ou
     FLP__CHECK_NULL(out);
     *out = NULL;
     FLP__CHECK_NULL(net);
-    if (kind != FLP_RULE_OJA && kind != FLP_RULE_HEBB && kind != FLP_RULE_GRADIENT)
+    if (kind != FLP_RULE_OJA && kind != FLP_RULE_HEBB && kind != FLP_RULE_GRADIENT && kind != FLP_RULE_FAMILY)
         return flp__error(FLP_ERR_RANGE, "%s: unknown rule kind %d", __func__, (int)kind);
     if (net->n_layers == 0)
         return flp__error(FLP_ERR_STATE, "%s: the network has no layers", __func__);
@@ -105,6 +106,7 @@ flp_status flp_rule_create(const flp_net *net, flp_rule_kind kind, flp_rule **ou
     rule->kind = kind;
     rule->n_layers = net->n_layers;
     rule->hidden_multiplier = 1.0;
+    rule->terms = (1 << FLP__N_TERMS) - 1;
     rule->layer = flp__alloc_bytes((size_t)net->n_layers * sizeof *rule->layer, "plastic layers");
     if (rule->layer == NULL) {
         flp__free(rule);
@@ -132,6 +134,8 @@ static const double key_bounds[][2] = {
     [FLP_RULE_HIDDEN_MULTIPLIER] = {-1e30, 1e30},
     [FLP_RULE_ALPHA_INIT] = {-1e30, 1e30},
     [FLP_RULE_SECOND_ORDER] = {0, 1},
+    [FLP_RULE_TERMS] = {0, (1 << FLP__N_TERMS) - 1},
+    [FLP_RULE_THETA_L1] = {0, 1e30},
 };
 #define N_KEYS ((int)(sizeof key_bounds / sizeof key_bounds[0]))
 
@@ -196,14 +200,20 @@ flp_status flp_rule_set(flp_rule *rule, flp_rule_key key, double value)
     case FLP_RULE_GRANULARITY:
     case FLP_RULE_PLASTIC_LAST:
     case FLP_RULE_SECOND_ORDER:
+    case FLP_RULE_TERMS:
         if (value != floor(value))
             return flp__error(FLP_ERR_RANGE, "%s: key %d takes an integer, got %g", __func__, (int)key, value);
         if (key == FLP_RULE_GRANULARITY)
             return realloc_alphas(rule, (int)value);
         if (key == FLP_RULE_SECOND_ORDER)
             rule->second_order = (int)value;
+        else if (key == FLP_RULE_TERMS)
+            rule->terms = (int)value;
         else
             set_plastic_last(rule, (int)value);
+        return FLP_OK;
+    case FLP_RULE_THETA_L1:
+        rule->l1 = value;
         return FLP_OK;
     case FLP_RULE_HIDDEN_MULTIPLIER:
         rule->hidden_multiplier = value;
@@ -226,6 +236,8 @@ flp_status flp_rule_get(const flp_rule *rule, flp_rule_key key, double *value)
     case FLP_RULE_HIDDEN_MULTIPLIER: *value = rule->hidden_multiplier; return FLP_OK;
     case FLP_RULE_ALPHA_INIT: *value = rule->alpha_init; return FLP_OK;
     case FLP_RULE_SECOND_ORDER: *value = rule->second_order; return FLP_OK;
+    case FLP_RULE_TERMS: *value = rule->terms; return FLP_OK;
+    case FLP_RULE_THETA_L1: *value = rule->l1; return FLP_OK;
     }
     return flp__error(FLP_ERR_RANGE, "%s: unknown rule key %d", __func__, (int)key);
 }
@@ -346,8 +358,49 @@ flp_status flp_rule_get_lr_bias_grad(const flp_rule *rule, int layer, float *dst
     return flp__copy_out(__func__, "bias learning-rate gradient", p->glr_bias, p->n_lr_bias, dst, count);
 }
 
+/* A rule family: the only place theta lives. */
+static flp_status check_family(const flp_rule *rule, const char *fn)
+{
+    if (rule == NULL)
+        return flp__error(FLP_ERR_NULL, "%s: argument 'rule' is NULL", fn);
+    if (rule->kind != FLP_RULE_FAMILY)
+        return flp__error(FLP_ERR_INVALID, "%s: only the rule family (kind %d) has coefficients theta, this "
+                          "rule is of kind %d", fn, (int)FLP_RULE_FAMILY, (int)rule->kind);
+    return FLP_OK;
+}
+
+flp_status flp_rule_theta_count(const flp_rule *rule, int64_t *count)
+{
+    FLP__CHECK_NULL(count);
+    FLP__TRY(check_family(rule, __func__));
+    *count = FLP__N_TERMS;
+    return FLP_OK;
+}
+
+flp_status flp_rule_get_theta(const flp_rule *rule, float *dst, int64_t count)
+{
+    FLP__TRY(check_family(rule, __func__));
+    return flp__copy_out(__func__, "theta", rule->theta, FLP__N_TERMS, dst, count);
+}
+
+flp_status flp_rule_set_theta(flp_rule *rule, const float *src, int64_t count)
+{
+    FLP__TRY(check_family(rule, __func__));
+    return flp__copy_in(__func__, "theta", rule->theta, FLP__N_TERMS, src, count);
+}
+
+flp_status flp_rule_get_theta_grad(const flp_rule *rule, float *dst, int64_t count)
+{
+    FLP__TRY(check_family(rule, __func__));
+    return flp__copy_out(__func__, "theta gradient", rule->gtheta, FLP__N_TERMS, dst, count);
+}
+
+/* The family's meta-parameters are its coefficients theta (its alphas are
+ * unused); the other kinds' are the alphas and bias learning rates. */
 flp_status flp__rule_tensors(flp_rule *rule, flp__tensor_list *list)
 {
+    if (rule->kind == FLP_RULE_FAMILY)
+        return flp__tensor_list_add(list, rule->theta, rule->gtheta, FLP__N_TERMS, FLP_GROUP_RULE, "rule.theta");
     for (int l = 0; l < rule->n_layers; l++) {
         flp__plastic_layer *p = &rule->layer[l];
         if (p->alpha != NULL)
@@ -363,6 +416,7 @@ flp_status flp__rule_tensors(flp_rule *rule, flp__tensor_list *list)
 flp_status flp_rule_zero_grad(flp_rule *rule)
 {
     FLP__CHECK_NULL(rule);
+    memset(rule->gtheta, 0, sizeof rule->gtheta);
     for (int l = 0; l < rule->n_layers; l++)
         if (rule->layer[l].galpha != NULL) /* galpha and glr_bias are adjacent */
             memset(rule->layer[l].galpha, 0,

@@ -24,6 +24,7 @@ mutable struct flp_episode end
 mutable struct flp_sampler end
 mutable struct flp_lifetime end
 mutable struct flp_meta end
+mutable struct flp_batch end
 mutable struct flp_dataset end
 
 # ---- enums (C int; values never change, new ones are appended) ----
@@ -74,6 +75,12 @@ const FLP_FEEDBACK_RELU = flp_feedback_key(1)
 const FLP_FEEDBACK_CLAMP_OUTPUT = flp_feedback_key(2)
 const FLP_FEEDBACK_POST_PRESYNAPTIC = flp_feedback_key(3)
 const FLP_FEEDBACK_DIFFERENTIATE_SIGNAL = flp_feedback_key(4)
+const FLP_FEEDBACK_KIND = flp_feedback_key(5)
+
+const flp_feedback_kind = Cint
+const FLP_FEEDBACK_DIRECT = flp_feedback_kind(0)
+const FLP_FEEDBACK_CHAINED = flp_feedback_kind(1)
+const FLP_FEEDBACK_SYMMETRIC = flp_feedback_kind(2)
 
 const flp_feedback_tensor = Cint
 const FLP_FEEDBACK_B = flp_feedback_tensor(0)
@@ -84,6 +91,12 @@ const flp_rule_kind = Cint
 const FLP_RULE_OJA = flp_rule_kind(0)
 const FLP_RULE_HEBB = flp_rule_kind(1)
 const FLP_RULE_GRADIENT = flp_rule_kind(2)
+const FLP_RULE_FAMILY = flp_rule_kind(3)
+
+const flp_rule_term = Cint
+const FLP_TERM_PSEUDO_GRADIENT = flp_rule_term(0)
+const FLP_TERM_ERROR_HEBB = flp_rule_term(1)
+const FLP_TERM_OJA = flp_rule_term(2)
 
 const flp_granularity = Cint
 const FLP_GRANULARITY_SYNAPSE = flp_granularity(0)
@@ -96,6 +109,8 @@ const FLP_RULE_PLASTIC_LAST = flp_rule_key(1)
 const FLP_RULE_HIDDEN_MULTIPLIER = flp_rule_key(2)
 const FLP_RULE_ALPHA_INIT = flp_rule_key(3)
 const FLP_RULE_SECOND_ORDER = flp_rule_key(4)
+const FLP_RULE_TERMS = flp_rule_key(5)
+const FLP_RULE_THETA_L1 = flp_rule_key(6)
 
 const flp_episode_array = Cint
 const FLP_EPISODE_X = flp_episode_array(0)
@@ -125,12 +140,21 @@ const FLP_SINE_SHUFFLE_EXAMPLES = flp_sine_key(6)
 const flp_lifetime_key = Cint
 const FLP_LIFETIME_MEMORY_BUDGET = flp_lifetime_key(0)
 const FLP_LIFETIME_CHECK_FINITE = flp_lifetime_key(1)
+const FLP_LIFETIME_REINIT = flp_lifetime_key(2)
+const FLP_LIFETIME_REINIT_SEED = flp_lifetime_key(3)
 
 const flp_meta_key = Cint
 const FLP_META_BETA1 = flp_meta_key(0)
 const FLP_META_BETA2 = flp_meta_key(1)
 const FLP_META_EPSILON = flp_meta_key(2)
 const FLP_META_NONFINITE = flp_meta_key(3)
+
+const flp_batch_key = Cint
+const FLP_BATCH_THREADS = flp_batch_key(0)
+const FLP_BATCH_MEMORY_BUDGET = flp_batch_key(1)
+const FLP_BATCH_CHECK_FINITE = flp_batch_key(2)
+const FLP_BATCH_REINIT = flp_batch_key(3)
+const FLP_BATCH_REINIT_SEED = flp_batch_key(4)
 
 const flp_fewshot_key = Cint
 const FLP_FEWSHOT_WAYS = flp_fewshot_key(0)
@@ -605,7 +629,7 @@ end
 
 `flp_status flp_feedback_init(flp_feedback *fb, flp_rng *rng, float beta)` (flp_plasticity.h)
 
-B_l Kaiming normal (std sqrt(2 / n_out)) from rng, c_l = 0, beta_l = beta. @since 0.1
+B_l Kaiming normal (std sqrt(2 / n_out)) from rng, or Xavier uniform (U(-a, a), a = sqrt(6 / (n_l + n_{l-1}))) for chained pathways; c_l = 0, beta_l = beta. @since 0.1
 """
 function flp_feedback_init(fb, rng, beta)
     @ccall libflp.flp_feedback_init(fb::Ptr{flp_feedback}, rng::Ptr{flp_rng}, beta::Cfloat)::flp_status
@@ -854,6 +878,50 @@ function flp_rule_get_lr_bias_grad(rule, layer, dst, count)
 end
 
 """
+    flp_rule_theta_count(rule, count) -> flp_status
+
+`flp_status flp_rule_theta_count(const flp_rule *rule, int64_t *count)` (flp_plasticity.h)
+
+Coefficients theta of a rule family, one per term (flp_rule_term): count, get, set, gradient. FLP_ERR_INVALID for a rule of another kind. Defaults 0. @since 0.1
+"""
+function flp_rule_theta_count(rule, count)
+    @ccall libflp.flp_rule_theta_count(rule::Ptr{flp_rule}, count::Ptr{Int64})::flp_status
+end
+
+"""
+    flp_rule_get_theta(rule, dst, count) -> flp_status
+
+`flp_status flp_rule_get_theta(const flp_rule *rule, float *dst, int64_t count)` (flp_plasticity.h)
+
+Coefficients theta of a rule family, one per term (flp_rule_term): count, get, set, gradient. FLP_ERR_INVALID for a rule of another kind. Defaults 0. @since 0.1
+"""
+function flp_rule_get_theta(rule, dst, count)
+    @ccall libflp.flp_rule_get_theta(rule::Ptr{flp_rule}, dst::Ptr{Cfloat}, count::Int64)::flp_status
+end
+
+"""
+    flp_rule_set_theta(rule, src, count) -> flp_status
+
+`flp_status flp_rule_set_theta(flp_rule *rule, const float *src, int64_t count)` (flp_plasticity.h)
+
+Coefficients theta of a rule family, one per term (flp_rule_term): count, get, set, gradient. FLP_ERR_INVALID for a rule of another kind. Defaults 0. @since 0.1
+"""
+function flp_rule_set_theta(rule, src, count)
+    @ccall libflp.flp_rule_set_theta(rule::Ptr{flp_rule}, src::Ptr{Cfloat}, count::Int64)::flp_status
+end
+
+"""
+    flp_rule_get_theta_grad(rule, dst, count) -> flp_status
+
+`flp_status flp_rule_get_theta_grad(const flp_rule *rule, float *dst, int64_t count)` (flp_plasticity.h)
+
+Coefficients theta of a rule family, one per term (flp_rule_term): count, get, set, gradient. FLP_ERR_INVALID for a rule of another kind. Defaults 0. @since 0.1
+"""
+function flp_rule_get_theta_grad(rule, dst, count)
+    @ccall libflp.flp_rule_get_theta_grad(rule::Ptr{flp_rule}, dst::Ptr{Cfloat}, count::Int64)::flp_status
+end
+
+"""
     flp_episode_create(out) -> flp_status
 
 `flp_status flp_episode_create(flp_episode **out)` (flp_episode.h)
@@ -1012,7 +1080,7 @@ end
 
 `flp_status flp_lifetime_create(flp_net *net, flp_feedback *fb, flp_rule *rule, flp_lifetime **out)` (flp_lifetime.h)
 
-Create a lifetime over the three handles, which must outlive it. The feedback and rule must have been created for `net`. FLP_ERR_UNSUPPORTED (naming the layer) for a network that is not a dense stack. @since 0.1
+Create a lifetime over the three handles, which must outlive it. The feedback and rule must have been created for `net`. FLP_ERR_UNSUPPORTED (naming the layer) for a network that is not a dense stack, with or without a front-end. @since 0.1
 """
 function flp_lifetime_create(net, fb, rule, out)
     @ccall libflp.flp_lifetime_create(net::Ptr{flp_net}, fb::Ptr{flp_feedback}, rule::Ptr{flp_rule}, out::Ptr{Ptr{flp_lifetime}})::flp_status
@@ -1089,7 +1157,7 @@ end
 
 `flp_status flp_lifetime_predict(flp_lifetime *lt, int64_t n, const float *x, float *y)` (flp_lifetime.h)
 
-Outputs of the network with the final weights of the last run: y[n, n_out] = net(x[n, n_in]). @since 0.1
+Outputs of the network with the final weights of the last run: y[n, n_out] = net(x[n, n_in]) (n_in the network's input size: whole images for a network with a front-end). @since 0.1
 """
 function flp_lifetime_predict(lt, n, x, y)
     @ccall libflp.flp_lifetime_predict(lt::Ptr{flp_lifetime}, n::Int64, x::Ptr{Cfloat}, y::Ptr{Cfloat})::flp_status
@@ -1239,6 +1307,39 @@ function flp_meta_scale_grad(meta, factor)
 end
 
 """
+    flp_meta_grad_count(meta, count) -> flp_status
+
+`flp_status flp_meta_grad_count(const flp_meta *meta, int64_t *count)` (flp_meta.h)
+
+Number of meta-parameters: the length of the flat gradient array of flp_meta_get_grads / flp_meta_set_grads. @since 0.1
+"""
+function flp_meta_grad_count(meta, count)
+    @ccall libflp.flp_meta_grad_count(meta::Ptr{flp_meta}, count::Ptr{Int64})::flp_status
+end
+
+"""
+    flp_meta_get_grads(meta, dst, count) -> flp_status
+
+`flp_status flp_meta_get_grads(const flp_meta *meta, float *dst, int64_t count)` (flp_meta.h)
+
+Copy every accumulated gradient into dst[count], one flat array in the order of the checkpoint's tensors (network, feedback, rule): what a transport (MPI_Allreduce, say) sums across processes. FLP_ERR_SHAPE unless count = flp_meta_grad_count. @since 0.1
+"""
+function flp_meta_get_grads(meta, dst, count)
+    @ccall libflp.flp_meta_get_grads(meta::Ptr{flp_meta}, dst::Ptr{Cfloat}, count::Int64)::flp_status
+end
+
+"""
+    flp_meta_set_grads(meta, src, count) -> flp_status
+
+`flp_status flp_meta_set_grads(flp_meta *meta, const float *src, int64_t count)` (flp_meta.h)
+
+Overwrite every accumulated gradient from src[count], laid out as by flp_meta_get_grads. Non-finite values are accepted: flp_meta_step deals with them. FLP_ERR_SHAPE unless count = flp_meta_grad_count. @since 0.1
+"""
+function flp_meta_set_grads(meta, src, count)
+    @ccall libflp.flp_meta_set_grads(meta::Ptr{flp_meta}, src::Ptr{Cfloat}, count::Int64)::flp_status
+end
+
+"""
     flp_meta_step(meta) -> flp_status
 
 `flp_status flp_meta_step(flp_meta *meta)` (flp_meta.h)
@@ -1338,6 +1439,72 @@ function flp_analysis_linear_probe(lt, ep, ridge, fit_mse, query_mse, readout, c
 end
 
 """
+    flp_batch_create(meta, out) -> flp_status
+
+`flp_status flp_batch_create(flp_meta *meta, flp_batch **out)` (flp_batch.h)
+
+Create a meta-batch for `meta`, which must outlive it and must have been created over a feedback and a rule (FLP_ERR_INVALID otherwise). @since 0.1
+"""
+function flp_batch_create(meta, out)
+    @ccall libflp.flp_batch_create(meta::Ptr{flp_meta}, out::Ptr{Ptr{flp_batch}})::flp_status
+end
+
+"""
+    flp_batch_free(batch) -> Cvoid
+
+`void flp_batch_free(flp_batch *batch)` (flp_batch.h)
+
+Free; NULL is accepted. @since 0.1
+"""
+function flp_batch_free(batch)
+    @ccall libflp.flp_batch_free(batch::Ptr{flp_batch})::Cvoid
+end
+
+"""
+    flp_batch_set(batch, key, value) -> flp_status
+
+`flp_status flp_batch_set(flp_batch *batch, flp_batch_key key, double value)` (flp_batch.h)
+
+Set a flp_batch_key; FLP_ERR_RANGE for a value out of bounds. @since 0.1
+"""
+function flp_batch_set(batch, key, value)
+    @ccall libflp.flp_batch_set(batch::Ptr{flp_batch}, key::flp_batch_key, value::Cdouble)::flp_status
+end
+
+"""
+    flp_batch_get(batch, key, value) -> flp_status
+
+`flp_status flp_batch_get(const flp_batch *batch, flp_batch_key key, double *value)` (flp_batch.h)
+
+Read a flp_batch_key. @since 0.1
+"""
+function flp_batch_get(batch, key, value)
+    @ccall libflp.flp_batch_get(batch::Ptr{flp_batch}, key::flp_batch_key, value::Ptr{Cdouble})::flp_status
+end
+
+"""
+    flp_batch_run(batch, episodes, n, losses) -> flp_status
+
+`flp_status flp_batch_run(flp_batch *batch, const flp_episode *const *episodes, int n, float *losses)` (flp_batch.h)
+
+Run the lifetimes of episodes[0..n-1] (n >= 1) with gradient and ADD the sum of their meta-gradients, g_0 + g_1 + ... + g_{n-1} summed in that order, to the handles' gradients; losses[i] gets episode i's query loss. If an episode fails, nothing is added, the later episodes may not run, and the error of the first failing episode is returned, its message prefixed with the episode's index (FLP_ERR_NULL for a NULL episode, FLP_ERR_SHAPE, FLP_ERR_NONFINITE, FLP_ERR_NOMEM: see flp_lifetime_run). @since 0.1
+"""
+function flp_batch_run(batch, episodes, n, losses)
+    @ccall libflp.flp_batch_run(batch::Ptr{flp_batch}, episodes::Ptr{Ptr{flp_episode}}, n::Cint, losses::Ptr{Cfloat})::flp_status
+end
+
+"""
+    flp_batch_train_step(batch, episodes, n, losses) -> flp_status
+
+`flp_status flp_batch_train_step(flp_batch *batch, const flp_episode *const *episodes, int n, float *losses)` (flp_batch.h)
+
+One meta-step on a meta-batch: zero the gradients, flp_batch_run(), average (scale by 1/n), flp_meta_step(). With n = 1 it is flp_meta_train_step() exactly. @since 0.1
+"""
+function flp_batch_train_step(batch, episodes, n, losses)
+    @ccall libflp.flp_batch_train_step(batch::Ptr{flp_batch}, episodes::Ptr{Ptr{flp_episode}}, n::Cint, losses::Ptr{Cfloat})::flp_status
+end
+
+"""
     flp_dataset_open_omniglot(dir, size, out) -> flp_status
 
 `flp_status flp_dataset_open_omniglot(const char *dir, int size, flp_dataset **out)` (flp_data.h)
@@ -1357,6 +1524,17 @@ Open one split of Mini-ImageNet in the layout its users have: JPEGs in `dir/imag
 """
 function flp_dataset_open_miniimagenet(dir, split, size, out)
     @ccall libflp.flp_dataset_open_miniimagenet(dir::Cstring, split::Cstring, size::Cint, out::Ptr{Ptr{flp_dataset}})::flp_status
+end
+
+"""
+    flp_dataset_open_idx(dir, split, out) -> flp_status
+
+`flp_status flp_dataset_open_idx(const char *dir, const char *split, flp_dataset **out)` (flp_data.h)
+
+Open one split of a folder in the MNIST layout (MNIST, EMNIST, Fashion-MNIST): `split` is "train" or "t10k" and the folder holds `<split>-images-idx3-ubyte` and `<split>-labels-idx1-ubyte`, each raw or gzip-compressed (`.gz`; the raw file is taken when both exist). Every distinct label is a class, named by its value ("0", "7"), in increasing order; examples keep the file's order. Images become 1 x rows x cols floats v / 255 (MNIST ink is already 1); rows must equal cols. The whole split is read at open (60,000 28x28 images are 47 MB). EMNIST stores its images transposed; they are used as stored. Errors, each naming the file: FLP_ERR_INVALID for another `split`, FLP_ERR_IO if a file is missing or unreadable, FLP_ERR_FORMAT for a wrong magic number, a truncated (or over-long) file, a corrupt gzip stream, images that are not rank 3 or labels not rank 1, or image and label counts that differ; FLP_ERR_UNSUPPORTED for values other than unsigned bytes or images that are not square. @since 0.1
+"""
+function flp_dataset_open_idx(dir, split, out)
+    @ccall libflp.flp_dataset_open_idx(dir::Cstring, split::Cstring, out::Ptr{Ptr{flp_dataset}})::flp_status
 end
 
 """
@@ -1492,7 +1670,7 @@ function flp_sampler_create_fewshot(train, eval, seed, out)
 end
 
 # every wrapped C function, in header order
-const FLP_FUNCTIONS = (:flp_version_number, :flp_version, :flp_strerror, :flp_status_name, :flp_last_error, :flp_clear_error, :flp_set_num_threads, :flp_get_num_threads, :flp_rng_create, :flp_rng_free, :flp_rng_seed, :flp_rng_next, :flp_rng_uniform, :flp_rng_normal, :flp_rng_get_state, :flp_rng_set_state, :flp_net_create, :flp_net_free, :flp_net_add_linear, :flp_net_add_conv2d, :flp_net_add_relu, :flp_net_add_softplus, :flp_net_add_flatten, :flp_net_num_layers, :flp_net_layer_kind, :flp_net_layer_shape, :flp_net_io_size, :flp_net_param_count, :flp_net_get_param, :flp_net_set_param, :flp_net_get_grad, :flp_net_zero_grad, :flp_net_init, :flp_net_forward, :flp_net_backward, :flp_feedback_create, :flp_feedback_free, :flp_feedback_set, :flp_feedback_get, :flp_feedback_bounds, :flp_feedback_init, :flp_feedback_count, :flp_feedback_get_param, :flp_feedback_set_param, :flp_feedback_get_grad, :flp_feedback_zero_grad, :flp_rule_create, :flp_rule_free, :flp_rule_set, :flp_rule_get, :flp_rule_bounds, :flp_rule_kind_of, :flp_rule_set_plastic_mask, :flp_rule_is_plastic, :flp_rule_alpha_count, :flp_rule_get_alpha, :flp_rule_set_alpha, :flp_rule_get_alpha_grad, :flp_rule_zero_grad, :flp_rule_lr_bias_count, :flp_rule_get_lr_bias, :flp_rule_set_lr_bias, :flp_rule_get_lr_bias_grad, :flp_episode_create, :flp_episode_free, :flp_episode_set_regression, :flp_episode_set_classes, :flp_episode_shape, :flp_episode_floats, :flp_episode_labels, :flp_sampler_create_sine, :flp_sampler_free, :flp_sampler_set, :flp_sampler_get, :flp_sampler_bounds, :flp_sampler_io_size, :flp_sampler_next, :flp_lifetime_create, :flp_lifetime_free, :flp_lifetime_set, :flp_lifetime_get, :flp_lifetime_run, :flp_lifetime_final_weight, :flp_lifetime_final_bias, :flp_lifetime_predict, :flp_lifetime_stats, :flp_lifetime_work, :flp_meta_create, :flp_meta_free, :flp_meta_set, :flp_meta_get, :flp_meta_set_lr, :flp_meta_get_lr, :flp_meta_freeze, :flp_meta_set_step_decay, :flp_meta_set_schedule, :flp_meta_zero_grad, :flp_meta_scale_grad, :flp_meta_step, :flp_meta_train_step, :flp_meta_step_count, :flp_meta_grad_norm, :flp_checkpoint_save, :flp_checkpoint_load, :flp_analysis_update_trace, :flp_analysis_interference, :flp_analysis_linear_probe, :flp_dataset_open_omniglot, :flp_dataset_open_miniimagenet, :flp_dataset_free, :flp_dataset_num_classes, :flp_dataset_class_size, :flp_dataset_class_name, :flp_dataset_example_path, :flp_dataset_image_shape, :flp_dataset_get, :flp_dataset_preload, :flp_dataset_subset, :flp_dataset_split_by_alphabet, :flp_dataset_num_alphabets, :flp_sampler_create_fewshot,)
+const FLP_FUNCTIONS = (:flp_version_number, :flp_version, :flp_strerror, :flp_status_name, :flp_last_error, :flp_clear_error, :flp_set_num_threads, :flp_get_num_threads, :flp_rng_create, :flp_rng_free, :flp_rng_seed, :flp_rng_next, :flp_rng_uniform, :flp_rng_normal, :flp_rng_get_state, :flp_rng_set_state, :flp_net_create, :flp_net_free, :flp_net_add_linear, :flp_net_add_conv2d, :flp_net_add_relu, :flp_net_add_softplus, :flp_net_add_flatten, :flp_net_num_layers, :flp_net_layer_kind, :flp_net_layer_shape, :flp_net_io_size, :flp_net_param_count, :flp_net_get_param, :flp_net_set_param, :flp_net_get_grad, :flp_net_zero_grad, :flp_net_init, :flp_net_forward, :flp_net_backward, :flp_feedback_create, :flp_feedback_free, :flp_feedback_set, :flp_feedback_get, :flp_feedback_bounds, :flp_feedback_init, :flp_feedback_count, :flp_feedback_get_param, :flp_feedback_set_param, :flp_feedback_get_grad, :flp_feedback_zero_grad, :flp_rule_create, :flp_rule_free, :flp_rule_set, :flp_rule_get, :flp_rule_bounds, :flp_rule_kind_of, :flp_rule_set_plastic_mask, :flp_rule_is_plastic, :flp_rule_alpha_count, :flp_rule_get_alpha, :flp_rule_set_alpha, :flp_rule_get_alpha_grad, :flp_rule_zero_grad, :flp_rule_lr_bias_count, :flp_rule_get_lr_bias, :flp_rule_set_lr_bias, :flp_rule_get_lr_bias_grad, :flp_rule_theta_count, :flp_rule_get_theta, :flp_rule_set_theta, :flp_rule_get_theta_grad, :flp_episode_create, :flp_episode_free, :flp_episode_set_regression, :flp_episode_set_classes, :flp_episode_shape, :flp_episode_floats, :flp_episode_labels, :flp_sampler_create_sine, :flp_sampler_free, :flp_sampler_set, :flp_sampler_get, :flp_sampler_bounds, :flp_sampler_io_size, :flp_sampler_next, :flp_lifetime_create, :flp_lifetime_free, :flp_lifetime_set, :flp_lifetime_get, :flp_lifetime_run, :flp_lifetime_final_weight, :flp_lifetime_final_bias, :flp_lifetime_predict, :flp_lifetime_stats, :flp_lifetime_work, :flp_meta_create, :flp_meta_free, :flp_meta_set, :flp_meta_get, :flp_meta_set_lr, :flp_meta_get_lr, :flp_meta_freeze, :flp_meta_set_step_decay, :flp_meta_set_schedule, :flp_meta_zero_grad, :flp_meta_scale_grad, :flp_meta_grad_count, :flp_meta_get_grads, :flp_meta_set_grads, :flp_meta_step, :flp_meta_train_step, :flp_meta_step_count, :flp_meta_grad_norm, :flp_checkpoint_save, :flp_checkpoint_load, :flp_analysis_update_trace, :flp_analysis_interference, :flp_analysis_linear_probe, :flp_batch_create, :flp_batch_free, :flp_batch_set, :flp_batch_get, :flp_batch_run, :flp_batch_train_step, :flp_dataset_open_omniglot, :flp_dataset_open_miniimagenet, :flp_dataset_open_idx, :flp_dataset_free, :flp_dataset_num_classes, :flp_dataset_class_size, :flp_dataset_class_name, :flp_dataset_example_path, :flp_dataset_image_shape, :flp_dataset_get, :flp_dataset_preload, :flp_dataset_subset, :flp_dataset_split_by_alphabet, :flp_dataset_num_alphabets, :flp_sampler_create_fewshot,)
 
 include("convenience.jl")
 

@@ -114,6 +114,10 @@ PROTOTYPES = {
     "flp_rule_get_lr_bias": (ST, [H, c_int, A, c_int64]),
     "flp_rule_set_lr_bias": (ST, [H, c_int, A, c_int64]),
     "flp_rule_get_lr_bias_grad": (ST, [H, c_int, A, c_int64]),
+    "flp_rule_theta_count": (ST, [H, PI64]),
+    "flp_rule_get_theta": (ST, [H, A, c_int64]),
+    "flp_rule_set_theta": (ST, [H, A, c_int64]),
+    "flp_rule_get_theta_grad": (ST, [H, A, c_int64]),
     # flp_episode.h
     "flp_episode_create": (ST, [PH]),
     "flp_episode_free": (None, [H]),
@@ -158,12 +162,22 @@ PROTOTYPES = {
     "flp_meta_set_schedule": (ST, [H, LR_SCHEDULE, c_void_p]),
     "flp_meta_zero_grad": (ST, [H]),
     "flp_meta_scale_grad": (ST, [H, c_double]),
+    "flp_meta_grad_count": (ST, [H, PI64]),
+    "flp_meta_get_grads": (ST, [H, A, c_int64]),
+    "flp_meta_set_grads": (ST, [H, A, c_int64]),
     "flp_meta_step": (ST, [H]),
     "flp_meta_train_step": (ST, [H, H, H, POINTER(c_float)]),
     "flp_meta_step_count": (ST, [H, PI64]),
     "flp_meta_grad_norm": (ST, [H, c_int, PD]),
     "flp_checkpoint_save": (ST, [c_char_p, H, H]),
     "flp_checkpoint_load": (ST, [c_char_p, H, H]),
+    # flp_batch.h
+    "flp_batch_create": (ST, [H, PH]),
+    "flp_batch_free": (None, [H]),
+    "flp_batch_set": (ST, [H, c_int, c_double]),
+    "flp_batch_get": (ST, [H, c_int, PD]),
+    "flp_batch_run": (ST, [H, PH, c_int, A]),
+    "flp_batch_train_step": (ST, [H, PH, c_int, A]),
 }
 
 

@@ -8,9 +8,9 @@ from the library accept numbers these classes do not list yet.
 from enum import IntEnum
 
 __all__ = [
-    "Status", "Group", "LayerKind", "Param", "Init", "Signal", "FeedbackKey", "FeedbackTensor",
-    "RuleKind", "Granularity", "RuleKey", "EpisodeArray", "Split", "Order", "SineKey",
-    "LifetimeKey", "MetaKey",
+    "Status", "Group", "LayerKind", "Param", "Init", "Signal", "FeedbackKey", "FeedbackKind", "FeedbackTensor",
+    "RuleKind", "RuleTerm", "Granularity", "RuleKey", "EpisodeArray", "Split", "Order", "SineKey",
+    "LifetimeKey", "MetaKey", "BatchKey",
 ]
 
 
@@ -74,10 +74,18 @@ class FeedbackKey(IntEnum):
     CLAMP_OUTPUT = 2
     POST_PRESYNAPTIC = 3
     DIFFERENTIATE_SIGNAL = 4
+    KIND = 5
+
+
+class FeedbackKind(IntEnum):
+    """flp_feedback_kind: direct FLP pathways, or errors chained layer by layer."""
+    DIRECT = 0
+    CHAINED = 1
+    SYMMETRIC = 2
 
 
 class FeedbackTensor(IntEnum):
-    """flp_feedback_tensor: B [n_l, n_out], c [n_l], beta [1]."""
+    """flp_feedback_tensor: B [n_l, n_out] (chained: shaped like W_l), c [n_l], beta [1]."""
     B = 0
     C = 1
     BETA = 2
@@ -88,6 +96,14 @@ class RuleKind(IntEnum):
     OJA = 0
     HEBB = 1
     GRADIENT = 2
+    FAMILY = 3
+
+
+class RuleTerm(IntEnum):
+    """flp_rule_term: the rule family's candidate terms (index of theta)."""
+    PSEUDO_GRADIENT = 0
+    ERROR_HEBB = 1
+    OJA = 2
 
 
 class Granularity(IntEnum):
@@ -104,6 +120,8 @@ class RuleKey(IntEnum):
     HIDDEN_MULTIPLIER = 2
     ALPHA_INIT = 3
     SECOND_ORDER = 4
+    TERMS = 5
+    THETA_L1 = 6
 
 
 class EpisodeArray(IntEnum):
@@ -143,6 +161,17 @@ class LifetimeKey(IntEnum):
     """flp_lifetime_key: settings of a :class:`flp.Lifetime`."""
     MEMORY_BUDGET = 0
     CHECK_FINITE = 1
+    REINIT = 2
+    REINIT_SEED = 3
+
+
+class BatchKey(IntEnum):
+    """flp_batch_key: settings of a meta-batch (flp_batch)."""
+    THREADS = 0
+    MEMORY_BUDGET = 1
+    CHECK_FINITE = 2
+    REINIT = 3
+    REINIT_SEED = 4
 
 
 class MetaKey(IntEnum):

@@ -18,11 +18,11 @@ import numpy as np
 from . import _lib
 from ._base import (Handle, as_input, bounds, check, check_output, create, get_double, lib, ptr,
                     shape_error)
-from .enums import (EpisodeArray, FeedbackKey, FeedbackTensor, Granularity, Group, Init, LayerKind,
+from .enums import (BatchKey, EpisodeArray, FeedbackKey, FeedbackTensor, Granularity, Group, Init, LayerKind,
                     LifetimeKey, MetaKey, Param, RuleKey, RuleKind, SineKey, Split)
 
 __all__ = ["Rng", "Net", "Feedback", "Rule", "Episode", "EpisodeShape", "Sampler", "Lifetime",
-           "LifetimeStats", "Meta", "checkpoint_save", "checkpoint_load"]
+           "LifetimeStats", "Meta", "Batch", "checkpoint_save", "checkpoint_load"]
 
 
 def _prod(shape):
@@ -791,6 +791,21 @@ class Meta(Handle):
         """Multiply every accumulated gradient by ``factor``."""
         check(lib.flp_meta_scale_grad(self, float(factor)))
 
+    def get_grads(self):
+        """Every accumulated gradient as one flat float32 array (network,
+        feedback, rule: the checkpoint's order), e.g. to sum across processes."""
+        n = c_int64()
+        check(lib.flp_meta_grad_count(self, byref(n)))
+        out = np.empty(n.value, dtype=np.float32)
+        check(lib.flp_meta_get_grads(self, ptr(out), n.value))
+        return out
+
+    def set_grads(self, grads):
+        """Overwrite every accumulated gradient from a flat array laid out as
+        :meth:`get_grads` returns it."""
+        a = as_input(grads)
+        check(lib.flp_meta_set_grads(self, ptr(a), a.size))
+
     def step(self):
         """Apply one Adam step with the accumulated gradients."""
         self._call(lambda: check(lib.flp_meta_step(self)))
@@ -824,6 +839,48 @@ class Meta(Handle):
 
     def _describe(self):
         return f" steps={self.step_count}"
+
+
+# =============================================================================
+class Batch(Handle):
+    """A meta-batch over ``meta``: several episodes per meta-step run
+    concurrently, their meta-gradients summed in episode order (the same
+    result for any thread count).
+
+        batch = flp.Batch(meta)
+        losses = batch.train_step([tasks.next(flp.Split.TRAIN) for _ in range(4)])
+    """
+
+    _free_name = "flp_batch_free"
+
+    def __init__(self, meta):
+        super().__init__(create(lib.flp_batch_create, meta), parents=(meta,))
+        self.meta = meta
+
+    def set(self, key, value):
+        """Set a :class:`BatchKey`."""
+        check(lib.flp_batch_set(self, int(key), float(value)))
+
+    def get(self, key):
+        """Value of a :class:`BatchKey`."""
+        return get_double(lib.flp_batch_get, self, key)
+
+    def _call(self, fn, episodes):
+        eps = list(episodes)
+        arr = (c_void_p * max(len(eps), 1))(*[e._as_parameter_.value for e in eps])
+        losses = np.empty(max(len(eps), 1), dtype=np.float32)
+        self.meta._call(lambda: check(fn(self, arr, len(eps), ptr(losses))))
+        return losses[:len(eps)]
+
+    def run(self, episodes):
+        """Run the episodes' lifetimes and ADD their meta-gradients to the
+        handles' gradients in order; return their query losses."""
+        return self._call(lib.flp_batch_run, episodes)
+
+    def train_step(self, episodes):
+        """Zero the gradients, run the episodes, average, take one Adam step;
+        return their query losses."""
+        return self._call(lib.flp_batch_train_step, episodes)
 
 
 def checkpoint_save(path, meta, sampler=None):

@@ -68,6 +68,7 @@ def test_prototypes_match_the_headers():
 ENUMS = {"flp_status": flp.Status, "flp_group": flp.Group, "flp_layer_kind": flp.LayerKind,
          "flp_param": flp.Param, "flp_init": flp.Init, "flp_signal": flp.Signal,
          "flp_feedback_key": flp.FeedbackKey, "flp_feedback_tensor": flp.FeedbackTensor,
+         "flp_feedback_kind": flp.FeedbackKind, "flp_rule_term": flp.RuleTerm,
          "flp_rule_kind": flp.RuleKind, "flp_granularity": flp.Granularity,
          "flp_rule_key": flp.RuleKey, "flp_episode_array": flp.EpisodeArray,
          "flp_split": flp.Split, "flp_order": flp.Order, "flp_sine_key": flp.SineKey,
