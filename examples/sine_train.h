@@ -1,6 +1,7 @@
-/* sine_train.h - meta-training and evaluation loops of the sine setup,
- * shared by flp-sine and flp-compare. Public API only; library errors end
- * the program (cli.h). */
+/* sine_train.h - flp-compare's meta-training loop over the sine setup: one
+ * episode per meta-step, progress lines, skipped non-finite steps. (flp-sine
+ * has its own, for meta-batches shared among MPI ranks.) Public API only;
+ * library errors end the program (cli.h). */
 #ifndef FLP_EXAMPLES_SINE_TRAIN_H
 #define FLP_EXAMPLES_SINE_TRAIN_H
 
