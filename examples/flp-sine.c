@@ -221,26 +221,10 @@ static options parse_args(int argc, char **argv, ranks who)
 
 /* ---- evaluation --------------------------------------------------------------- */
 
-/* Query MSE after a lifetime (no gradient) on `runs` fresh evaluation
- * episodes. A sampler made anew from the seed each time, so that every
- * evaluation (untrained, trained, resumed) sees the same sinusoids. */
+/* Query MSE on fresh evaluation sinusoids (sine_evaluate). */
 static void evaluate(const options *o, flp_lifetime *lt, flp_episode *ep, double *mean, double *se)
 {
-    flp_sampler *s;
-    CLI_CHECK(sine_sampler_create(&o->cfg, o->seed, &s));
-    double sum = 0, sumsq = 0;
-    for (long r = 0; r < o->eval_runs; r++) {
-        float loss;
-        CLI_CHECK(flp_sampler_next(s, FLP_SPLIT_EVAL, ep));
-        CLI_CHECK(flp_lifetime_run(lt, ep, 0, &loss));
-        sum += loss;
-        sumsq += (double)loss * loss;
-    }
-    flp_sampler_free(s);
-    long n = o->eval_runs;
-    *mean = sum / (double)n;
-    double var = n > 1 ? (sumsq - sum * sum / (double)n) / (double)(n - 1) : 0;
-    *se = sqrt(var > 0 ? var : 0) / sqrt((double)n);
+    CLI_CHECK(sine_evaluate(&o->cfg, o->seed, o->eval_runs, lt, ep, mean, se));
 }
 
 /* ---- training ------------------------------------------------------------------- */

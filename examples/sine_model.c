@@ -1,6 +1,7 @@
 /* sine_model.c - see sine_model.h. */
 #include "sine_model.h"
 
+#include <math.h>
 #include <string.h>
 
 #define TRY(expr)                       \
@@ -113,4 +114,34 @@ void sine_model_free(sine_model *m)
     flp_feedback_free(m->fb);
     flp_net_free(m->net);
     memset(m, 0, sizeof *m);
+}
+
+/* Sum and sum of squares of the query losses of `runs` episodes of s. */
+static flp_status eval_losses(flp_sampler *s, long runs, flp_lifetime *lt, flp_episode *ep, double *sum,
+                              double *sumsq)
+{
+    *sum = *sumsq = 0;
+    for (long r = 0; r < runs; r++) {
+        float loss;
+        TRY(flp_sampler_next(s, FLP_SPLIT_EVAL, ep));
+        TRY(flp_lifetime_run(lt, ep, 0, &loss));
+        *sum += loss;
+        *sumsq += (double)loss * loss;
+    }
+    return FLP_OK;
+}
+
+flp_status sine_evaluate(const sine_config *cfg, uint64_t seed, long runs, flp_lifetime *lt, flp_episode *ep,
+                         double *mean, double *se)
+{
+    flp_sampler *s;
+    double sum, sumsq;
+    TRY(sine_sampler_create(cfg, seed, &s));
+    flp_status st = eval_losses(s, runs, lt, ep, &sum, &sumsq);
+    flp_sampler_free(s);
+    TRY(st);
+    *mean = sum / (double)runs;
+    double var = runs > 1 ? (sumsq - sum * sum / (double)runs) / (double)(runs - 1) : 0;
+    *se = sqrt(var > 0 ? var : 0) / sqrt((double)runs);
+    return FLP_OK;
 }

@@ -52,4 +52,12 @@ flp_status sine_model_create(const sine_config *cfg, uint64_t seed, sine_model *
 flp_status sine_sampler_create(const sine_config *cfg, uint64_t seed, flp_sampler **out);
 void sine_model_free(sine_model *m);
 
+/* Query MSE after a lifetime (no gradient) on `runs` evaluation episodes:
+ * fresh sinusoids, never in the training pool, from a sampler made anew from
+ * `seed`, so that every evaluation of a run (untrained, trained, resumed)
+ * sees the same tasks and the same seed gives the same numbers. *mean and
+ * *se get the mean over the runs and its standard error. */
+flp_status sine_evaluate(const sine_config *cfg, uint64_t seed, long runs, flp_lifetime *lt, flp_episode *ep,
+                         double *mean, double *se);
+
 #endif

@@ -51,5 +51,6 @@
 #include "flp_meta.h"
 #include "flp_batch.h"
 #include "flp_data.h"
+#include "flp_analysis.h"
 
 #endif /* FLP_H */

@@ -699,8 +699,8 @@ static flp_status bind_sink_grads(flp_lifetime *lt, const flp__tensor_list *list
     return FLP_OK;
 }
 
-/* The run itself, on lt->threads threads, into the bound gradients. */
-static flp_status run(flp_lifetime *lt, const flp_episode *ep, int want_gradient, float *loss)
+/* Everything a run does before its first step. */
+static flp_status prepare(flp_lifetime *lt, const flp_episode *ep, int want_gradient)
 {
     lt->have_run = 0;
     FLP__TRY(bind_episode(lt, ep));
@@ -711,7 +711,19 @@ static flp_status run(flp_lifetime *lt, const flp_episode *ep, int want_gradient
     FLP__TRY(ensure_scratch(lt, lt->batch > lt->n_query ? lt->batch : lt->n_query));
     load_initial_state(lt);
     lt->flops = 0;
-    FLP__TRY(flp__lt_frontend_forward(lt, want_gradient));
+    return flp__lt_frontend_forward(lt, want_gradient);
+}
+
+flp_status flp__lt_begin(flp_lifetime *lt, const flp_episode *ep)
+{
+    FLP__TRY(flp_get_num_threads(&lt->threads));
+    return prepare(lt, ep, 0);
+}
+
+/* The run itself, on lt->threads threads, into the bound gradients. */
+static flp_status run(flp_lifetime *lt, const flp_episode *ep, int want_gradient, float *loss)
+{
+    FLP__TRY(prepare(lt, ep, want_gradient));
     FLP__TRY(flp__lt_sweep(lt, want_gradient, loss));
     if (want_gradient) {
         export_state_grad(lt);
@@ -791,6 +803,16 @@ flp_status flp_lifetime_predict(flp_lifetime *lt, int64_t n, const float *x, flo
                (size_t)(rows * lt->n_final) * sizeof *y);
     }
     return FLP_OK;
+}
+
+void flp__lt_activity(flp_lifetime *lt, const float *state, int i, int64_t n, const float *x, float *h)
+{
+    const flp__lt_layer *d = &lt->layer[i];
+    for (int64_t start = 0; start < n; start += lt->s.rows) {
+        int64_t rows = n - start < lt->s.rows ? n - start : lt->s.rows;
+        flp__lt_forward(lt, state, rows, x + start * lt->layer[0].n_in, lt->s.acts);
+        memcpy(h + start * d->n_out, lt->s.acts + rows * d->h_off, (size_t)(rows * d->n_out) * sizeof *h);
+    }
 }
 
 flp_status flp_lifetime_work(const flp_lifetime *lt, double *flops)

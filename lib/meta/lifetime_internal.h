@@ -129,6 +129,15 @@ struct flp_lifetime {
 static inline int64_t flp__lt_row_chunks(int64_t rows) { return (rows + FLP__ROW_CHUNK - 1) / FLP__ROW_CHUNK; }
 
 /* ---- lifetime.c: the forward half ---- */
+/* Bind `ep`, lay out the state and scratch for it, load the initial state
+ * into lt->W and compute the front-end's features (lt->x, lt->xq become
+ * the dense stack's inputs): what every run does before its first step,
+ * here without gradient. */
+flp_status flp__lt_begin(flp_lifetime *lt, const flp_episode *ep);
+/* Activities h_{i+1} of dense layer i ([n, n_out_i]) for n examples x (the
+ * dense stack's inputs, such as lt->x) under `state`, in chunks the scratch
+ * holds (clobbers lt->s.acts). */
+void flp__lt_activity(flp_lifetime *lt, const float *state, int i, int64_t n, const float *x, float *h);
 /* Weights and bias layer i uses under `state`. */
 const float *flp__lt_weight(const flp_lifetime *lt, int i, const float *state);
 const float *flp__lt_bias(const flp_lifetime *lt, int i, const float *state);

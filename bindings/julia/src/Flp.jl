@@ -1406,6 +1406,39 @@ function flp_checkpoint_load(path, meta, sampler)
 end
 
 """
+    flp_analysis_update_trace(lt, ep, steps, n_plastic, norm, cosine) -> flp_status
+
+`flp_status flp_analysis_update_trace(flp_lifetime *lt, const flp_episode *ep, int64_t steps, int n_plastic, double *norm, double *cosine)` (flp_analysis.h)
+
+Update magnitude and alignment with the gradient, per step and per plastic layer (Figure 2D and 2C). For inner step k of `ep` and the j-th plastic linear layer l (lowest first), norm[k * n_plastic + j] = ||dW_l|| (Frobenius) and cosine[k * n_plastic + j] = <dW_l, -dL_k/dW_l> / (||dW_l|| ||dL_k/dW_l||), 0 when either is 0. Either output may be NULL. `steps` must be the episode's step count and `n_plastic` the number of plastic layers (FLP_ERR_SHAPE otherwise, saying what was expected). FLP_ERR_NONFINITE if a weight became non-finite, as in a run. @since 0.1
+"""
+function flp_analysis_update_trace(lt, ep, steps, n_plastic, norm, cosine)
+    @ccall libflp.flp_analysis_update_trace(lt::Ptr{flp_lifetime}, ep::Ptr{flp_episode}, steps::Int64, n_plastic::Cint, norm::Ptr{Cdouble}, cosine::Ptr{Cdouble})::flp_status
+end
+
+"""
+    flp_analysis_interference(lt, ep, steps_per_task, n_tasks, out) -> flp_status
+
+`flp_status flp_analysis_interference(flp_lifetime *lt, const flp_episode *ep, int64_t steps_per_task, int64_t n_tasks, double *out)` (flp_analysis.h)
+
+Interference (Figure 2B): for an episode that shows n_tasks tasks one after the other, steps_per_task consecutive steps each (continual order), out[t] is the mean squared change of the network's outputs, over every output of every example of the steps of tasks 0..t-1, between the weights before task t's first step and after its last; out[0] = 0 (no earlier data). The episode must have n_tasks * steps_per_task steps (FLP_ERR_SHAPE otherwise). @since 0.1
+"""
+function flp_analysis_interference(lt, ep, steps_per_task, n_tasks, out)
+    @ccall libflp.flp_analysis_interference(lt::Ptr{flp_lifetime}, ep::Ptr{flp_episode}, steps_per_task::Int64, n_tasks::Int64, out::Ptr{Cdouble})::flp_status
+end
+
+"""
+    flp_analysis_linear_probe(lt, ep, ridge, fit_mse, query_mse, readout, count) -> flp_status
+
+`flp_status flp_analysis_linear_probe(flp_lifetime *lt, const flp_episode *ep, double ridge, double *fit_mse, double *query_mse, float *readout, int64_t count)` (flp_analysis.h)
+
+Linear probe of the initial features (Figure 2A): with the network's initial weights frozen (no plasticity), fit the readout (the last linear layer: weights and bias) to the examples of every step of the regression episode `ep` by ridge least squares, solved exactly (to convergence): min_{w, b} mean over examples and outputs of (h w_o + b_o - y_o)^2 + ridge * ||w||^2     (the bias is not penalised) where h is the input of the readout. *fit_mse gets the objective's squared-error term on those examples, *query_mse the MSE of the fitted readout on the episode's query set (either may be NULL). `readout`, if not NULL, gets the fit: count = n_out * (n_h + 1) floats, row o holding w_o then b_o. ridge must be > 0 and finite (a feature that is always 0, a dead ReLU, would leave the problem singular otherwise). FLP_ERR_UNSUPPORTED for a labelled episode or a network with a single linear layer. The lifetime's final weights are its initial ones afterwards. @since 0.1
+"""
+function flp_analysis_linear_probe(lt, ep, ridge, fit_mse, query_mse, readout, count)
+    @ccall libflp.flp_analysis_linear_probe(lt::Ptr{flp_lifetime}, ep::Ptr{flp_episode}, ridge::Cdouble, fit_mse::Ptr{Cdouble}, query_mse::Ptr{Cdouble}, readout::Ptr{Cfloat}, count::Int64)::flp_status
+end
+
+"""
     flp_batch_create(meta, out) -> flp_status
 
 `flp_status flp_batch_create(flp_meta *meta, flp_batch **out)` (flp_batch.h)
@@ -1637,7 +1670,7 @@ function flp_sampler_create_fewshot(train, eval, seed, out)
 end
 
 # every wrapped C function, in header order
-const FLP_FUNCTIONS = (:flp_version_number, :flp_version, :flp_strerror, :flp_status_name, :flp_last_error, :flp_clear_error, :flp_set_num_threads, :flp_get_num_threads, :flp_rng_create, :flp_rng_free, :flp_rng_seed, :flp_rng_next, :flp_rng_uniform, :flp_rng_normal, :flp_rng_get_state, :flp_rng_set_state, :flp_net_create, :flp_net_free, :flp_net_add_linear, :flp_net_add_conv2d, :flp_net_add_relu, :flp_net_add_softplus, :flp_net_add_flatten, :flp_net_num_layers, :flp_net_layer_kind, :flp_net_layer_shape, :flp_net_io_size, :flp_net_param_count, :flp_net_get_param, :flp_net_set_param, :flp_net_get_grad, :flp_net_zero_grad, :flp_net_init, :flp_net_forward, :flp_net_backward, :flp_feedback_create, :flp_feedback_free, :flp_feedback_set, :flp_feedback_get, :flp_feedback_bounds, :flp_feedback_init, :flp_feedback_count, :flp_feedback_get_param, :flp_feedback_set_param, :flp_feedback_get_grad, :flp_feedback_zero_grad, :flp_rule_create, :flp_rule_free, :flp_rule_set, :flp_rule_get, :flp_rule_bounds, :flp_rule_kind_of, :flp_rule_set_plastic_mask, :flp_rule_is_plastic, :flp_rule_alpha_count, :flp_rule_get_alpha, :flp_rule_set_alpha, :flp_rule_get_alpha_grad, :flp_rule_zero_grad, :flp_rule_lr_bias_count, :flp_rule_get_lr_bias, :flp_rule_set_lr_bias, :flp_rule_get_lr_bias_grad, :flp_rule_theta_count, :flp_rule_get_theta, :flp_rule_set_theta, :flp_rule_get_theta_grad, :flp_episode_create, :flp_episode_free, :flp_episode_set_regression, :flp_episode_set_classes, :flp_episode_shape, :flp_episode_floats, :flp_episode_labels, :flp_sampler_create_sine, :flp_sampler_free, :flp_sampler_set, :flp_sampler_get, :flp_sampler_bounds, :flp_sampler_io_size, :flp_sampler_next, :flp_lifetime_create, :flp_lifetime_free, :flp_lifetime_set, :flp_lifetime_get, :flp_lifetime_run, :flp_lifetime_final_weight, :flp_lifetime_final_bias, :flp_lifetime_predict, :flp_lifetime_stats, :flp_lifetime_work, :flp_meta_create, :flp_meta_free, :flp_meta_set, :flp_meta_get, :flp_meta_set_lr, :flp_meta_get_lr, :flp_meta_freeze, :flp_meta_set_step_decay, :flp_meta_set_schedule, :flp_meta_zero_grad, :flp_meta_scale_grad, :flp_meta_grad_count, :flp_meta_get_grads, :flp_meta_set_grads, :flp_meta_step, :flp_meta_train_step, :flp_meta_step_count, :flp_meta_grad_norm, :flp_checkpoint_save, :flp_checkpoint_load, :flp_batch_create, :flp_batch_free, :flp_batch_set, :flp_batch_get, :flp_batch_run, :flp_batch_train_step, :flp_dataset_open_omniglot, :flp_dataset_open_miniimagenet, :flp_dataset_open_idx, :flp_dataset_free, :flp_dataset_num_classes, :flp_dataset_class_size, :flp_dataset_class_name, :flp_dataset_example_path, :flp_dataset_image_shape, :flp_dataset_get, :flp_dataset_preload, :flp_dataset_subset, :flp_dataset_split_by_alphabet, :flp_dataset_num_alphabets, :flp_sampler_create_fewshot,)
+const FLP_FUNCTIONS = (:flp_version_number, :flp_version, :flp_strerror, :flp_status_name, :flp_last_error, :flp_clear_error, :flp_set_num_threads, :flp_get_num_threads, :flp_rng_create, :flp_rng_free, :flp_rng_seed, :flp_rng_next, :flp_rng_uniform, :flp_rng_normal, :flp_rng_get_state, :flp_rng_set_state, :flp_net_create, :flp_net_free, :flp_net_add_linear, :flp_net_add_conv2d, :flp_net_add_relu, :flp_net_add_softplus, :flp_net_add_flatten, :flp_net_num_layers, :flp_net_layer_kind, :flp_net_layer_shape, :flp_net_io_size, :flp_net_param_count, :flp_net_get_param, :flp_net_set_param, :flp_net_get_grad, :flp_net_zero_grad, :flp_net_init, :flp_net_forward, :flp_net_backward, :flp_feedback_create, :flp_feedback_free, :flp_feedback_set, :flp_feedback_get, :flp_feedback_bounds, :flp_feedback_init, :flp_feedback_count, :flp_feedback_get_param, :flp_feedback_set_param, :flp_feedback_get_grad, :flp_feedback_zero_grad, :flp_rule_create, :flp_rule_free, :flp_rule_set, :flp_rule_get, :flp_rule_bounds, :flp_rule_kind_of, :flp_rule_set_plastic_mask, :flp_rule_is_plastic, :flp_rule_alpha_count, :flp_rule_get_alpha, :flp_rule_set_alpha, :flp_rule_get_alpha_grad, :flp_rule_zero_grad, :flp_rule_lr_bias_count, :flp_rule_get_lr_bias, :flp_rule_set_lr_bias, :flp_rule_get_lr_bias_grad, :flp_rule_theta_count, :flp_rule_get_theta, :flp_rule_set_theta, :flp_rule_get_theta_grad, :flp_episode_create, :flp_episode_free, :flp_episode_set_regression, :flp_episode_set_classes, :flp_episode_shape, :flp_episode_floats, :flp_episode_labels, :flp_sampler_create_sine, :flp_sampler_free, :flp_sampler_set, :flp_sampler_get, :flp_sampler_bounds, :flp_sampler_io_size, :flp_sampler_next, :flp_lifetime_create, :flp_lifetime_free, :flp_lifetime_set, :flp_lifetime_get, :flp_lifetime_run, :flp_lifetime_final_weight, :flp_lifetime_final_bias, :flp_lifetime_predict, :flp_lifetime_stats, :flp_lifetime_work, :flp_meta_create, :flp_meta_free, :flp_meta_set, :flp_meta_get, :flp_meta_set_lr, :flp_meta_get_lr, :flp_meta_freeze, :flp_meta_set_step_decay, :flp_meta_set_schedule, :flp_meta_zero_grad, :flp_meta_scale_grad, :flp_meta_grad_count, :flp_meta_get_grads, :flp_meta_set_grads, :flp_meta_step, :flp_meta_train_step, :flp_meta_step_count, :flp_meta_grad_norm, :flp_checkpoint_save, :flp_checkpoint_load, :flp_analysis_update_trace, :flp_analysis_interference, :flp_analysis_linear_probe, :flp_batch_create, :flp_batch_free, :flp_batch_set, :flp_batch_get, :flp_batch_run, :flp_batch_train_step, :flp_dataset_open_omniglot, :flp_dataset_open_miniimagenet, :flp_dataset_open_idx, :flp_dataset_free, :flp_dataset_num_classes, :flp_dataset_class_size, :flp_dataset_class_name, :flp_dataset_example_path, :flp_dataset_image_shape, :flp_dataset_get, :flp_dataset_preload, :flp_dataset_subset, :flp_dataset_split_by_alphabet, :flp_dataset_num_alphabets, :flp_sampler_create_fewshot,)
 
 include("convenience.jl")
 

@@ -146,6 +146,10 @@ PROTOTYPES = {
     "flp_lifetime_predict": (ST, [H, c_int64, A, A]),
     "flp_lifetime_stats": (ST, [H, PI64, PI64]),
     "flp_lifetime_work": (ST, [H, PD]),
+    # flp_analysis.h
+    "flp_analysis_update_trace": (ST, [H, H, c_int64, c_int, PD, PD]),
+    "flp_analysis_interference": (ST, [H, H, c_int64, c_int64, PD]),
+    "flp_analysis_linear_probe": (ST, [H, H, c_double, PD, PD, A, c_int64]),
     # flp_meta.h
     "flp_meta_create": (ST, [H, H, H, PH]),
     "flp_meta_free": (None, [H]),

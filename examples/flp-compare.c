@@ -1,0 +1,291 @@
+/* flp-compare - the comparison of Lindsey & Litwin-Kumar (2020), Table 1,
+ * on incremental sine waves, through the public API only.
+ *
+ * Meta-trains four methods on the same budget and seeds, in i.i.d. and
+ * continual order: FLP with the last 2 and the last 3 layers plastic (Oja),
+ * the gradient-based baseline on the last 3 layers, and the feature-reuse
+ * control (only the readout plastic, Oja). Each is evaluated on R fresh
+ * evaluation episodes (sinusoids never in the training pool); the table of
+ * query MSE, mean and standard error, goes to stdout and to OUT/table.csv.
+ * Each run's checkpoint is kept in OUT: a second call with the same options
+ * resumes the runs, or, when they are complete, only evaluates. Exit
+ * status: 0 done, 1 library or I/O error, 2 bad command line. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <flp/flp.h>
+
+#include "cli.h"
+#include "compare_analysis.h"
+#include "sine_model.h"
+#include "sine_train.h"
+
+/* A reduced budget that fits about 40 minutes on one loaded core. */
+#define DEFAULT_WIDTH 32
+#define DEFAULT_EPISODES 2000
+
+typedef struct {
+    const char *name;       /* as in the table */
+    const char *file;       /* file-name stem */
+    flp_rule_kind rule;
+    int plastic;
+} method;
+
+static const method methods[] = {
+    {"FLP (2 plastic)", "flp2", FLP_RULE_OJA, 2},
+    {"FLP (3 plastic)", "flp3", FLP_RULE_OJA, 3},
+    {"gradient (3 plastic)", "grad3", FLP_RULE_GRADIENT, 3},
+    {"feature reuse (1 plastic)", "reuse1", FLP_RULE_OJA, 1},
+};
+enum { N_METHODS = sizeof methods / sizeof methods[0], N_MODES = 2 };
+static const char *const mode_names[N_MODES] = {"iid", "continual"};
+
+typedef struct {
+    sine_config cfg;        /* shared settings; rule, plastic and order set per run */
+    long episodes, eval_runs, progress_every, analysis_runs;
+    double ridge;
+    uint64_t seed;
+    int threads;
+    const char *out;
+} options;
+
+typedef struct {
+    double mean, se, seconds;
+} result;
+
+static void usage(FILE *f)
+{
+    sine_config d = sine_config_default();
+    fprintf(f,
+        "usage: flp-compare [options]\n"
+        "Meta-train FLP (2 and 3 plastic layers, Oja), the gradient-based baseline (3)\n"
+        "and the feature-reuse control (readout only, Oja) on incremental sine waves,\n"
+        "i.i.d. and continual, on the same budget and seeds; evaluate each on fresh\n"
+        "sinusoids and print the table (query MSE, mean and standard error).\n"
+        "\n"
+        "  --out DIR              where checkpoints and table.csv go (default flp-compare-out);\n"
+        "                         runs found complete there are only evaluated, partial ones resumed\n"
+        "  --width W              hidden width (default %d; the paper's is %d)\n"
+        "  --episodes N           meta-training episodes per run (default %d; the paper's 20000)\n"
+        "  --eval-runs R          evaluation lifetimes per run (default 50)\n"
+        "  --seed S               seed of initialisations, task streams and evaluation (default 1)\n"
+        "  --steps-per-task S     batches per sinusoid (default %lld)\n"
+        "  --batch B              examples per batch (default %lld)\n"
+        "  --inner-lr X           gradient baseline: initial inner learning rates (default %g)\n"
+        "  --lr-plasticity X      Adam rate of FLP's plasticity coefficients and of the\n"
+        "                         baseline's inner rates (default %g, the paper's)\n"
+        "  --analysis-runs N      episodes the Figure-2 analyses average over (default 20; 0: none)\n"
+        "  --probe-ridge X        ridge penalty of the linear probe (default 1e-4, > 0)\n"
+        "  --threads T            BLIS threads (default: BLIS's own setting)\n"
+        "  --progress-every N     progress line every N episodes (default 0: every 10 s)\n"
+        "  --help                 this text\n"
+        "\n"
+        "Writes OUT/METHOD-MODE.ckpt for each run and OUT/table.csv\n"
+        "(method,mode,rule,plastic,width,episodes,eval_runs,mse_mean,mse_se,train_seconds:\n"
+        "wall seconds of training in this call, 0 for a run found complete);\n"
+        "the analyses of Figure 2 of each trained run into OUT/probe.csv (linear probe of\n"
+        "the initial features), OUT/interference.csv, OUT/updates.csv (per step and plastic\n"
+        "layer: update norm and cosine with the negative step gradient) and, with gnuplot,\n"
+        "OUT/interference.png, OUT/alignment.png, OUT/magnitude.png (FLP 3 vs gradient 3).\n",
+        DEFAULT_WIDTH, SINE_WIDTH, DEFAULT_EPISODES, (long long)d.batches_per_task, (long long)d.batch,
+        d.inner_lr, d.lr_plasticity);
+}
+
+enum {
+    OPT_OUT = 256, OPT_WIDTH, OPT_EPISODES, OPT_EVAL_RUNS, OPT_SEED, OPT_STEPS, OPT_BATCH, OPT_INNER_LR,
+    OPT_LR_PL, OPT_THREADS, OPT_PROGRESS, OPT_ANALYSIS_RUNS, OPT_RIDGE, OPT_HELP
+};
+
+static const struct option long_options[] = {
+    {"out", required_argument, NULL, OPT_OUT},
+    {"width", required_argument, NULL, OPT_WIDTH},
+    {"episodes", required_argument, NULL, OPT_EPISODES},
+    {"eval-runs", required_argument, NULL, OPT_EVAL_RUNS},
+    {"seed", required_argument, NULL, OPT_SEED},
+    {"steps-per-task", required_argument, NULL, OPT_STEPS},
+    {"batch", required_argument, NULL, OPT_BATCH},
+    {"inner-lr", required_argument, NULL, OPT_INNER_LR},
+    {"lr-plasticity", required_argument, NULL, OPT_LR_PL},
+    {"threads", required_argument, NULL, OPT_THREADS},
+    {"progress-every", required_argument, NULL, OPT_PROGRESS},
+    {"analysis-runs", required_argument, NULL, OPT_ANALYSIS_RUNS},
+    {"probe-ridge", required_argument, NULL, OPT_RIDGE},
+    {"help", no_argument, NULL, OPT_HELP},
+    {NULL, 0, NULL, 0},
+};
+
+static options parse_args(int argc, char **argv)
+{
+    options o;
+    memset(&o, 0, sizeof o);
+    o.cfg = sine_config_default();
+    o.cfg.width = DEFAULT_WIDTH;
+    o.episodes = DEFAULT_EPISODES;
+    o.eval_runs = 50;
+    o.analysis_runs = 20;
+    o.ridge = 1e-4;
+    o.seed = 1;
+    o.out = "flp-compare-out";
+    int c;
+    while ((c = getopt_long(argc, argv, "", long_options, NULL)) != -1) {
+        switch (c) {
+        case OPT_OUT: o.out = optarg; break;
+        case OPT_WIDTH: o.cfg.width = cli_parse_long("width", optarg, 1, 1L << 20); break;
+        case OPT_EPISODES: o.episodes = cli_parse_long("episodes", optarg, 0, 1L << 40); break;
+        case OPT_EVAL_RUNS: o.eval_runs = cli_parse_long("eval-runs", optarg, 1, 1L << 30); break;
+        case OPT_SEED: o.seed = (uint64_t)cli_parse_long("seed", optarg, 0, (1L << 62)); break;
+        case OPT_STEPS: o.cfg.batches_per_task = cli_parse_long("steps-per-task", optarg, 1, 1L << 20); break;
+        case OPT_BATCH: o.cfg.batch = cli_parse_long("batch", optarg, 1, 1L << 20); break;
+        case OPT_INNER_LR: o.cfg.inner_lr = cli_parse_rate("inner-lr", optarg); break;
+        case OPT_LR_PL: o.cfg.lr_plasticity = cli_parse_rate("lr-plasticity", optarg); break;
+        case OPT_THREADS: o.threads = (int)cli_parse_long("threads", optarg, 1, 4096); break;
+        case OPT_PROGRESS: o.progress_every = cli_parse_long("progress-every", optarg, 0, 1L << 40); break;
+        case OPT_ANALYSIS_RUNS: o.analysis_runs = cli_parse_long("analysis-runs", optarg, 0, 1L << 30); break;
+        case OPT_RIDGE:
+            o.ridge = cli_parse_rate("probe-ridge", optarg);
+            if (!(o.ridge > 0))
+                cli_bad_usage("--probe-ridge must be > 0");
+            break;
+        case OPT_HELP: usage(stdout); exit(0);
+        default: usage(stderr); exit(2);
+        }
+    }
+    if (optind < argc)
+        cli_bad_usage("unexpected argument '%s'", argv[optind]);
+    return o;
+}
+
+static void make_dir(const char *dir)
+{
+    if (mkdir(dir, 0777) != 0 && errno != EEXIST) {
+        fprintf(stderr, "flp-compare: cannot create '%s': %s\n", dir, strerror(errno));
+        exit(1);
+    }
+}
+
+static int file_exists(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0;
+}
+
+static sine_config run_config(const options *o, const method *me, int mode)
+{
+    sine_config cfg = o->cfg;
+    cfg.rule = me->rule;
+    cfg.plastic = me->plastic;
+    cfg.order = mode == 0 ? FLP_ORDER_IID : FLP_ORDER_CONTINUAL;
+    return cfg;
+}
+
+/* Train (or resume, or just load) one run, checkpoint it, evaluate and
+ * analyse it. */
+static result run_one(const options *o, const method *me, int mode, flp_episode *ep, run_analysis *a)
+{
+    sine_config cfg = run_config(o, me, mode);
+    char ckpt[4096], tag[128];
+    snprintf(ckpt, sizeof ckpt, "%s/%s-%s.ckpt", o->out, me->file, mode_names[mode]);
+    snprintf(tag, sizeof tag, "%s %s", me->file, mode_names[mode]);
+    sine_model m;
+    CLI_CHECK(sine_model_create(&cfg, o->seed, &m));
+    if (file_exists(ckpt)) {
+        CLI_CHECK(flp_checkpoint_load(ckpt, m.meta, m.sampler));
+        int64_t done;
+        CLI_CHECK(flp_meta_step_count(m.meta, &done));
+        fprintf(stderr, "%s: resumed from %s after %lld meta-steps\n", tag, ckpt, (long long)done);
+        if (done > o->episodes) {
+            fprintf(stderr, "flp-compare: %s holds %lld meta-steps, more than --episodes %ld; "
+                    "use another --out\n", ckpt, (long long)done, o->episodes);
+            exit(1);
+        }
+    }
+    result r;
+    sine_train_opts t = {"flp-compare", tag, o->episodes, o->progress_every, 0, NULL, NULL};
+    double t0 = cli_now();
+    sine_train(&t, &m, ep);
+    r.seconds = cli_now() - t0;
+    sine_save(ckpt, &m);
+    CLI_CHECK(sine_evaluate(&cfg, o->seed, o->eval_runs, m.lt, ep, &r.mean, &r.se));
+    fprintf(stderr, "%s: eval_mse %.6g +- %.3g\n", tag, r.mean, r.se);
+    a->method = me->file;
+    a->legend = me->name;
+    if (o->analysis_runs > 0) {
+        double t1 = cli_now();
+        analysis_run(a, &cfg, &m, o->seed, o->analysis_runs, o->ridge, ep);
+        fprintf(stderr, "%s: analyses of %ld episodes done in %.1f s\n", tag, o->analysis_runs, cli_now() - t1);
+    }
+    sine_model_free(&m);
+    return r;
+}
+
+static void print_table(FILE *f, const result res[N_METHODS][N_MODES])
+{
+    fprintf(f, "%-26s  %-20s  %-20s\n", "method", "i.i.d.", "continual");
+    for (int i = 0; i < N_METHODS; i++) {
+        fprintf(f, "%-26s", methods[i].name);
+        for (int mode = 0; mode < N_MODES; mode++) {
+            char cell[64];
+            snprintf(cell, sizeof cell, "%.4f +- %.4f", res[i][mode].mean, res[i][mode].se);
+            fprintf(f, "  %-20s", cell);
+        }
+        fprintf(f, "\n");
+    }
+}
+
+static void write_csv(const options *o, const result res[N_METHODS][N_MODES])
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/table.csv", o->out);
+    FILE *f = fopen(path, "w");
+    if (!f) {
+        fprintf(stderr, "flp-compare: cannot open '%s': %s\n", path, strerror(errno));
+        exit(1);
+    }
+    fprintf(f, "method,mode,rule,plastic,width,episodes,eval_runs,mse_mean,mse_se,train_seconds\n");
+    for (int i = 0; i < N_METHODS; i++)
+        for (int mode = 0; mode < N_MODES; mode++)
+            fprintf(f, "%s,%s,%s,%d,%lld,%ld,%ld,%.9g,%.9g,%.1f\n", methods[i].file, mode_names[mode],
+                    methods[i].rule == FLP_RULE_GRADIENT ? "gradient" : "oja", methods[i].plastic,
+                    (long long)o->cfg.width, o->episodes, o->eval_runs, res[i][mode].mean, res[i][mode].se,
+                    res[i][mode].seconds);
+    if (fclose(f) != 0) {
+        fprintf(stderr, "flp-compare: writing '%s': %s\n", path, strerror(errno));
+        exit(1);
+    }
+    fprintf(stderr, "table written to %s\n", path);
+}
+
+int main(int argc, char **argv)
+{
+    cli_init("flp-compare", usage);
+    options o = parse_args(argc, argv);
+    if (o.threads > 0)
+        CLI_CHECK(flp_set_num_threads(o.threads));
+    fprintf(stderr, "flp-compare %s: width %lld, %ld episodes of %lldx%lld steps x batch %lld per run, "
+            "%ld eval runs, seed %llu, into %s\n", flp_version(), (long long)o.cfg.width, o.episodes,
+            (long long)SINE_TASKS, (long long)o.cfg.batches_per_task, (long long)o.cfg.batch, o.eval_runs,
+            (unsigned long long)o.seed, o.out);
+    make_dir(o.out);
+    flp_episode *ep;
+    CLI_CHECK(flp_episode_create(&ep));
+    result res[N_METHODS][N_MODES];
+    run_analysis ana[N_MODES * N_METHODS];
+    memset(ana, 0, sizeof ana);
+    for (int mode = 0; mode < N_MODES; mode++)
+        for (int i = 0; i < N_METHODS; i++)
+            res[i][mode] = run_one(&o, &methods[i], mode, ep, &ana[mode * N_METHODS + i]);
+    flp_episode_free(ep);
+    print_table(stdout, res);
+    write_csv(&o, res);
+    if (o.analysis_runs > 0) {
+        static const char *const traced[] = {"flp3", "grad3"}; /* Figure 2C-D: FLP vs gradient */
+        analysis_write(o.out, ana, N_MODES * N_METHODS, traced, 2);
+    }
+    for (int j = 0; j < N_MODES * N_METHODS; j++)
+        analysis_free(&ana[j]);
+    return 0;
+}
