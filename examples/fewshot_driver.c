@@ -7,9 +7,7 @@
  * warnings go to stderr. */
 #include "fewshot_driver.h"
 
-#include <errno.h>
 #include <getopt.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +16,8 @@
 
 #include "cli.h"
 #include "fewshot_model.h"
+#include "mean_se.h"
+#include "train_loop.h"
 
 /* Quick configuration: meta-training and evaluation within 5 minutes on two
  * cores (28x28 images, 4 convolutions of 32 channels, width 128). */
@@ -33,10 +33,6 @@
  * readout and slow hidden layers work. */
 #define QUICK_ALPHA 0.1
 #define QUICK_HIDDEN_MULT 0.01
-
-/* Skipped steps leave the meta-parameters as they were, so a long run of
- * them means every lifetime now diverges: stop instead of idling. */
-#define MAX_CONSECUTIVE_SKIPS 50
 
 typedef struct {
     fewshot_data data;
@@ -137,17 +133,6 @@ static void usage(FILE *f)
         d.lr_feedback, QUICK_LR, d.lr_plasticity, QUICK_EPISODES, QUICK_EVAL);
 }
 
-static const char *const rule_names[] = {
-    [FLP_RULE_OJA] = "oja", [FLP_RULE_HEBB] = "hebb", [FLP_RULE_GRADIENT] = "gradient"};
-
-static flp_rule_kind parse_rule(const char *arg)
-{
-    for (int k = 0; k < (int)(sizeof rule_names / sizeof rule_names[0]); k++)
-        if (strcmp(arg, rule_names[k]) == 0)
-            return (flp_rule_kind)k;
-    cli_bad_usage("--rule is oja, hebb or gradient, not '%s'", arg);
-}
-
 enum {
     OPT_TRAIN_DIR = 256, OPT_TEST_DIR, OPT_TRAIN_ALPHABETS, OPT_DATA, OPT_EVAL_SPLIT, OPT_WAYS, OPT_SHOTS,
     OPT_QUERY, OPT_MODE, OPT_RULE, OPT_PLASTIC, OPT_SIZE, OPT_CHANNELS, OPT_CONV, OPT_WIDTH, OPT_DEPTH,
@@ -234,7 +219,7 @@ static void parse_option(options *o, int c, const char *arg)
             cli_bad_usage("--mode is iid or continual, not '%s'", arg);
         cfg->order = strcmp(arg, "iid") ? FLP_ORDER_CONTINUAL : FLP_ORDER_IID;
         break;
-    case OPT_RULE: cfg->rule = parse_rule(arg); break;
+    case OPT_RULE: cfg->rule = cli_parse_rule(arg); break;
     case OPT_PLASTIC: cfg->plastic = (int)cli_parse_long("plastic", arg, 0, 1000); break;
     case OPT_SIZE: cfg->size = cli_parse_long("size", arg, 1, 1024); break;
     case OPT_CHANNELS: cfg->channels = cli_parse_long("channels", arg, 1, 1L << 16); break;
@@ -368,68 +353,18 @@ static void evaluate(const options *o, const data_sets *d, fewshot_model *m, flp
 {
     flp_sampler *s;
     create_sampler(o, d, &s);
-    double sum = 0, sumsq = 0;
+    mean_se acc = {0};
     for (long r = 0; r < o->eval_episodes; r++) {
         double err;
         CLI_CHECK(flp_sampler_next(s, FLP_SPLIT_EVAL, ep));
         CLI_CHECK(fewshot_query_error(m, ep, &err));
-        sum += err;
-        sumsq += err * err;
+        mean_se_add(&acc, err);
     }
     flp_sampler_free(s);
-    long n = o->eval_episodes;
-    *mean = sum / (double)n;
-    double var = n > 1 ? (sumsq - sum * sum / (double)n) / (double)(n - 1) : 0;
-    *se = sqrt(var > 0 ? var : 0) / sqrt((double)n);
+    mean_se_get(&acc, mean, se);
 }
 
 /* ---- training ------------------------------------------------------------------- */
-
-typedef struct {
-    double t_start, t_last;      /* run start, last progress line */
-    long first, last_episode;    /* first episode of this run, episode at last line */
-    double window_loss, window_err; /* finite steps since the last line */
-    long window_n, nonfinite, consecutive;
-} progress;
-
-static void report_progress(progress *p, long episode, long total)
-{
-    double t = cli_now(), per_step = (t - p->t_last) / (double)(episode - p->last_episode);
-    double rate_all = (t - p->t_start) / (double)(episode - p->first);
-    char eta[32];
-    cli_format_duration(rate_all * (double)(total - episode), eta, sizeof eta);
-    double n = p->window_n ? (double)p->window_n : NAN;
-    fprintf(stderr, "episode %ld/%ld  meta_loss %.4g  train_error %.1f%% (running means)  %.3f s/step  ETA %s\n",
-            episode, total, p->window_loss / n, p->window_err / n, per_step, eta);
-    p->t_last = t;
-    p->last_episode = episode;
-    p->window_loss = p->window_err = 0;
-    p->window_n = 0;
-}
-
-/* One meta-step; a non-finite lifetime is reported and the step skipped.
- * Returns the loss or NaN. */
-static float train_step(const options *o, fewshot_model *m, flp_sampler *s, flp_episode *ep, progress *p,
-                        long episode)
-{
-    float loss;
-    CLI_CHECK(flp_sampler_next(s, FLP_SPLIT_TRAIN, ep));
-    flp_status st = flp_meta_train_step(m->meta, m->lt, ep, &loss);
-    if (st == FLP_ERR_NONFINITE) {
-        if (p->nonfinite++ < 10)
-            fprintf(stderr, "%s: episode %ld: step skipped: %s\n", o->prog, episode, flp_last_error());
-        if (++p->consecutive >= MAX_CONSECUTIVE_SKIPS) {
-            fprintf(stderr, "%s: %d steps in a row skipped for non-finite values; stopping (lower --alpha "
-                    "or the learning rates)\n", o->prog, MAX_CONSECUTIVE_SKIPS);
-            exit(1);
-        }
-        return NAN;
-    }
-    if (st != FLP_OK)
-        cli_die_flp("flp_meta_train_step");
-    p->consecutive = 0;
-    return loss;
-}
 
 static void save_checkpoint(const options *o, const fewshot_model *m, flp_sampler *s)
 {
@@ -437,51 +372,54 @@ static void save_checkpoint(const options *o, const fewshot_model *m, flp_sample
     fprintf(stderr, "%s: checkpoint written to %s\n", o->prog, o->save);
 }
 
+/* A meta-step: one episode, and the % training error at its lifetime's end. */
+typedef struct {
+    const options *o;
+    fewshot_model *m;
+    flp_sampler *s;
+    flp_episode *ep;
+} trainer;
+
+static flp_status train_step(void *ctx, long step, float *loss, double *err, const char **why)
+{
+    trainer *t = ctx;
+    (void)step;
+    flp_status st = train_single_episode(t->m->meta, t->m->lt, t->s, t->ep, loss, why);
+    if (st == FLP_OK)
+        CLI_CHECK(fewshot_final_error(t->m, t->ep, err));
+    return st;
+}
+
+static void progress_line(void *ctx, const train_window *w)
+{
+    (void)ctx;
+    fprintf(stderr, "episode %ld/%ld  meta_loss %.4g  train_error %.1f%% (running means)  %.3f s/step  ETA %s\n",
+            w->step, w->total, w->loss, w->err, w->per_step, w->eta);
+}
+
+static void save_trained(void *ctx)
+{
+    const trainer *t = ctx;
+    save_checkpoint(t->o, t->m, t->s);
+}
+
 /* Returns 1 if the last episode's checkpoint was already written. */
 static int train(const options *o, fewshot_model *m, flp_sampler *s, flp_episode *ep, FILE *log)
 {
-    int saved = 0;
     int64_t done;
     CLI_CHECK(flp_meta_step_count(m->meta, &done));
-    progress p = {cli_now(), cli_now(), (long)done, (long)done, 0, 0, 0, 0, 0};
-    for (long e = (long)done; e < o->episodes; e++) {
-        float loss = train_step(o, m, s, ep, &p, e + 1);
-        double err = NAN;
-        if (isfinite(loss))
-            CLI_CHECK(fewshot_final_error(m, ep, &err));
-        if (isfinite(loss)) {
-            p.window_loss += loss;
-            p.window_err += err;
-            p.window_n++;
-        }
-        if (log)
-            fprintf(log, "%ld,%.9g,%.1f,%.3f\n", e + 1, (double)loss, err, cli_now() - p.t_start);
-        int due = o->progress_every > 0 ? (e + 1) % o->progress_every == 0 : cli_now() - p.t_last >= 10;
-        if (due || e + 1 == o->episodes)
-            report_progress(&p, e + 1, o->episodes);
-        saved = o->save && o->save_every > 0 && (e + 1) % o->save_every == 0;
-        if (saved)
-            save_checkpoint(o, m, s);
-    }
-    if (p.nonfinite)
-        fprintf(stderr, "%s: %ld of %ld steps skipped for non-finite values\n", o->prog, p.nonfinite,
-                o->episodes - (long)done);
-    return saved;
+    trainer t = {o, m, s, ep};
+    train_loop loop = {o->prog, "episode", "lower --alpha or the learning rates", 1, o->episodes,
+                       o->progress_every, o->save ? o->save_every : 0, log, 1, train_step,
+                       "flp_meta_train_step", progress_line, save_trained, &t};
+    return train_loop_run(&loop, (long)done);
 }
 
 static FILE *open_log(const options *o)
 {
     if (!o->log)
         return NULL;
-    FILE *f = fopen(o->log, o->load ? "a" : "w");
-    if (!f) {
-        fprintf(stderr, "%s: cannot open log '%s': %s\n", o->prog, o->log, strerror(errno));
-        exit(1);
-    }
-    fseek(f, 0, SEEK_END); /* where "a" starts is implementation-defined */
-    if (ftell(f) == 0)
-        fprintf(f, "episode,meta_loss,train_error_pct,seconds\n");
-    return f;
+    return train_open_log(o->log, o->load != NULL, "episode,meta_loss,train_error_pct,seconds");
 }
 
 static void describe(const options *o)
@@ -491,7 +429,7 @@ static void describe(const options *o)
             "plastic; %lldx%lldx%lld images, %d conv layers of %lld channels, %d hidden of width %lld; "
             "%ld episodes, %ld eval episodes, seed %llu\n",
             o->prog, flp_version(), (long long)c->ways, (long long)c->shots,
-            c->order == FLP_ORDER_IID ? "iid" : "continual", (long long)c->query, rule_names[c->rule], c->plastic,
+            c->order == FLP_ORDER_IID ? "iid" : "continual", (long long)c->query, cli_rule_name(c->rule), c->plastic,
             (long long)c->channels_in, (long long)c->size, (long long)c->size, c->conv_layers,
             (long long)c->channels, c->depth, (long long)c->width, o->episodes, o->eval_episodes,
             (unsigned long long)o->seed);
@@ -528,10 +466,8 @@ int fewshot_main(int argc, char **argv, fewshot_data data)
 
     FILE *log = open_log(&o);
     int saved = train(&o, &m, sampler, ep, log);
-    if (log && fclose(log) != 0) {
-        fprintf(stderr, "%s: writing log '%s': %s\n", o.prog, o.log, strerror(errno));
+    if (log && train_close_log(log, o.log))
         return 1;
-    }
     if (o.save && !saved)
         save_checkpoint(&o, &m, sampler);
 

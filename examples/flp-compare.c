@@ -22,7 +22,7 @@
 #include "cli.h"
 #include "compare_analysis.h"
 #include "sine_model.h"
-#include "sine_train.h"
+#include "train_loop.h"
 
 /* A reduced budget that fits about 40 minutes on one loaded core. */
 #define DEFAULT_WIDTH 32
@@ -182,6 +182,41 @@ static sine_config run_config(const options *o, const method *me, int mode)
     return cfg;
 }
 
+/* flp-compare's meta-steps: one episode each, progress lines tagged with
+ * the run. */
+typedef struct {
+    const sine_model *m;
+    flp_episode *ep;
+    const char *tag;
+} trainer;
+
+static flp_status train_step(void *ctx, long step, float *loss, double *err, const char **why)
+{
+    trainer *t = ctx;
+    (void)step;
+    (void)err;
+    return train_single_episode(t->m->meta, t->m->lt, t->m->sampler, t->ep, loss, why);
+}
+
+static void progress_line(void *ctx, const train_window *w)
+{
+    const trainer *t = ctx;
+    fprintf(stderr, "%s: episode %ld/%ld  meta_loss %.4g (running mean)  %.2f s/step  ETA %s\n", t->tag,
+            w->step, w->total, w->loss, w->per_step, w->eta);
+}
+
+/* Meta-train m from its step count up to --episodes. */
+static void train(const options *o, const sine_model *m, flp_episode *ep, const char *tag)
+{
+    int64_t done;
+    CLI_CHECK(flp_meta_step_count(m->meta, &done));
+    trainer t = {m, ep, tag};
+    train_loop loop = {"flp-compare", "episode", "lower the learning rates, e.g. --lr-plasticity", 1,
+                       o->episodes, o->progress_every, 0, NULL, 0, train_step, "flp_meta_train_step",
+                       progress_line, NULL, &t};
+    train_loop_run(&loop, (long)done);
+}
+
 /* Train (or resume, or just load) one run, checkpoint it, evaluate and
  * analyse it. */
 static result run_one(const options *o, const method *me, int mode, flp_episode *ep, run_analysis *a)
@@ -204,11 +239,11 @@ static result run_one(const options *o, const method *me, int mode, flp_episode 
         }
     }
     result r;
-    sine_train_opts t = {"flp-compare", tag, o->episodes, o->progress_every, 0, NULL, NULL};
     double t0 = cli_now();
-    sine_train(&t, &m, ep);
+    train(o, &m, ep, tag);
     r.seconds = cli_now() - t0;
-    sine_save(ckpt, &m);
+    CLI_CHECK(flp_checkpoint_save(ckpt, m.meta, m.sampler));
+    fprintf(stderr, "checkpoint written to %s\n", ckpt);
     CLI_CHECK(sine_evaluate(&cfg, o->seed, o->eval_runs, m.lt, ep, &r.mean, &r.se));
     fprintf(stderr, "%s: eval_mse %.6g +- %.3g\n", tag, r.mean, r.se);
     a->method = me->file;

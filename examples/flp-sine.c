@@ -6,9 +6,7 @@
  * evaluation sinusoid sets of the query MSE after a lifetime, with its
  * standard error. Progress and warnings go to stderr. Exit status: 0 done,
  * 1 library or I/O error, 2 bad command line. */
-#include <errno.h>
 #include <getopt.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,16 +17,13 @@
 #include "ranks.h"
 #include "shared_step.h"
 #include "sine_model.h"
+#include "train_loop.h"
 
 /* Quick configuration: meta-trains and evaluates in a few minutes on two
  * cores, and still shows meta-learning at work. */
 #define QUICK_WIDTH 64
 #define QUICK_EPISODES 500
 #define QUICK_EVAL_RUNS 10
-
-/* Skipped steps leave the meta-parameters as they were, so a long run of
- * them means every lifetime now diverges: stop instead of idling. */
-#define MAX_CONSECUTIVE_SKIPS 50
 
 typedef struct {
     sine_config cfg;
@@ -100,18 +95,7 @@ static void usage(FILE *f)
         d.inner_lr, (long long)d.width, QUICK_WIDTH, d.depth, QUICK_EPISODES, QUICK_EVAL_RUNS,
         (long long)d.batches_per_task, (long long)d.batch, d.lr_weights, d.lr_feedback,
         d.lr_plasticity, d.lr_strength, QUICK_WIDTH, QUICK_EPISODES, QUICK_EVAL_RUNS,
-        MAX_CONSECUTIVE_SKIPS);
-}
-
-static const char *const rule_names[] = {
-    [FLP_RULE_OJA] = "oja", [FLP_RULE_HEBB] = "hebb", [FLP_RULE_GRADIENT] = "gradient"};
-
-static flp_rule_kind parse_rule(const char *arg)
-{
-    for (int k = 0; k < (int)(sizeof rule_names / sizeof rule_names[0]); k++)
-        if (strcmp(arg, rule_names[k]) == 0)
-            return (flp_rule_kind)k;
-    cli_bad_usage("--rule is oja, hebb or gradient, not '%s'", arg);
+        TRAIN_MAX_CONSECUTIVE_SKIPS);
 }
 
 enum {
@@ -160,7 +144,7 @@ static void parse_option(options *o, int c, const char *arg)
         cfg->order = strcmp(arg, "iid") ? FLP_ORDER_CONTINUAL : FLP_ORDER_IID;
         break;
     case OPT_RULE:
-        cfg->rule = parse_rule(arg);
+        cfg->rule = cli_parse_rule(arg);
         break;
     case OPT_PLASTIC: cfg->plastic = (int)cli_parse_long("plastic", arg, 0, 1000); break;
     case OPT_WIDTH: cfg->width = cli_parse_long("width", arg, 1, 1L << 20); break;
@@ -229,28 +213,6 @@ static void evaluate(const options *o, flp_lifetime *lt, flp_episode *ep, double
 
 /* ---- training ------------------------------------------------------------------- */
 
-typedef struct {
-    double t_start, t_last;      /* run start, last progress line */
-    long first, last_episode;    /* first episode of this run, episode at last line */
-    double window_loss;          /* finite losses since the last line */
-    long window_n, nonfinite, consecutive;
-} progress;
-
-static void report_progress(const options *o, progress *p, long step, long total)
-{
-    double t = cli_now(), per_step = (t - p->t_last) / (double)(step - p->last_episode);
-    double rate_all = (t - p->t_start) / (double)(step - p->first);
-    char eta[32];
-    cli_format_duration(rate_all * (double)(total - step), eta, sizeof eta);
-    fprintf(stderr, "meta-step %ld/%ld  meta_loss %.4g (running mean)  %.2f s/step  %.1f episodes/s  "
-            "ETA %s\n", step, total, p->window_n ? p->window_loss / (double)p->window_n : NAN, per_step,
-            (double)o->meta_batch / per_step, eta);
-    p->t_last = t;
-    p->last_episode = step;
-    p->window_loss = 0;
-    p->window_n = 0;
-}
-
 static void save_checkpoint(const options *o, const sine_model *m)
 {
     if (o->who.rank != 0)
@@ -259,77 +221,74 @@ static void save_checkpoint(const options *o, const sine_model *m)
     fprintf(stderr, "checkpoint written to %s\n", o->save);
 }
 
+/* What a meta-step needs: the meta-batch's episodes and losses. */
+typedef struct {
+    const options *o;
+    const sine_model *m;
+    shared_step ss;
+    flp_episode **eps;
+    float *losses;
+} trainer;
+
 /* One meta-step on a meta-batch of fresh episodes (every rank draws all of
  * them, so the task stream is the same for any rank count); a non-finite
- * meta-gradient or lifetime is reported and the step skipped on every rank
- * (the optimizer never applies it). Returns the mean loss or NaN. */
-static float train_step(const options *o, const sine_model *m, shared_step *ss, flp_episode **eps,
-                        float *losses, progress *p, long step)
+ * meta-gradient or lifetime skips the step on every rank (the optimizer
+ * never applies it). The loss is the meta-batch's mean. */
+static flp_status train_step(void *ctx, long step, float *loss, double *err, const char **why)
 {
-    for (int i = 0; i < o->meta_batch; i++)
-        CLI_CHECK(flp_sampler_next(m->sampler, FLP_SPLIT_TRAIN, eps[i]));
-    flp_status st = shared_step_run(ss, eps, losses);
-    if (st == FLP_ERR_NONFINITE) {
-        if (p->nonfinite++ < 10 && o->who.rank == 0)
-            fprintf(stderr, "flp-sine: meta-step %ld: step skipped: %s\n", step, ss->why);
-        if (++p->consecutive >= MAX_CONSECUTIVE_SKIPS) {
-            if (o->who.rank == 0)
-                fprintf(stderr, "flp-sine: %d steps in a row skipped for non-finite values; stopping "
-                        "(lower the learning rates, e.g. --lr-plasticity)\n", MAX_CONSECUTIVE_SKIPS);
-            exit(1);
-        }
-        return NAN;
-    }
+    trainer *t = ctx;
+    (void)step;
+    (void)err;
+    for (int i = 0; i < t->o->meta_batch; i++)
+        CLI_CHECK(flp_sampler_next(t->m->sampler, FLP_SPLIT_TRAIN, t->eps[i]));
+    flp_status st = shared_step_run(&t->ss, t->eps, t->losses);
+    *why = t->ss.why;
     if (st != FLP_OK)
-        cli_die_flp("a meta-step");
-    p->consecutive = 0;
+        return st;
     double sum = 0;
-    for (int i = 0; i < o->meta_batch; i++)
-        sum += losses[i];
-    return (float)(sum / o->meta_batch);
+    for (int i = 0; i < t->o->meta_batch; i++)
+        sum += t->losses[i];
+    *loss = (float)(sum / t->o->meta_batch);
+    return FLP_OK;
+}
+
+static void progress_line(void *ctx, const train_window *w)
+{
+    const trainer *t = ctx;
+    fprintf(stderr, "meta-step %ld/%ld  meta_loss %.4g (running mean)  %.2f s/step  %.1f episodes/s  "
+            "ETA %s\n", w->step, w->total, w->loss, w->per_step, (double)t->o->meta_batch / w->per_step, w->eta);
+}
+
+static void save_trained(void *ctx)
+{
+    const trainer *t = ctx;
+    save_checkpoint(t->o, t->m);
 }
 
 /* Returns 1 if the last meta-step's checkpoint was already written. */
 static int train(const options *o, const sine_model *m, flp_batch *batch, FILE *log)
 {
-    int saved = 0;
     int64_t done;
     CLI_CHECK(flp_meta_step_count(m->meta, &done));
-    shared_step ss;
-    CLI_CHECK(shared_step_create(m->meta, batch, o->who, o->meta_batch, &ss));
-    flp_episode **eps = calloc((size_t)o->meta_batch, sizeof *eps);
-    float *losses = calloc((size_t)o->meta_batch, sizeof *losses);
-    if (eps == NULL || losses == NULL) {
+    trainer t = {o, m, {0}, NULL, NULL};
+    CLI_CHECK(shared_step_create(m->meta, batch, o->who, o->meta_batch, &t.ss));
+    t.eps = calloc((size_t)o->meta_batch, sizeof *t.eps);
+    t.losses = calloc((size_t)o->meta_batch, sizeof *t.losses);
+    if (t.eps == NULL || t.losses == NULL) {
         fprintf(stderr, "flp-sine: out of memory for a meta-batch of %d\n", o->meta_batch);
         exit(1);
     }
     for (int i = 0; i < o->meta_batch; i++)
-        CLI_CHECK(flp_episode_create(&eps[i]));
-    progress p = {cli_now(), cli_now(), (long)done, (long)done, 0, 0, 0, 0};
-    int talk = o->who.rank == 0;
-    for (long e = (long)done; e < o->episodes; e++) {
-        float loss = train_step(o, m, &ss, eps, losses, &p, e + 1);
-        if (isfinite(loss)) {
-            p.window_loss += loss;
-            p.window_n++;
-        }
-        if (log)
-            fprintf(log, "%ld,%.9g,%.3f\n", e + 1, (double)loss, cli_now() - p.t_start);
-        int due = o->progress_every > 0 ? (e + 1) % o->progress_every == 0 : cli_now() - p.t_last >= 10;
-        if (talk && (due || e + 1 == o->episodes))
-            report_progress(o, &p, e + 1, o->episodes);
-        saved = o->save && o->save_every > 0 && (e + 1) % o->save_every == 0;
-        if (saved)
-            save_checkpoint(o, m);
-    }
-    if (p.nonfinite && talk)
-        fprintf(stderr, "flp-sine: %ld of %ld steps skipped for non-finite values\n", p.nonfinite,
-                o->episodes - (long)done);
+        CLI_CHECK(flp_episode_create(&t.eps[i]));
+    train_loop loop = {"flp-sine", "meta-step", "lower the learning rates, e.g. --lr-plasticity",
+                       o->who.rank == 0, o->episodes, o->progress_every, o->save ? o->save_every : 0,
+                       log, 0, train_step, "a meta-step", progress_line, save_trained, &t};
+    int saved = train_loop_run(&loop, (long)done);
     for (int i = 0; i < o->meta_batch; i++)
-        flp_episode_free(eps[i]);
-    free(eps);
-    free(losses);
-    shared_step_free(&ss);
+        flp_episode_free(t.eps[i]);
+    free(t.eps);
+    free(t.losses);
+    shared_step_free(&t.ss);
     return saved;
 }
 
@@ -337,15 +296,7 @@ static FILE *open_log(const options *o)
 {
     if (!o->log || o->who.rank != 0)
         return NULL;
-    FILE *f = fopen(o->log, o->load ? "a" : "w");
-    if (!f) {
-        fprintf(stderr, "flp-sine: cannot open log '%s': %s\n", o->log, strerror(errno));
-        exit(1);
-    }
-    fseek(f, 0, SEEK_END); /* where "a" starts is implementation-defined */
-    if (ftell(f) == 0)
-        fprintf(f, "episode,meta_loss,seconds\n");
-    return f;
+    return train_open_log(o->log, o->load != NULL, "episode,meta_loss,seconds");
 }
 
 static void describe(const options *o)
@@ -356,7 +307,7 @@ static void describe(const options *o)
             "%ld meta-steps of %d episodes of %lldx%lld steps x batch %lld, %ld eval runs, seed %llu; "
             "%d threads x %d ranks (%s)\n",
             flp_version(), o->cfg.order == FLP_ORDER_IID ? "iid" : "continual",
-            rule_names[o->cfg.rule], o->cfg.plastic, (long long)o->cfg.width,
+            cli_rule_name(o->cfg.rule), o->cfg.plastic, (long long)o->cfg.width,
             o->cfg.depth, o->episodes, o->meta_batch, (long long)SINE_TASKS,
             (long long)o->cfg.batches_per_task, (long long)o->cfg.batch, o->eval_runs,
             (unsigned long long)o->seed, threads, o->who.size, ranks_transport());
@@ -412,10 +363,8 @@ int main(int argc, char **argv)
     flp_batch *batch = make_batch(&o, &m);
     int saved = train(&o, &m, batch, log);
     flp_batch_free(batch);
-    if (log && fclose(log) != 0) {
-        fprintf(stderr, "flp-sine: writing log '%s': %s\n", o.log, strerror(errno));
+    if (log && train_close_log(log, o.log))
         return 1;
-    }
     if (o.save && !saved)
         save_checkpoint(&o, &m);
 

@@ -1,8 +1,9 @@
 /* sine_model.c - see sine_model.h. */
 #include "sine_model.h"
 
-#include <math.h>
 #include <string.h>
+
+#include "mean_se.h"
 
 #define TRY(expr)                       \
     do {                                \
@@ -116,17 +117,14 @@ void sine_model_free(sine_model *m)
     memset(m, 0, sizeof *m);
 }
 
-/* Sum and sum of squares of the query losses of `runs` episodes of s. */
-static flp_status eval_losses(flp_sampler *s, long runs, flp_lifetime *lt, flp_episode *ep, double *sum,
-                              double *sumsq)
+/* The query losses of `runs` episodes of s. */
+static flp_status eval_losses(flp_sampler *s, long runs, flp_lifetime *lt, flp_episode *ep, mean_se *acc)
 {
-    *sum = *sumsq = 0;
     for (long r = 0; r < runs; r++) {
         float loss;
         TRY(flp_sampler_next(s, FLP_SPLIT_EVAL, ep));
         TRY(flp_lifetime_run(lt, ep, 0, &loss));
-        *sum += loss;
-        *sumsq += (double)loss * loss;
+        mean_se_add(acc, loss);
     }
     return FLP_OK;
 }
@@ -135,13 +133,11 @@ flp_status sine_evaluate(const sine_config *cfg, uint64_t seed, long runs, flp_l
                          double *mean, double *se)
 {
     flp_sampler *s;
-    double sum, sumsq;
+    mean_se acc = {0};
     TRY(sine_sampler_create(cfg, seed, &s));
-    flp_status st = eval_losses(s, runs, lt, ep, &sum, &sumsq);
+    flp_status st = eval_losses(s, runs, lt, ep, &acc);
     flp_sampler_free(s);
     TRY(st);
-    *mean = sum / (double)runs;
-    double var = runs > 1 ? (sumsq - sum * sum / (double)runs) / (double)(runs - 1) : 0;
-    *se = sqrt(var > 0 ? var : 0) / sqrt((double)runs);
+    mean_se_get(&acc, mean, se);
     return FLP_OK;
 }
