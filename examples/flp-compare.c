@@ -22,6 +22,7 @@
 #include "cli.h"
 #include "compare_analysis.h"
 #include "sine_model.h"
+#include "sine_options.h"
 #include "train_loop.h"
 
 /* A reduced budget that fits about 40 minutes on one loaded core. */
@@ -96,20 +97,20 @@ static void usage(FILE *f)
 }
 
 enum {
-    OPT_OUT = 256, OPT_WIDTH, OPT_EPISODES, OPT_EVAL_RUNS, OPT_SEED, OPT_STEPS, OPT_BATCH, OPT_INNER_LR,
-    OPT_LR_PL, OPT_THREADS, OPT_PROGRESS, OPT_ANALYSIS_RUNS, OPT_RIDGE, OPT_HELP
+    OPT_OUT = 256, OPT_EPISODES, OPT_EVAL_RUNS, OPT_SEED, OPT_THREADS, OPT_PROGRESS, OPT_ANALYSIS_RUNS,
+    OPT_RIDGE, OPT_HELP
 };
 
 static const struct option long_options[] = {
     {"out", required_argument, NULL, OPT_OUT},
-    {"width", required_argument, NULL, OPT_WIDTH},
+    {"width", required_argument, NULL, SINE_OPTION},
     {"episodes", required_argument, NULL, OPT_EPISODES},
     {"eval-runs", required_argument, NULL, OPT_EVAL_RUNS},
     {"seed", required_argument, NULL, OPT_SEED},
-    {"steps-per-task", required_argument, NULL, OPT_STEPS},
-    {"batch", required_argument, NULL, OPT_BATCH},
-    {"inner-lr", required_argument, NULL, OPT_INNER_LR},
-    {"lr-plasticity", required_argument, NULL, OPT_LR_PL},
+    {"steps-per-task", required_argument, NULL, SINE_OPTION},
+    {"batch", required_argument, NULL, SINE_OPTION},
+    {"inner-lr", required_argument, NULL, SINE_OPTION},
+    {"lr-plasticity", required_argument, NULL, SINE_OPTION},
     {"threads", required_argument, NULL, OPT_THREADS},
     {"progress-every", required_argument, NULL, OPT_PROGRESS},
     {"analysis-runs", required_argument, NULL, OPT_ANALYSIS_RUNS},
@@ -130,18 +131,14 @@ static options parse_args(int argc, char **argv)
     o.ridge = 1e-4;
     o.seed = 1;
     o.out = "flp-compare-out";
-    int c;
-    while ((c = getopt_long(argc, argv, "", long_options, NULL)) != -1) {
+    int c, idx = 0;
+    while ((c = getopt_long(argc, argv, "", long_options, &idx)) != -1) {
         switch (c) {
+        case SINE_OPTION: sine_option_parse(&o.cfg, long_options[idx].name, optarg); break;
         case OPT_OUT: o.out = optarg; break;
-        case OPT_WIDTH: o.cfg.width = cli_parse_long("width", optarg, 1, 1L << 20); break;
         case OPT_EPISODES: o.episodes = cli_parse_long("episodes", optarg, 0, 1L << 40); break;
         case OPT_EVAL_RUNS: o.eval_runs = cli_parse_long("eval-runs", optarg, 1, 1L << 30); break;
         case OPT_SEED: o.seed = (uint64_t)cli_parse_long("seed", optarg, 0, (1L << 62)); break;
-        case OPT_STEPS: o.cfg.batches_per_task = cli_parse_long("steps-per-task", optarg, 1, 1L << 20); break;
-        case OPT_BATCH: o.cfg.batch = cli_parse_long("batch", optarg, 1, 1L << 20); break;
-        case OPT_INNER_LR: o.cfg.inner_lr = cli_parse_rate("inner-lr", optarg); break;
-        case OPT_LR_PL: o.cfg.lr_plasticity = cli_parse_rate("lr-plasticity", optarg); break;
         case OPT_THREADS: o.threads = (int)cli_parse_long("threads", optarg, 1, 4096); break;
         case OPT_PROGRESS: o.progress_every = cli_parse_long("progress-every", optarg, 0, 1L << 40); break;
         case OPT_ANALYSIS_RUNS: o.analysis_runs = cli_parse_long("analysis-runs", optarg, 0, 1L << 30); break;

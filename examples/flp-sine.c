@@ -17,6 +17,7 @@
 #include "ranks.h"
 #include "shared_step.h"
 #include "sine_model.h"
+#include "sine_options.h"
 #include "train_loop.h"
 
 /* Quick configuration: meta-trains and evaluates in a few minutes on two
@@ -99,18 +100,16 @@ static void usage(FILE *f)
 }
 
 enum {
-    OPT_MODE = 256, OPT_RULE, OPT_PLASTIC, OPT_WIDTH, OPT_DEPTH, OPT_EPISODES, OPT_EVAL_RUNS,
-    OPT_SEED, OPT_THREADS, OPT_SAVE, OPT_SAVE_EVERY, OPT_LOAD, OPT_LOG, OPT_MEMORY, OPT_STEPS,
-    OPT_BATCH, OPT_PROGRESS, OPT_LR_W, OPT_LR_FB, OPT_LR_PL, OPT_LR_ST, OPT_QUICK, OPT_HELP,
-    OPT_INNER_LR, OPT_META_BATCH
+    OPT_EPISODES = 256, OPT_EVAL_RUNS, OPT_SEED, OPT_THREADS, OPT_SAVE, OPT_SAVE_EVERY, OPT_LOAD, OPT_LOG,
+    OPT_PROGRESS, OPT_QUICK, OPT_HELP, OPT_META_BATCH
 };
 
 static const struct option long_options[] = {
-    {"mode", required_argument, NULL, OPT_MODE},
-    {"rule", required_argument, NULL, OPT_RULE},
-    {"plastic", required_argument, NULL, OPT_PLASTIC},
-    {"width", required_argument, NULL, OPT_WIDTH},
-    {"depth", required_argument, NULL, OPT_DEPTH},
+    {"mode", required_argument, NULL, SINE_OPTION},
+    {"rule", required_argument, NULL, SINE_OPTION},
+    {"plastic", required_argument, NULL, SINE_OPTION},
+    {"width", required_argument, NULL, SINE_OPTION},
+    {"depth", required_argument, NULL, SINE_OPTION},
     {"episodes", required_argument, NULL, OPT_EPISODES},
     {"eval-runs", required_argument, NULL, OPT_EVAL_RUNS},
     {"seed", required_argument, NULL, OPT_SEED},
@@ -119,36 +118,25 @@ static const struct option long_options[] = {
     {"save-every", required_argument, NULL, OPT_SAVE_EVERY},
     {"load", required_argument, NULL, OPT_LOAD},
     {"log", required_argument, NULL, OPT_LOG},
-    {"memory-mib", required_argument, NULL, OPT_MEMORY},
-    {"steps-per-task", required_argument, NULL, OPT_STEPS},
-    {"batch", required_argument, NULL, OPT_BATCH},
+    {"memory-mib", required_argument, NULL, SINE_OPTION},
+    {"steps-per-task", required_argument, NULL, SINE_OPTION},
+    {"batch", required_argument, NULL, SINE_OPTION},
     {"progress-every", required_argument, NULL, OPT_PROGRESS},
-    {"lr-weights", required_argument, NULL, OPT_LR_W},
-    {"lr-feedback", required_argument, NULL, OPT_LR_FB},
-    {"lr-plasticity", required_argument, NULL, OPT_LR_PL},
-    {"inner-lr", required_argument, NULL, OPT_INNER_LR},
-    {"lr-strength", required_argument, NULL, OPT_LR_ST},
+    {"lr-weights", required_argument, NULL, SINE_OPTION},
+    {"lr-feedback", required_argument, NULL, SINE_OPTION},
+    {"lr-plasticity", required_argument, NULL, SINE_OPTION},
+    {"inner-lr", required_argument, NULL, SINE_OPTION},
+    {"lr-strength", required_argument, NULL, SINE_OPTION},
     {"meta-batch", required_argument, NULL, OPT_META_BATCH},
     {"quick", no_argument, NULL, OPT_QUICK},
     {"help", no_argument, NULL, OPT_HELP},
     {NULL, 0, NULL, 0},
 };
 
-static void parse_option(options *o, int c, const char *arg)
+static void parse_option(options *o, int c, const char *name, const char *arg)
 {
-    sine_config *cfg = &o->cfg;
     switch (c) {
-    case OPT_MODE:
-        if (strcmp(arg, "iid") && strcmp(arg, "continual"))
-            cli_bad_usage("--mode is iid or continual, not '%s'", arg);
-        cfg->order = strcmp(arg, "iid") ? FLP_ORDER_CONTINUAL : FLP_ORDER_IID;
-        break;
-    case OPT_RULE:
-        cfg->rule = cli_parse_rule(arg);
-        break;
-    case OPT_PLASTIC: cfg->plastic = (int)cli_parse_long("plastic", arg, 0, 1000); break;
-    case OPT_WIDTH: cfg->width = cli_parse_long("width", arg, 1, 1L << 20); break;
-    case OPT_DEPTH: cfg->depth = (int)cli_parse_long("depth", arg, 0, 1000); break;
+    case SINE_OPTION: sine_option_parse(&o->cfg, name, arg); break;
     case OPT_EPISODES: o->episodes = cli_parse_long("episodes", arg, 0, 1L << 40); break;
     case OPT_EVAL_RUNS: o->eval_runs = cli_parse_long("eval-runs", arg, 1, 1L << 30); break;
     case OPT_SEED: o->seed = (uint64_t)cli_parse_long("seed", arg, 0, (1L << 62)); break;
@@ -158,15 +146,7 @@ static void parse_option(options *o, int c, const char *arg)
     case OPT_SAVE_EVERY: o->save_every = cli_parse_long("save-every", arg, 0, 1L << 40); break;
     case OPT_LOAD: o->load = arg; break;
     case OPT_LOG: o->log = arg; break;
-    case OPT_MEMORY: cfg->memory_mib = (double)cli_parse_long("memory-mib", arg, 0, 1L << 30); break;
-    case OPT_STEPS: cfg->batches_per_task = cli_parse_long("steps-per-task", arg, 1, 1L << 20); break;
-    case OPT_BATCH: cfg->batch = cli_parse_long("batch", arg, 1, 1L << 20); break;
     case OPT_PROGRESS: o->progress_every = cli_parse_long("progress-every", arg, 0, 1L << 40); break;
-    case OPT_LR_W: cfg->lr_weights = cli_parse_rate("lr-weights", arg); break;
-    case OPT_LR_FB: cfg->lr_feedback = cli_parse_rate("lr-feedback", arg); break;
-    case OPT_LR_PL: cfg->lr_plasticity = cli_parse_rate("lr-plasticity", arg); break;
-    case OPT_INNER_LR: cfg->inner_lr = cli_parse_rate("inner-lr", arg); break;
-    case OPT_LR_ST: cfg->lr_strength = cli_parse_rate("lr-strength", arg); break;
     case OPT_QUICK: o->quick = 1; break;
     case OPT_HELP: usage(stdout); exit(0);
     default: usage(stderr); exit(2);
@@ -187,9 +167,9 @@ static options parse_args(int argc, char **argv, ranks who)
     o.episodes = -1;
     o.eval_runs = -1;
     o.seed = 1;
-    int c;
-    while ((c = getopt_long(argc, argv, "", long_options, NULL)) != -1)
-        parse_option(&o, c, optarg);
+    int c, idx = 0;
+    while ((c = getopt_long(argc, argv, "", long_options, &idx)) != -1)
+        parse_option(&o, c, long_options[idx].name, optarg);
     if (optind < argc)
         cli_bad_usage("unexpected argument '%s'", argv[optind]);
     if (o.cfg.width < 0)
