@@ -15,6 +15,7 @@
 #include <flp/flp.h>
 
 #include "cli.h"
+#include "run_options.h"
 #include "fewshot_model.h"
 #include "mean_se.h"
 #include "train_loop.h"
@@ -40,10 +41,8 @@ typedef struct {
     fewshot_config cfg;
     const char *train_dir, *test_dir, *data_dir, *eval_split;
     long train_alphabets;
-    long episodes, eval_episodes, save_every, progress_every;
-    uint64_t seed;
-    int threads, quick;
-    const char *save, *load, *log;
+    run_options run;
+    long eval_episodes;
 } options;
 
 /* ---- command line ----------------------------------------------------------- */
@@ -136,8 +135,7 @@ static void usage(FILE *f)
 enum {
     OPT_TRAIN_DIR = 256, OPT_TEST_DIR, OPT_TRAIN_ALPHABETS, OPT_DATA, OPT_EVAL_SPLIT, OPT_WAYS, OPT_SHOTS,
     OPT_QUERY, OPT_MODE, OPT_RULE, OPT_PLASTIC, OPT_SIZE, OPT_CHANNELS, OPT_CONV, OPT_WIDTH, OPT_DEPTH,
-    OPT_ALPHA, OPT_HIDDEN_MULT, OPT_LR_W, OPT_LR_FB, OPT_LR_PL, OPT_EPISODES, OPT_EVAL, OPT_SEED, OPT_THREADS,
-    OPT_SAVE, OPT_SAVE_EVERY, OPT_LOAD, OPT_LOG, OPT_MEMORY, OPT_PROGRESS, OPT_QUICK, OPT_HELP
+    OPT_ALPHA, OPT_HIDDEN_MULT, OPT_LR_W, OPT_LR_FB, OPT_LR_PL, OPT_EVAL, OPT_MEMORY, OPT_HELP
 };
 
 static const struct option long_options[] = {
@@ -162,17 +160,17 @@ static const struct option long_options[] = {
     {"lr-weights", required_argument, NULL, OPT_LR_W},
     {"lr-feedback", required_argument, NULL, OPT_LR_FB},
     {"lr-plasticity", required_argument, NULL, OPT_LR_PL},
-    {"episodes", required_argument, NULL, OPT_EPISODES},
+    {"episodes", required_argument, NULL, RUN_OPTION},
     {"eval-episodes", required_argument, NULL, OPT_EVAL},
-    {"seed", required_argument, NULL, OPT_SEED},
-    {"threads", required_argument, NULL, OPT_THREADS},
-    {"save", required_argument, NULL, OPT_SAVE},
-    {"save-every", required_argument, NULL, OPT_SAVE_EVERY},
-    {"load", required_argument, NULL, OPT_LOAD},
-    {"log", required_argument, NULL, OPT_LOG},
+    {"seed", required_argument, NULL, RUN_OPTION},
+    {"threads", required_argument, NULL, RUN_OPTION},
+    {"save", required_argument, NULL, RUN_OPTION},
+    {"save-every", required_argument, NULL, RUN_OPTION},
+    {"load", required_argument, NULL, RUN_OPTION},
+    {"log", required_argument, NULL, RUN_OPTION},
     {"memory-mib", required_argument, NULL, OPT_MEMORY},
-    {"progress-every", required_argument, NULL, OPT_PROGRESS},
-    {"quick", no_argument, NULL, OPT_QUICK},
+    {"progress-every", required_argument, NULL, RUN_OPTION},
+    {"quick", no_argument, NULL, RUN_OPTION},
     {"help", no_argument, NULL, OPT_HELP},
     {NULL, 0, NULL, 0},
 };
@@ -203,7 +201,7 @@ static void parse_data_option(options *o, int c, const char *arg)
     }
 }
 
-static void parse_option(options *o, int c, const char *arg)
+static void parse_option(options *o, int c, const char *name, const char *arg)
 {
     fewshot_config *cfg = &o->cfg;
     check_data_option(o, c);
@@ -231,17 +229,9 @@ static void parse_option(options *o, int c, const char *arg)
     case OPT_LR_W: cfg->lr_weights = cli_parse_rate("lr-weights", arg); break;
     case OPT_LR_FB: cfg->lr_feedback = cli_parse_rate("lr-feedback", arg); break;
     case OPT_LR_PL: cfg->lr_plasticity = cli_parse_rate("lr-plasticity", arg); break;
-    case OPT_EPISODES: o->episodes = cli_parse_long("episodes", arg, 0, 1L << 40); break;
+    case RUN_OPTION: run_option_parse(&o->run, name, arg); break;
     case OPT_EVAL: o->eval_episodes = cli_parse_long("eval-episodes", arg, 1, 1L << 30); break;
-    case OPT_SEED: o->seed = (uint64_t)cli_parse_long("seed", arg, 0, (1L << 62)); break;
-    case OPT_THREADS: o->threads = (int)cli_parse_long("threads", arg, 1, 4096); break;
-    case OPT_SAVE: o->save = arg; break;
-    case OPT_SAVE_EVERY: o->save_every = cli_parse_long("save-every", arg, 0, 1L << 40); break;
-    case OPT_LOAD: o->load = arg; break;
-    case OPT_LOG: o->log = arg; break;
     case OPT_MEMORY: cfg->memory_mib = (double)cli_parse_long("memory-mib", arg, 0, 1L << 30); break;
-    case OPT_PROGRESS: o->progress_every = cli_parse_long("progress-every", arg, 0, 1L << 40); break;
-    case OPT_QUICK: o->quick = 1; break;
     case OPT_HELP: usage(stdout); exit(0);
     default: usage(stderr); exit(2);
     }
@@ -260,12 +250,12 @@ static options parse_args(int argc, char **argv, fewshot_data data)
     o.cfg.size = o.cfg.channels = o.cfg.width = -1;
     o.cfg.conv_layers = -1;
     o.cfg.lr_weights = o.cfg.lr_feedback = o.cfg.alpha_init = o.cfg.hidden_mult = -1;
-    o.episodes = o.eval_episodes = -1;
+    o.run.episodes = o.eval_episodes = -1;
     o.eval_split = "test";
-    o.seed = 1;
-    int c;
-    while ((c = getopt_long(argc, argv, "", long_options, NULL)) != -1)
-        parse_option(&o, c, optarg);
+    o.run.seed = 1;
+    int c, idx = 0;
+    while ((c = getopt_long(argc, argv, "", long_options, &idx)) != -1)
+        parse_option(&o, c, long_options[idx].name, optarg);
     if (optind < argc)
         cli_bad_usage("unexpected argument '%s'", argv[optind]);
     if (data == FEWSHOT_OMNIGLOT && o.train_dir == NULL)
@@ -274,18 +264,18 @@ static options parse_args(int argc, char **argv, fewshot_data data)
         cli_bad_usage("--data DIR is required (the Mini-ImageNet folder: images/ and the CSVs)");
     fewshot_config d = fewshot_config_default();
     fewshot_config *cfg = &o.cfg;
-    cfg->size = cfg->size > 0 ? cfg->size : o.quick ? QUICK_SIZE : d.size;
-    cfg->channels = cfg->channels > 0 ? cfg->channels : o.quick ? QUICK_CHANNELS : d.channels;
-    cfg->conv_layers = cfg->conv_layers >= 0 ? cfg->conv_layers : o.quick ? QUICK_CONV : d.conv_layers;
-    cfg->width = cfg->width > 0 ? cfg->width : o.quick ? QUICK_WIDTH : d.width;
-    cfg->lr_weights = cfg->lr_weights >= 0 ? cfg->lr_weights : o.quick ? QUICK_LR : d.lr_weights;
-    cfg->lr_feedback = cfg->lr_feedback >= 0 ? cfg->lr_feedback : o.quick ? QUICK_LR : d.lr_feedback;
-    cfg->alpha_init = cfg->alpha_init >= 0 ? cfg->alpha_init : o.quick ? QUICK_ALPHA : d.alpha_init;
-    cfg->hidden_mult = cfg->hidden_mult >= 0 ? cfg->hidden_mult : o.quick ? QUICK_HIDDEN_MULT : d.hidden_mult;
-    if (o.episodes < 0)
-        o.episodes = o.quick ? QUICK_EPISODES : 40000;
+    cfg->size = cfg->size > 0 ? cfg->size : o.run.quick ? QUICK_SIZE : d.size;
+    cfg->channels = cfg->channels > 0 ? cfg->channels : o.run.quick ? QUICK_CHANNELS : d.channels;
+    cfg->conv_layers = cfg->conv_layers >= 0 ? cfg->conv_layers : o.run.quick ? QUICK_CONV : d.conv_layers;
+    cfg->width = cfg->width > 0 ? cfg->width : o.run.quick ? QUICK_WIDTH : d.width;
+    cfg->lr_weights = cfg->lr_weights >= 0 ? cfg->lr_weights : o.run.quick ? QUICK_LR : d.lr_weights;
+    cfg->lr_feedback = cfg->lr_feedback >= 0 ? cfg->lr_feedback : o.run.quick ? QUICK_LR : d.lr_feedback;
+    cfg->alpha_init = cfg->alpha_init >= 0 ? cfg->alpha_init : o.run.quick ? QUICK_ALPHA : d.alpha_init;
+    cfg->hidden_mult = cfg->hidden_mult >= 0 ? cfg->hidden_mult : o.run.quick ? QUICK_HIDDEN_MULT : d.hidden_mult;
+    if (o.run.episodes < 0)
+        o.run.episodes = o.run.quick ? QUICK_EPISODES : 40000;
     if (o.eval_episodes < 0)
-        o.eval_episodes = o.quick ? QUICK_EVAL : 600;
+        o.eval_episodes = o.run.quick ? QUICK_EVAL : 600;
     if (cfg->plastic > cfg->depth + 1)
         cli_bad_usage("--plastic %d: the network has only %d dense layers", cfg->plastic, cfg->depth + 1);
     return o;
@@ -336,7 +326,7 @@ static void open_data(const options *o, data_sets *d)
 
 static void create_sampler(const options *o, const data_sets *d, flp_sampler **s)
 {
-    CLI_CHECK(flp_sampler_create_fewshot(d->train, d->eval, o->seed, s));
+    CLI_CHECK(flp_sampler_create_fewshot(d->train, d->eval, o->run.seed, s));
     CLI_CHECK(flp_sampler_set(*s, FLP_FEWSHOT_WAYS, (double)o->cfg.ways));
     CLI_CHECK(flp_sampler_set(*s, FLP_FEWSHOT_SHOTS, (double)o->cfg.shots));
     CLI_CHECK(flp_sampler_set(*s, FLP_FEWSHOT_QUERY_PER_CLASS, (double)o->cfg.query));
@@ -368,8 +358,8 @@ static void evaluate(const options *o, const data_sets *d, fewshot_model *m, flp
 
 static void save_checkpoint(const options *o, const fewshot_model *m, flp_sampler *s)
 {
-    CLI_CHECK(flp_checkpoint_save(o->save, m->meta, s));
-    fprintf(stderr, "%s: checkpoint written to %s\n", o->prog, o->save);
+    CLI_CHECK(flp_checkpoint_save(o->run.save, m->meta, s));
+    fprintf(stderr, "%s: checkpoint written to %s\n", o->prog, o->run.save);
 }
 
 /* A meta-step: one episode, and the % training error at its lifetime's end. */
@@ -409,17 +399,17 @@ static int train(const options *o, fewshot_model *m, flp_sampler *s, flp_episode
     int64_t done;
     CLI_CHECK(flp_meta_step_count(m->meta, &done));
     trainer t = {o, m, s, ep};
-    train_loop loop = {o->prog, "episode", "lower --alpha or the learning rates", 1, o->episodes,
-                       o->progress_every, o->save ? o->save_every : 0, log, 1, train_step,
+    train_loop loop = {o->prog, "episode", "lower --alpha or the learning rates", 1, o->run.episodes,
+                       o->run.progress_every, o->run.save ? o->run.save_every : 0, log, 1, train_step,
                        "flp_meta_train_step", progress_line, save_trained, &t};
     return train_loop_run(&loop, (long)done);
 }
 
 static FILE *open_log(const options *o)
 {
-    if (!o->log)
+    if (!o->run.log)
         return NULL;
-    return train_open_log(o->log, o->load != NULL, "episode,meta_loss,train_error_pct,seconds");
+    return train_open_log(o->run.log, o->run.load != NULL, "episode,meta_loss,train_error_pct,seconds");
 }
 
 static void describe(const options *o)
@@ -431,8 +421,8 @@ static void describe(const options *o)
             o->prog, flp_version(), (long long)c->ways, (long long)c->shots,
             c->order == FLP_ORDER_IID ? "iid" : "continual", (long long)c->query, cli_rule_name(c->rule), c->plastic,
             (long long)c->channels_in, (long long)c->size, (long long)c->size, c->conv_layers,
-            (long long)c->channels, c->depth, (long long)c->width, o->episodes, o->eval_episodes,
-            (unsigned long long)o->seed);
+            (long long)c->channels, c->depth, (long long)c->width, o->run.episodes, o->eval_episodes,
+            (unsigned long long)o->run.seed);
 }
 
 int fewshot_main(int argc, char **argv, fewshot_data data)
@@ -440,24 +430,24 @@ int fewshot_main(int argc, char **argv, fewshot_data data)
     usage_data = data;
     cli_init(data == FEWSHOT_OMNIGLOT ? "flp-omniglot" : "flp-miniimagenet", usage);
     options o = parse_args(argc, argv, data);
-    if (o.threads > 0)
-        CLI_CHECK(flp_set_num_threads(o.threads));
+    if (o.run.threads > 0)
+        CLI_CHECK(flp_set_num_threads(o.run.threads));
     describe(&o);
     data_sets d = {NULL, NULL};
     open_data(&o, &d);
 
     fewshot_model m;
-    CLI_CHECK(fewshot_model_create(&o.cfg, o.seed, &m));
+    CLI_CHECK(fewshot_model_create(&o.cfg, o.run.seed, &m));
     flp_sampler *sampler;
     create_sampler(&o, &d, &sampler);
     flp_episode *ep;
     CLI_CHECK(flp_episode_create(&ep));
     double mean, se;
-    if (o.load) {
-        CLI_CHECK(flp_checkpoint_load(o.load, m.meta, sampler));
+    if (o.run.load) {
+        CLI_CHECK(flp_checkpoint_load(o.run.load, m.meta, sampler));
         int64_t done;
         CLI_CHECK(flp_meta_step_count(m.meta, &done));
-        fprintf(stderr, "%s: resumed from %s after %lld meta-steps\n", o.prog, o.load, (long long)done);
+        fprintf(stderr, "%s: resumed from %s after %lld meta-steps\n", o.prog, o.run.load, (long long)done);
     } else {
         evaluate(&o, &d, &m, ep, &mean, &se);
         printf("eval_error_pct_untrained %.4g %.3g\n", mean, se);
@@ -466,9 +456,9 @@ int fewshot_main(int argc, char **argv, fewshot_data data)
 
     FILE *log = open_log(&o);
     int saved = train(&o, &m, sampler, ep, log);
-    if (log && train_close_log(log, o.log))
+    if (log && train_close_log(log, o.run.log))
         return 1;
-    if (o.save && !saved)
+    if (o.run.save && !saved)
         save_checkpoint(&o, &m, sampler);
 
     double t = cli_now();

@@ -14,6 +14,7 @@
 #include <flp/flp.h>
 
 #include "cli.h"
+#include "run_options.h"
 #include "ranks.h"
 #include "shared_step.h"
 #include "sine_model.h"
@@ -28,12 +29,9 @@
 
 typedef struct {
     sine_config cfg;
-    long episodes, eval_runs, save_every, progress_every;
-    uint64_t seed;
-    int threads;
+    run_options run;
+    long eval_runs;
     int meta_batch;
-    int quick;
-    const char *save, *load, *log;
     ranks who;
 } options;
 
@@ -99,10 +97,7 @@ static void usage(FILE *f)
         TRAIN_MAX_CONSECUTIVE_SKIPS);
 }
 
-enum {
-    OPT_EPISODES = 256, OPT_EVAL_RUNS, OPT_SEED, OPT_THREADS, OPT_SAVE, OPT_SAVE_EVERY, OPT_LOAD, OPT_LOG,
-    OPT_PROGRESS, OPT_QUICK, OPT_HELP, OPT_META_BATCH
-};
+enum { OPT_EVAL_RUNS = 256, OPT_META_BATCH, OPT_HELP };
 
 static const struct option long_options[] = {
     {"mode", required_argument, NULL, SINE_OPTION},
@@ -110,25 +105,25 @@ static const struct option long_options[] = {
     {"plastic", required_argument, NULL, SINE_OPTION},
     {"width", required_argument, NULL, SINE_OPTION},
     {"depth", required_argument, NULL, SINE_OPTION},
-    {"episodes", required_argument, NULL, OPT_EPISODES},
+    {"episodes", required_argument, NULL, RUN_OPTION},
     {"eval-runs", required_argument, NULL, OPT_EVAL_RUNS},
-    {"seed", required_argument, NULL, OPT_SEED},
-    {"threads", required_argument, NULL, OPT_THREADS},
-    {"save", required_argument, NULL, OPT_SAVE},
-    {"save-every", required_argument, NULL, OPT_SAVE_EVERY},
-    {"load", required_argument, NULL, OPT_LOAD},
-    {"log", required_argument, NULL, OPT_LOG},
+    {"seed", required_argument, NULL, RUN_OPTION},
+    {"threads", required_argument, NULL, RUN_OPTION},
+    {"save", required_argument, NULL, RUN_OPTION},
+    {"save-every", required_argument, NULL, RUN_OPTION},
+    {"load", required_argument, NULL, RUN_OPTION},
+    {"log", required_argument, NULL, RUN_OPTION},
     {"memory-mib", required_argument, NULL, SINE_OPTION},
     {"steps-per-task", required_argument, NULL, SINE_OPTION},
     {"batch", required_argument, NULL, SINE_OPTION},
-    {"progress-every", required_argument, NULL, OPT_PROGRESS},
+    {"progress-every", required_argument, NULL, RUN_OPTION},
     {"lr-weights", required_argument, NULL, SINE_OPTION},
     {"lr-feedback", required_argument, NULL, SINE_OPTION},
     {"lr-plasticity", required_argument, NULL, SINE_OPTION},
     {"inner-lr", required_argument, NULL, SINE_OPTION},
     {"lr-strength", required_argument, NULL, SINE_OPTION},
     {"meta-batch", required_argument, NULL, OPT_META_BATCH},
-    {"quick", no_argument, NULL, OPT_QUICK},
+    {"quick", no_argument, NULL, RUN_OPTION},
     {"help", no_argument, NULL, OPT_HELP},
     {NULL, 0, NULL, 0},
 };
@@ -137,17 +132,9 @@ static void parse_option(options *o, int c, const char *name, const char *arg)
 {
     switch (c) {
     case SINE_OPTION: sine_option_parse(&o->cfg, name, arg); break;
-    case OPT_EPISODES: o->episodes = cli_parse_long("episodes", arg, 0, 1L << 40); break;
+    case RUN_OPTION: run_option_parse(&o->run, name, arg); break;
     case OPT_EVAL_RUNS: o->eval_runs = cli_parse_long("eval-runs", arg, 1, 1L << 30); break;
-    case OPT_SEED: o->seed = (uint64_t)cli_parse_long("seed", arg, 0, (1L << 62)); break;
-    case OPT_THREADS: o->threads = (int)cli_parse_long("threads", arg, 1, 4096); break;
     case OPT_META_BATCH: o->meta_batch = (int)cli_parse_long("meta-batch", arg, 1, 1L << 20); break;
-    case OPT_SAVE: o->save = arg; break;
-    case OPT_SAVE_EVERY: o->save_every = cli_parse_long("save-every", arg, 0, 1L << 40); break;
-    case OPT_LOAD: o->load = arg; break;
-    case OPT_LOG: o->log = arg; break;
-    case OPT_PROGRESS: o->progress_every = cli_parse_long("progress-every", arg, 0, 1L << 40); break;
-    case OPT_QUICK: o->quick = 1; break;
     case OPT_HELP: usage(stdout); exit(0);
     default: usage(stderr); exit(2);
     }
@@ -164,22 +151,22 @@ static options parse_args(int argc, char **argv, ranks who)
     o.cfg = sine_config_default();
     o.cfg.width = -1;
     o.cfg.plastic = -1;
-    o.episodes = -1;
+    o.run.episodes = -1;
     o.eval_runs = -1;
-    o.seed = 1;
+    o.run.seed = 1;
     int c, idx = 0;
     while ((c = getopt_long(argc, argv, "", long_options, &idx)) != -1)
         parse_option(&o, c, long_options[idx].name, optarg);
     if (optind < argc)
         cli_bad_usage("unexpected argument '%s'", argv[optind]);
     if (o.cfg.width < 0)
-        o.cfg.width = o.quick ? QUICK_WIDTH : SINE_WIDTH;
+        o.cfg.width = o.run.quick ? QUICK_WIDTH : SINE_WIDTH;
     if (o.cfg.plastic < 0)
         o.cfg.plastic = o.cfg.order == FLP_ORDER_IID ? 3 : 2;
-    if (o.episodes < 0)
-        o.episodes = o.quick ? QUICK_EPISODES : 20000;
+    if (o.run.episodes < 0)
+        o.run.episodes = o.run.quick ? QUICK_EPISODES : 20000;
     if (o.eval_runs < 0)
-        o.eval_runs = o.quick ? QUICK_EVAL_RUNS : 50;
+        o.eval_runs = o.run.quick ? QUICK_EVAL_RUNS : 50;
     return o;
 }
 
@@ -188,7 +175,7 @@ static options parse_args(int argc, char **argv, ranks who)
 /* Query MSE on fresh evaluation sinusoids (sine_evaluate). */
 static void evaluate(const options *o, flp_lifetime *lt, flp_episode *ep, double *mean, double *se)
 {
-    CLI_CHECK(sine_evaluate(&o->cfg, o->seed, o->eval_runs, lt, ep, mean, se));
+    CLI_CHECK(sine_evaluate(&o->cfg, o->run.seed, o->eval_runs, lt, ep, mean, se));
 }
 
 /* ---- training ------------------------------------------------------------------- */
@@ -197,8 +184,8 @@ static void save_checkpoint(const options *o, const sine_model *m)
 {
     if (o->who.rank != 0)
         return;
-    CLI_CHECK(flp_checkpoint_save(o->save, m->meta, m->sampler));
-    fprintf(stderr, "checkpoint written to %s\n", o->save);
+    CLI_CHECK(flp_checkpoint_save(o->run.save, m->meta, m->sampler));
+    fprintf(stderr, "checkpoint written to %s\n", o->run.save);
 }
 
 /* What a meta-step needs: the meta-batch's episodes and losses. */
@@ -261,7 +248,7 @@ static int train(const options *o, const sine_model *m, flp_batch *batch, FILE *
     for (int i = 0; i < o->meta_batch; i++)
         CLI_CHECK(flp_episode_create(&t.eps[i]));
     train_loop loop = {"flp-sine", "meta-step", "lower the learning rates, e.g. --lr-plasticity",
-                       o->who.rank == 0, o->episodes, o->progress_every, o->save ? o->save_every : 0,
+                       o->who.rank == 0, o->run.episodes, o->run.progress_every, o->run.save ? o->run.save_every : 0,
                        log, 0, train_step, "a meta-step", progress_line, save_trained, &t};
     int saved = train_loop_run(&loop, (long)done);
     for (int i = 0; i < o->meta_batch; i++)
@@ -274,9 +261,9 @@ static int train(const options *o, const sine_model *m, flp_batch *batch, FILE *
 
 static FILE *open_log(const options *o)
 {
-    if (!o->log || o->who.rank != 0)
+    if (!o->run.log || o->who.rank != 0)
         return NULL;
-    return train_open_log(o->log, o->load != NULL, "episode,meta_loss,seconds");
+    return train_open_log(o->run.log, o->run.load != NULL, "episode,meta_loss,seconds");
 }
 
 static void describe(const options *o)
@@ -288,9 +275,9 @@ static void describe(const options *o)
             "%d threads x %d ranks (%s)\n",
             flp_version(), o->cfg.order == FLP_ORDER_IID ? "iid" : "continual",
             cli_rule_name(o->cfg.rule), o->cfg.plastic, (long long)o->cfg.width,
-            o->cfg.depth, o->episodes, o->meta_batch, (long long)SINE_TASKS,
+            o->cfg.depth, o->run.episodes, o->meta_batch, (long long)SINE_TASKS,
             (long long)o->cfg.batches_per_task, (long long)o->cfg.batch, o->eval_runs,
-            (unsigned long long)o->seed, threads, o->who.size, ranks_transport());
+            (unsigned long long)o->run.seed, threads, o->who.size, ranks_transport());
 }
 
 /* The meta-batch's worker lifetimes get the model lifetime's settings. */
@@ -322,19 +309,19 @@ int main(int argc, char **argv)
     ranks who = ranks_init(&argc, &argv);
     cli_init("flp-sine", usage);
     options o = parse_args(argc, argv, who);
-    if (o.threads > 0)
-        CLI_CHECK(flp_set_num_threads(o.threads));
+    if (o.run.threads > 0)
+        CLI_CHECK(flp_set_num_threads(o.run.threads));
     if (who.rank == 0)
         describe(&o);
 
     sine_model m;
-    CLI_CHECK(sine_model_create(&o.cfg, o.seed, &m));
-    if (o.load) {
-        CLI_CHECK(flp_checkpoint_load(o.load, m.meta, m.sampler));
+    CLI_CHECK(sine_model_create(&o.cfg, o.run.seed, &m));
+    if (o.run.load) {
+        CLI_CHECK(flp_checkpoint_load(o.run.load, m.meta, m.sampler));
         int64_t done;
         CLI_CHECK(flp_meta_step_count(m.meta, &done));
         if (who.rank == 0)
-            fprintf(stderr, "resumed from %s after %lld meta-steps\n", o.load, (long long)done);
+            fprintf(stderr, "resumed from %s after %lld meta-steps\n", o.run.load, (long long)done);
     } else {
         report_eval(&o, &m, "eval_mse_untrained");
     }
@@ -343,9 +330,9 @@ int main(int argc, char **argv)
     flp_batch *batch = make_batch(&o, &m);
     int saved = train(&o, &m, batch, log);
     flp_batch_free(batch);
-    if (log && train_close_log(log, o.log))
+    if (log && train_close_log(log, o.run.log))
         return 1;
-    if (o.save && !saved)
+    if (o.run.save && !saved)
         save_checkpoint(&o, &m);
 
     report_eval(&o, &m, "eval_mse");
