@@ -31,6 +31,7 @@
 #include "cli.h"
 #include "core/gemm.h"
 #include "sine_model.h"
+#include "sine_options.h"
 
 typedef struct {
     sine_config cfg;
@@ -83,18 +84,17 @@ static void usage(FILE *f)
 }
 
 enum {
-    OPT_WIDTH = 256, OPT_STEPS, OPT_PLASTIC, OPT_THREADS, OPT_REPEATS, OPT_MEMORY, OPT_JSON, OPT_HELP,
-    OPT_META_BATCH
+    OPT_WIDTH = 256, OPT_THREADS, OPT_REPEATS, OPT_JSON, OPT_HELP, OPT_META_BATCH
 };
 
 static const struct option long_options[] = {
     {"width", required_argument, NULL, OPT_WIDTH},
-    {"steps-per-task", required_argument, NULL, OPT_STEPS},
-    {"plastic", required_argument, NULL, OPT_PLASTIC},
+    {"steps-per-task", required_argument, NULL, SINE_OPTION},
+    {"plastic", required_argument, NULL, SINE_OPTION},
     {"threads", required_argument, NULL, OPT_THREADS},
     {"repeats", required_argument, NULL, OPT_REPEATS},
     {"meta-batch", required_argument, NULL, OPT_META_BATCH},
-    {"memory-mib", required_argument, NULL, OPT_MEMORY},
+    {"memory-mib", required_argument, NULL, SINE_OPTION},
     {"json", no_argument, NULL, OPT_JSON},
     {"help", no_argument, NULL, OPT_HELP},
     {NULL, 0, NULL, 0},
@@ -108,16 +108,14 @@ static options parse_args(int argc, char **argv)
     o.cfg.plastic = o.cfg.depth + 1;
     o.repeats = 5;
     o.meta_batch = 1;
-    int c;
-    while ((c = getopt_long(argc, argv, "", long_options, NULL)) != -1) {
+    int c, idx = 0;
+    while ((c = getopt_long(argc, argv, "", long_options, &idx)) != -1) {
         switch (c) {
+        case SINE_OPTION: sine_option_parse(&o.cfg, long_options[idx].name, optarg); break;
         case OPT_WIDTH: o.cfg.width = cli_parse_long("width", optarg, 1, 1L << 16); break;
-        case OPT_STEPS: o.cfg.batches_per_task = cli_parse_long("steps-per-task", optarg, 1, 1L << 20); break;
-        case OPT_PLASTIC: o.cfg.plastic = (int)cli_parse_long("plastic", optarg, 0, 1000); break;
         case OPT_THREADS: o.threads = (int)cli_parse_long("threads", optarg, 1, 4096); break;
         case OPT_REPEATS: o.repeats = (int)cli_parse_long("repeats", optarg, 1, 100000); break;
         case OPT_META_BATCH: o.meta_batch = (int)cli_parse_long("meta-batch", optarg, 1, 1 << 16); break;
-        case OPT_MEMORY: o.cfg.memory_mib = (double)cli_parse_long("memory-mib", optarg, 0, 1L << 30); break;
         case OPT_JSON: o.json = 1; break;
         case OPT_HELP: usage(stdout); exit(0);
         default: usage(stderr); exit(2);

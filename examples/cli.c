@@ -5,6 +5,7 @@
 #include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include <flp/flp.h>
@@ -16,6 +17,11 @@ void cli_init(const char *prog, void (*usage)(FILE *f))
 {
     cli_prog = prog;
     cli_usage = usage;
+}
+
+const char *cli_prog_name(void)
+{
+    return cli_prog;
 }
 
 void cli_bad_usage(const char *fmt, ...)
@@ -55,6 +61,22 @@ double cli_parse_rate(const char *name, const char *s)
     if (errno || end == s || *end || !(v >= 0) || !isfinite(v))
         cli_bad_usage("--%s wants a finite number >= 0, got '%s'", name, s);
     return v;
+}
+
+static const char *const rule_names[] = {
+    [FLP_RULE_OJA] = "oja", [FLP_RULE_HEBB] = "hebb", [FLP_RULE_GRADIENT] = "gradient"};
+
+flp_rule_kind cli_parse_rule(const char *s)
+{
+    for (int k = 0; k < (int)(sizeof rule_names / sizeof rule_names[0]); k++)
+        if (strcmp(s, rule_names[k]) == 0)
+            return (flp_rule_kind)k;
+    cli_bad_usage("--rule is oja, hebb or gradient, not '%s'", s);
+}
+
+const char *cli_rule_name(flp_rule_kind rule)
+{
+    return rule_names[rule];
 }
 
 double cli_now(void)

@@ -1,15 +1,20 @@
-/* cli.h - command-line helpers shared by the flp-sine example and the
+/* cli.h - command-line helpers shared by the example programs and the
  * flp-bench benchmark: exits with a message on a bad command line (status 2)
- * or a failed library call (status 1), number parsing with range checks, a
- * monotonic clock. Public API only. */
+ * or a failed library call (status 1), number and --rule parsing with range
+ * checks, a monotonic clock. Public API only. */
 #ifndef FLP_EXAMPLES_CLI_H
 #define FLP_EXAMPLES_CLI_H
 
 #include <stdio.h>
 
+#include <flp/flp.h>
+
 /* The program's name, which prefixes every message ("flp-sine"), and its
  * usage text, printed to stderr after a bad command line. Call first. */
 void cli_init(const char *prog, void (*usage)(FILE *f));
+
+/* The name given to cli_init. */
+const char *cli_prog_name(void);
 
 /* "PROG: <message>", the usage text, exit 2. */
 _Noreturn void cli_bad_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -29,6 +34,12 @@ long cli_parse_long(const char *name, const char *s, long lo, long hi);
 
 /* The finite number >= 0 `s` of option --NAME. */
 double cli_parse_rate(const char *name, const char *s);
+
+/* The plasticity rule named `s` by --rule: oja, hebb or gradient. */
+flp_rule_kind cli_parse_rule(const char *s);
+
+/* The --rule name of a rule kind. */
+const char *cli_rule_name(flp_rule_kind rule);
 
 /* Seconds on a monotonic clock. */
 double cli_now(void);

@@ -7,9 +7,7 @@
  * warnings go to stderr. */
 #include "fewshot_driver.h"
 
-#include <errno.h>
 #include <getopt.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,7 +15,10 @@
 #include <flp/flp.h>
 
 #include "cli.h"
+#include "run_options.h"
 #include "fewshot_model.h"
+#include "mean_se.h"
+#include "train_loop.h"
 
 /* Quick configuration: meta-training and evaluation within 5 minutes on two
  * cores (28x28 images, 4 convolutions of 32 channels, width 128). */
@@ -34,20 +35,14 @@
 #define QUICK_ALPHA 0.1
 #define QUICK_HIDDEN_MULT 0.01
 
-/* Skipped steps leave the meta-parameters as they were, so a long run of
- * them means every lifetime now diverges: stop instead of idling. */
-#define MAX_CONSECUTIVE_SKIPS 50
-
 typedef struct {
     fewshot_data data;
     const char *prog;
     fewshot_config cfg;
     const char *train_dir, *test_dir, *data_dir, *eval_split;
     long train_alphabets;
-    long episodes, eval_episodes, save_every, progress_every;
-    uint64_t seed;
-    int threads, quick;
-    const char *save, *load, *log;
+    run_options run;
+    long eval_episodes;
 } options;
 
 /* ---- command line ----------------------------------------------------------- */
@@ -137,22 +132,10 @@ static void usage(FILE *f)
         d.lr_feedback, QUICK_LR, d.lr_plasticity, QUICK_EPISODES, QUICK_EVAL);
 }
 
-static const char *const rule_names[] = {
-    [FLP_RULE_OJA] = "oja", [FLP_RULE_HEBB] = "hebb", [FLP_RULE_GRADIENT] = "gradient"};
-
-static flp_rule_kind parse_rule(const char *arg)
-{
-    for (int k = 0; k < (int)(sizeof rule_names / sizeof rule_names[0]); k++)
-        if (strcmp(arg, rule_names[k]) == 0)
-            return (flp_rule_kind)k;
-    cli_bad_usage("--rule is oja, hebb or gradient, not '%s'", arg);
-}
-
 enum {
     OPT_TRAIN_DIR = 256, OPT_TEST_DIR, OPT_TRAIN_ALPHABETS, OPT_DATA, OPT_EVAL_SPLIT, OPT_WAYS, OPT_SHOTS,
     OPT_QUERY, OPT_MODE, OPT_RULE, OPT_PLASTIC, OPT_SIZE, OPT_CHANNELS, OPT_CONV, OPT_WIDTH, OPT_DEPTH,
-    OPT_ALPHA, OPT_HIDDEN_MULT, OPT_LR_W, OPT_LR_FB, OPT_LR_PL, OPT_EPISODES, OPT_EVAL, OPT_SEED, OPT_THREADS,
-    OPT_SAVE, OPT_SAVE_EVERY, OPT_LOAD, OPT_LOG, OPT_MEMORY, OPT_PROGRESS, OPT_QUICK, OPT_HELP
+    OPT_ALPHA, OPT_HIDDEN_MULT, OPT_LR_W, OPT_LR_FB, OPT_LR_PL, OPT_EVAL, OPT_MEMORY, OPT_HELP
 };
 
 static const struct option long_options[] = {
@@ -177,17 +160,17 @@ static const struct option long_options[] = {
     {"lr-weights", required_argument, NULL, OPT_LR_W},
     {"lr-feedback", required_argument, NULL, OPT_LR_FB},
     {"lr-plasticity", required_argument, NULL, OPT_LR_PL},
-    {"episodes", required_argument, NULL, OPT_EPISODES},
+    {"episodes", required_argument, NULL, RUN_OPTION},
     {"eval-episodes", required_argument, NULL, OPT_EVAL},
-    {"seed", required_argument, NULL, OPT_SEED},
-    {"threads", required_argument, NULL, OPT_THREADS},
-    {"save", required_argument, NULL, OPT_SAVE},
-    {"save-every", required_argument, NULL, OPT_SAVE_EVERY},
-    {"load", required_argument, NULL, OPT_LOAD},
-    {"log", required_argument, NULL, OPT_LOG},
+    {"seed", required_argument, NULL, RUN_OPTION},
+    {"threads", required_argument, NULL, RUN_OPTION},
+    {"save", required_argument, NULL, RUN_OPTION},
+    {"save-every", required_argument, NULL, RUN_OPTION},
+    {"load", required_argument, NULL, RUN_OPTION},
+    {"log", required_argument, NULL, RUN_OPTION},
     {"memory-mib", required_argument, NULL, OPT_MEMORY},
-    {"progress-every", required_argument, NULL, OPT_PROGRESS},
-    {"quick", no_argument, NULL, OPT_QUICK},
+    {"progress-every", required_argument, NULL, RUN_OPTION},
+    {"quick", no_argument, NULL, RUN_OPTION},
     {"help", no_argument, NULL, OPT_HELP},
     {NULL, 0, NULL, 0},
 };
@@ -218,7 +201,7 @@ static void parse_data_option(options *o, int c, const char *arg)
     }
 }
 
-static void parse_option(options *o, int c, const char *arg)
+static void parse_option(options *o, int c, const char *name, const char *arg)
 {
     fewshot_config *cfg = &o->cfg;
     check_data_option(o, c);
@@ -234,7 +217,7 @@ static void parse_option(options *o, int c, const char *arg)
             cli_bad_usage("--mode is iid or continual, not '%s'", arg);
         cfg->order = strcmp(arg, "iid") ? FLP_ORDER_CONTINUAL : FLP_ORDER_IID;
         break;
-    case OPT_RULE: cfg->rule = parse_rule(arg); break;
+    case OPT_RULE: cfg->rule = cli_parse_rule(arg); break;
     case OPT_PLASTIC: cfg->plastic = (int)cli_parse_long("plastic", arg, 0, 1000); break;
     case OPT_SIZE: cfg->size = cli_parse_long("size", arg, 1, 1024); break;
     case OPT_CHANNELS: cfg->channels = cli_parse_long("channels", arg, 1, 1L << 16); break;
@@ -246,17 +229,9 @@ static void parse_option(options *o, int c, const char *arg)
     case OPT_LR_W: cfg->lr_weights = cli_parse_rate("lr-weights", arg); break;
     case OPT_LR_FB: cfg->lr_feedback = cli_parse_rate("lr-feedback", arg); break;
     case OPT_LR_PL: cfg->lr_plasticity = cli_parse_rate("lr-plasticity", arg); break;
-    case OPT_EPISODES: o->episodes = cli_parse_long("episodes", arg, 0, 1L << 40); break;
+    case RUN_OPTION: run_option_parse(&o->run, name, arg); break;
     case OPT_EVAL: o->eval_episodes = cli_parse_long("eval-episodes", arg, 1, 1L << 30); break;
-    case OPT_SEED: o->seed = (uint64_t)cli_parse_long("seed", arg, 0, (1L << 62)); break;
-    case OPT_THREADS: o->threads = (int)cli_parse_long("threads", arg, 1, 4096); break;
-    case OPT_SAVE: o->save = arg; break;
-    case OPT_SAVE_EVERY: o->save_every = cli_parse_long("save-every", arg, 0, 1L << 40); break;
-    case OPT_LOAD: o->load = arg; break;
-    case OPT_LOG: o->log = arg; break;
     case OPT_MEMORY: cfg->memory_mib = (double)cli_parse_long("memory-mib", arg, 0, 1L << 30); break;
-    case OPT_PROGRESS: o->progress_every = cli_parse_long("progress-every", arg, 0, 1L << 40); break;
-    case OPT_QUICK: o->quick = 1; break;
     case OPT_HELP: usage(stdout); exit(0);
     default: usage(stderr); exit(2);
     }
@@ -275,12 +250,12 @@ static options parse_args(int argc, char **argv, fewshot_data data)
     o.cfg.size = o.cfg.channels = o.cfg.width = -1;
     o.cfg.conv_layers = -1;
     o.cfg.lr_weights = o.cfg.lr_feedback = o.cfg.alpha_init = o.cfg.hidden_mult = -1;
-    o.episodes = o.eval_episodes = -1;
+    o.run.episodes = o.eval_episodes = -1;
     o.eval_split = "test";
-    o.seed = 1;
-    int c;
-    while ((c = getopt_long(argc, argv, "", long_options, NULL)) != -1)
-        parse_option(&o, c, optarg);
+    o.run.seed = 1;
+    int c, idx = 0;
+    while ((c = getopt_long(argc, argv, "", long_options, &idx)) != -1)
+        parse_option(&o, c, long_options[idx].name, optarg);
     if (optind < argc)
         cli_bad_usage("unexpected argument '%s'", argv[optind]);
     if (data == FEWSHOT_OMNIGLOT && o.train_dir == NULL)
@@ -289,18 +264,18 @@ static options parse_args(int argc, char **argv, fewshot_data data)
         cli_bad_usage("--data DIR is required (the Mini-ImageNet folder: images/ and the CSVs)");
     fewshot_config d = fewshot_config_default();
     fewshot_config *cfg = &o.cfg;
-    cfg->size = cfg->size > 0 ? cfg->size : o.quick ? QUICK_SIZE : d.size;
-    cfg->channels = cfg->channels > 0 ? cfg->channels : o.quick ? QUICK_CHANNELS : d.channels;
-    cfg->conv_layers = cfg->conv_layers >= 0 ? cfg->conv_layers : o.quick ? QUICK_CONV : d.conv_layers;
-    cfg->width = cfg->width > 0 ? cfg->width : o.quick ? QUICK_WIDTH : d.width;
-    cfg->lr_weights = cfg->lr_weights >= 0 ? cfg->lr_weights : o.quick ? QUICK_LR : d.lr_weights;
-    cfg->lr_feedback = cfg->lr_feedback >= 0 ? cfg->lr_feedback : o.quick ? QUICK_LR : d.lr_feedback;
-    cfg->alpha_init = cfg->alpha_init >= 0 ? cfg->alpha_init : o.quick ? QUICK_ALPHA : d.alpha_init;
-    cfg->hidden_mult = cfg->hidden_mult >= 0 ? cfg->hidden_mult : o.quick ? QUICK_HIDDEN_MULT : d.hidden_mult;
-    if (o.episodes < 0)
-        o.episodes = o.quick ? QUICK_EPISODES : 40000;
+    cfg->size = cfg->size > 0 ? cfg->size : o.run.quick ? QUICK_SIZE : d.size;
+    cfg->channels = cfg->channels > 0 ? cfg->channels : o.run.quick ? QUICK_CHANNELS : d.channels;
+    cfg->conv_layers = cfg->conv_layers >= 0 ? cfg->conv_layers : o.run.quick ? QUICK_CONV : d.conv_layers;
+    cfg->width = cfg->width > 0 ? cfg->width : o.run.quick ? QUICK_WIDTH : d.width;
+    cfg->lr_weights = cfg->lr_weights >= 0 ? cfg->lr_weights : o.run.quick ? QUICK_LR : d.lr_weights;
+    cfg->lr_feedback = cfg->lr_feedback >= 0 ? cfg->lr_feedback : o.run.quick ? QUICK_LR : d.lr_feedback;
+    cfg->alpha_init = cfg->alpha_init >= 0 ? cfg->alpha_init : o.run.quick ? QUICK_ALPHA : d.alpha_init;
+    cfg->hidden_mult = cfg->hidden_mult >= 0 ? cfg->hidden_mult : o.run.quick ? QUICK_HIDDEN_MULT : d.hidden_mult;
+    if (o.run.episodes < 0)
+        o.run.episodes = o.run.quick ? QUICK_EPISODES : 40000;
     if (o.eval_episodes < 0)
-        o.eval_episodes = o.quick ? QUICK_EVAL : 600;
+        o.eval_episodes = o.run.quick ? QUICK_EVAL : 600;
     if (cfg->plastic > cfg->depth + 1)
         cli_bad_usage("--plastic %d: the network has only %d dense layers", cfg->plastic, cfg->depth + 1);
     return o;
@@ -351,7 +326,7 @@ static void open_data(const options *o, data_sets *d)
 
 static void create_sampler(const options *o, const data_sets *d, flp_sampler **s)
 {
-    CLI_CHECK(flp_sampler_create_fewshot(d->train, d->eval, o->seed, s));
+    CLI_CHECK(flp_sampler_create_fewshot(d->train, d->eval, o->run.seed, s));
     CLI_CHECK(flp_sampler_set(*s, FLP_FEWSHOT_WAYS, (double)o->cfg.ways));
     CLI_CHECK(flp_sampler_set(*s, FLP_FEWSHOT_SHOTS, (double)o->cfg.shots));
     CLI_CHECK(flp_sampler_set(*s, FLP_FEWSHOT_QUERY_PER_CLASS, (double)o->cfg.query));
@@ -368,120 +343,73 @@ static void evaluate(const options *o, const data_sets *d, fewshot_model *m, flp
 {
     flp_sampler *s;
     create_sampler(o, d, &s);
-    double sum = 0, sumsq = 0;
+    mean_se acc = {0};
     for (long r = 0; r < o->eval_episodes; r++) {
         double err;
         CLI_CHECK(flp_sampler_next(s, FLP_SPLIT_EVAL, ep));
         CLI_CHECK(fewshot_query_error(m, ep, &err));
-        sum += err;
-        sumsq += err * err;
+        mean_se_add(&acc, err);
     }
     flp_sampler_free(s);
-    long n = o->eval_episodes;
-    *mean = sum / (double)n;
-    double var = n > 1 ? (sumsq - sum * sum / (double)n) / (double)(n - 1) : 0;
-    *se = sqrt(var > 0 ? var : 0) / sqrt((double)n);
+    mean_se_get(&acc, mean, se);
 }
 
 /* ---- training ------------------------------------------------------------------- */
 
-typedef struct {
-    double t_start, t_last;      /* run start, last progress line */
-    long first, last_episode;    /* first episode of this run, episode at last line */
-    double window_loss, window_err; /* finite steps since the last line */
-    long window_n, nonfinite, consecutive;
-} progress;
-
-static void report_progress(progress *p, long episode, long total)
-{
-    double t = cli_now(), per_step = (t - p->t_last) / (double)(episode - p->last_episode);
-    double rate_all = (t - p->t_start) / (double)(episode - p->first);
-    char eta[32];
-    cli_format_duration(rate_all * (double)(total - episode), eta, sizeof eta);
-    double n = p->window_n ? (double)p->window_n : NAN;
-    fprintf(stderr, "episode %ld/%ld  meta_loss %.4g  train_error %.1f%% (running means)  %.3f s/step  ETA %s\n",
-            episode, total, p->window_loss / n, p->window_err / n, per_step, eta);
-    p->t_last = t;
-    p->last_episode = episode;
-    p->window_loss = p->window_err = 0;
-    p->window_n = 0;
-}
-
-/* One meta-step; a non-finite lifetime is reported and the step skipped.
- * Returns the loss or NaN. */
-static float train_step(const options *o, fewshot_model *m, flp_sampler *s, flp_episode *ep, progress *p,
-                        long episode)
-{
-    float loss;
-    CLI_CHECK(flp_sampler_next(s, FLP_SPLIT_TRAIN, ep));
-    flp_status st = flp_meta_train_step(m->meta, m->lt, ep, &loss);
-    if (st == FLP_ERR_NONFINITE) {
-        if (p->nonfinite++ < 10)
-            fprintf(stderr, "%s: episode %ld: step skipped: %s\n", o->prog, episode, flp_last_error());
-        if (++p->consecutive >= MAX_CONSECUTIVE_SKIPS) {
-            fprintf(stderr, "%s: %d steps in a row skipped for non-finite values; stopping (lower --alpha "
-                    "or the learning rates)\n", o->prog, MAX_CONSECUTIVE_SKIPS);
-            exit(1);
-        }
-        return NAN;
-    }
-    if (st != FLP_OK)
-        cli_die_flp("flp_meta_train_step");
-    p->consecutive = 0;
-    return loss;
-}
-
 static void save_checkpoint(const options *o, const fewshot_model *m, flp_sampler *s)
 {
-    CLI_CHECK(flp_checkpoint_save(o->save, m->meta, s));
-    fprintf(stderr, "%s: checkpoint written to %s\n", o->prog, o->save);
+    CLI_CHECK(flp_checkpoint_save(o->run.save, m->meta, s));
+    fprintf(stderr, "%s: checkpoint written to %s\n", o->prog, o->run.save);
+}
+
+/* A meta-step: one episode, and the % training error at its lifetime's end. */
+typedef struct {
+    const options *o;
+    fewshot_model *m;
+    flp_sampler *s;
+    flp_episode *ep;
+} trainer;
+
+static flp_status train_step(void *ctx, long step, float *loss, double *err, const char **why)
+{
+    trainer *t = ctx;
+    (void)step;
+    flp_status st = train_single_episode(t->m->meta, t->m->lt, t->s, t->ep, loss, why);
+    if (st == FLP_OK)
+        CLI_CHECK(fewshot_final_error(t->m, t->ep, err));
+    return st;
+}
+
+static void progress_line(void *ctx, const train_window *w)
+{
+    (void)ctx;
+    fprintf(stderr, "episode %ld/%ld  meta_loss %.4g  train_error %.1f%% (running means)  %.3f s/step  ETA %s\n",
+            w->step, w->total, w->loss, w->err, w->per_step, w->eta);
+}
+
+static void save_trained(void *ctx)
+{
+    const trainer *t = ctx;
+    save_checkpoint(t->o, t->m, t->s);
 }
 
 /* Returns 1 if the last episode's checkpoint was already written. */
 static int train(const options *o, fewshot_model *m, flp_sampler *s, flp_episode *ep, FILE *log)
 {
-    int saved = 0;
     int64_t done;
     CLI_CHECK(flp_meta_step_count(m->meta, &done));
-    progress p = {cli_now(), cli_now(), (long)done, (long)done, 0, 0, 0, 0, 0};
-    for (long e = (long)done; e < o->episodes; e++) {
-        float loss = train_step(o, m, s, ep, &p, e + 1);
-        double err = NAN;
-        if (isfinite(loss))
-            CLI_CHECK(fewshot_final_error(m, ep, &err));
-        if (isfinite(loss)) {
-            p.window_loss += loss;
-            p.window_err += err;
-            p.window_n++;
-        }
-        if (log)
-            fprintf(log, "%ld,%.9g,%.1f,%.3f\n", e + 1, (double)loss, err, cli_now() - p.t_start);
-        int due = o->progress_every > 0 ? (e + 1) % o->progress_every == 0 : cli_now() - p.t_last >= 10;
-        if (due || e + 1 == o->episodes)
-            report_progress(&p, e + 1, o->episodes);
-        saved = o->save && o->save_every > 0 && (e + 1) % o->save_every == 0;
-        if (saved)
-            save_checkpoint(o, m, s);
-    }
-    if (p.nonfinite)
-        fprintf(stderr, "%s: %ld of %ld steps skipped for non-finite values\n", o->prog, p.nonfinite,
-                o->episodes - (long)done);
-    return saved;
+    trainer t = {o, m, s, ep};
+    train_loop loop = {o->prog, "episode", "lower --alpha or the learning rates", 1, o->run.episodes,
+                       o->run.progress_every, o->run.save ? o->run.save_every : 0, log, 1, train_step,
+                       "flp_meta_train_step", progress_line, save_trained, &t};
+    return train_loop_run(&loop, (long)done);
 }
 
 static FILE *open_log(const options *o)
 {
-    if (!o->log)
+    if (!o->run.log)
         return NULL;
-    FILE *f = fopen(o->log, o->load ? "a" : "w");
-    if (!f) {
-        fprintf(stderr, "%s: cannot open log '%s': %s\n", o->prog, o->log, strerror(errno));
-        exit(1);
-    }
-    fseek(f, 0, SEEK_END); /* where "a" starts is implementation-defined */
-    if (ftell(f) == 0)
-        fprintf(f, "episode,meta_loss,train_error_pct,seconds\n");
-    return f;
+    return train_open_log(o->run.log, o->run.load != NULL, "episode,meta_loss,train_error_pct,seconds");
 }
 
 static void describe(const options *o)
@@ -491,10 +419,10 @@ static void describe(const options *o)
             "plastic; %lldx%lldx%lld images, %d conv layers of %lld channels, %d hidden of width %lld; "
             "%ld episodes, %ld eval episodes, seed %llu\n",
             o->prog, flp_version(), (long long)c->ways, (long long)c->shots,
-            c->order == FLP_ORDER_IID ? "iid" : "continual", (long long)c->query, rule_names[c->rule], c->plastic,
+            c->order == FLP_ORDER_IID ? "iid" : "continual", (long long)c->query, cli_rule_name(c->rule), c->plastic,
             (long long)c->channels_in, (long long)c->size, (long long)c->size, c->conv_layers,
-            (long long)c->channels, c->depth, (long long)c->width, o->episodes, o->eval_episodes,
-            (unsigned long long)o->seed);
+            (long long)c->channels, c->depth, (long long)c->width, o->run.episodes, o->eval_episodes,
+            (unsigned long long)o->run.seed);
 }
 
 int fewshot_main(int argc, char **argv, fewshot_data data)
@@ -502,24 +430,24 @@ int fewshot_main(int argc, char **argv, fewshot_data data)
     usage_data = data;
     cli_init(data == FEWSHOT_OMNIGLOT ? "flp-omniglot" : "flp-miniimagenet", usage);
     options o = parse_args(argc, argv, data);
-    if (o.threads > 0)
-        CLI_CHECK(flp_set_num_threads(o.threads));
+    if (o.run.threads > 0)
+        CLI_CHECK(flp_set_num_threads(o.run.threads));
     describe(&o);
     data_sets d = {NULL, NULL};
     open_data(&o, &d);
 
     fewshot_model m;
-    CLI_CHECK(fewshot_model_create(&o.cfg, o.seed, &m));
+    CLI_CHECK(fewshot_model_create(&o.cfg, o.run.seed, &m));
     flp_sampler *sampler;
     create_sampler(&o, &d, &sampler);
     flp_episode *ep;
     CLI_CHECK(flp_episode_create(&ep));
     double mean, se;
-    if (o.load) {
-        CLI_CHECK(flp_checkpoint_load(o.load, m.meta, sampler));
+    if (o.run.load) {
+        CLI_CHECK(flp_checkpoint_load(o.run.load, m.meta, sampler));
         int64_t done;
         CLI_CHECK(flp_meta_step_count(m.meta, &done));
-        fprintf(stderr, "%s: resumed from %s after %lld meta-steps\n", o.prog, o.load, (long long)done);
+        fprintf(stderr, "%s: resumed from %s after %lld meta-steps\n", o.prog, o.run.load, (long long)done);
     } else {
         evaluate(&o, &d, &m, ep, &mean, &se);
         printf("eval_error_pct_untrained %.4g %.3g\n", mean, se);
@@ -528,11 +456,9 @@ int fewshot_main(int argc, char **argv, fewshot_data data)
 
     FILE *log = open_log(&o);
     int saved = train(&o, &m, sampler, ep, log);
-    if (log && fclose(log) != 0) {
-        fprintf(stderr, "%s: writing log '%s': %s\n", o.prog, o.log, strerror(errno));
+    if (log && train_close_log(log, o.run.log))
         return 1;
-    }
-    if (o.save && !saved)
+    if (o.run.save && !saved)
         save_checkpoint(&o, &m, sampler);
 
     double t = cli_now();

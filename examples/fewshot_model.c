@@ -4,12 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define TRY(expr)                       \
-    do {                                \
-        flp_status try_st = (expr);     \
-        if (try_st != FLP_OK)           \
-            return try_st;              \
-    } while (0)
+#include "model_parts.h"
 
 const int64_t fewshot_conv_strides[FEWSHOT_MAX_CONV] = {2, 1, 2, 1, 2, 2};
 
@@ -41,47 +36,40 @@ fewshot_config fewshot_config_default(void)
 static flp_status build_net(const fewshot_config *cfg, flp_rng *rng, flp_net **out)
 {
     int64_t shape[3] = {cfg->channels_in, cfg->size, cfg->size};
-    TRY(flp_net_create(3, shape, out));
+    MODEL_TRY(flp_net_create(3, shape, out));
     for (int i = 0; i < cfg->conv_layers; i++) {
-        TRY(flp_net_add_conv2d(*out, cfg->channels, 3, 3, fewshot_conv_strides[i], 0, 1));
-        TRY(flp_net_add_relu(*out));
+        MODEL_TRY(flp_net_add_conv2d(*out, cfg->channels, 3, 3, fewshot_conv_strides[i], 0, 1));
+        MODEL_TRY(flp_net_add_relu(*out));
     }
-    TRY(flp_net_add_flatten(*out));
+    MODEL_TRY(flp_net_add_flatten(*out));
     for (int i = 0; i < cfg->depth; i++) {
-        TRY(flp_net_add_linear(*out, cfg->width, 1));
-        TRY(flp_net_add_relu(*out));
+        MODEL_TRY(flp_net_add_linear(*out, cfg->width, 1));
+        MODEL_TRY(flp_net_add_relu(*out));
     }
-    TRY(flp_net_add_linear(*out, cfg->ways, 1));
+    MODEL_TRY(flp_net_add_linear(*out, cfg->ways, 1));
     return flp_net_init(*out, FLP_INIT_KAIMING_NORMAL, rng);
 }
 
 static flp_status configure_meta(const fewshot_config *cfg, flp_meta *meta)
 {
-    static const int64_t milestones[] = {1500, 2500, 3500};
-    TRY(flp_meta_set_lr(meta, FLP_GROUP_WEIGHTS, cfg->lr_weights));
-    TRY(flp_meta_set_step_decay(meta, FLP_GROUP_WEIGHTS, 0.3, milestones, 3));
-    TRY(flp_meta_set_lr(meta, FLP_GROUP_FEEDBACK, cfg->lr_feedback));
-    TRY(flp_meta_set_lr(meta, FLP_GROUP_PLASTICITY, cfg->lr_plasticity));
-    TRY(flp_meta_freeze(meta, FLP_GROUP_STRENGTH, 1)); /* beta stays 1, as the paper's Omniglot runs */
+    MODEL_TRY(model_paper_adam(meta, cfg->lr_weights, cfg->lr_feedback, cfg->lr_plasticity));
+    MODEL_TRY(flp_meta_freeze(meta, FLP_GROUP_STRENGTH, 1)); /* beta stays 1, as the paper's Omniglot runs */
     return flp_meta_set(meta, FLP_META_NONFINITE, 1);  /* zero non-finite entries, as the reference */
 }
 
 static flp_status build(const fewshot_config *cfg, flp_rng *rng, fewshot_model *m)
 {
-    TRY(build_net(cfg, rng, &m->net));
-    TRY(flp_feedback_create(m->net, &m->fb));
-    TRY(flp_feedback_init(m->fb, rng, 1.0f));
-    TRY(flp_feedback_set(m->fb, FLP_FEEDBACK_SIGNAL, FLP_SIGNAL_TARGET));
-    TRY(flp_feedback_set(m->fb, FLP_FEEDBACK_CLAMP_OUTPUT, 1));
-    TRY(flp_rule_create(m->net, cfg->rule, &m->rule));
-    TRY(flp_rule_set(m->rule, FLP_RULE_PLASTIC_LAST, cfg->plastic));
-    TRY(flp_rule_set(m->rule, FLP_RULE_ALPHA_INIT, cfg->alpha_init));
+    MODEL_TRY(build_net(cfg, rng, &m->net));
+    MODEL_TRY(flp_feedback_create(m->net, &m->fb));
+    MODEL_TRY(flp_feedback_init(m->fb, rng, 1.0f));
+    MODEL_TRY(flp_feedback_set(m->fb, FLP_FEEDBACK_SIGNAL, FLP_SIGNAL_TARGET));
+    MODEL_TRY(flp_feedback_set(m->fb, FLP_FEEDBACK_CLAMP_OUTPUT, 1));
+    MODEL_TRY(flp_rule_create(m->net, cfg->rule, &m->rule));
+    MODEL_TRY(flp_rule_set(m->rule, FLP_RULE_PLASTIC_LAST, cfg->plastic));
+    MODEL_TRY(flp_rule_set(m->rule, FLP_RULE_ALPHA_INIT, cfg->alpha_init));
     if (cfg->rule != FLP_RULE_GRADIENT)
-        TRY(flp_rule_set(m->rule, FLP_RULE_HIDDEN_MULTIPLIER, cfg->hidden_mult));
-    TRY(flp_lifetime_create(m->net, m->fb, m->rule, &m->lt));
-    if (cfg->memory_mib >= 0)
-        TRY(flp_lifetime_set(m->lt, FLP_LIFETIME_MEMORY_BUDGET, cfg->memory_mib * 1048576.0));
-    TRY(flp_meta_create(m->net, m->fb, m->rule, &m->meta));
+        MODEL_TRY(flp_rule_set(m->rule, FLP_RULE_HIDDEN_MULTIPLIER, cfg->hidden_mult));
+    MODEL_TRY(model_lifetime_meta(m->net, m->fb, m->rule, cfg->memory_mib, &m->lt, &m->meta));
     return configure_meta(cfg, m->meta);
 }
 
@@ -89,7 +77,7 @@ flp_status fewshot_model_create(const fewshot_config *cfg, uint64_t seed, fewsho
 {
     memset(m, 0, sizeof *m);
     flp_rng *rng;
-    TRY(flp_rng_create(seed, &rng));
+    MODEL_TRY(flp_rng_create(seed, &rng));
     flp_status st = build(cfg, rng, m);
     flp_rng_free(rng);
     if (st != FLP_OK)
@@ -113,9 +101,9 @@ flp_status fewshot_final_error(fewshot_model *m, const flp_episode *ep, double *
     int classification;
     const float *xq;
     const int32_t *lq;
-    TRY(flp_episode_shape(ep, &steps, &batch, &n_in, &n_out, &n_query, &classification));
-    TRY(flp_episode_floats(ep, FLP_EPISODE_XQ, &xq, &n));
-    TRY(flp_episode_labels(ep, FLP_EPISODE_LQ, &lq, &n));
+    MODEL_TRY(flp_episode_shape(ep, &steps, &batch, &n_in, &n_out, &n_query, &classification));
+    MODEL_TRY(flp_episode_floats(ep, FLP_EPISODE_XQ, &xq, &n));
+    MODEL_TRY(flp_episode_labels(ep, FLP_EPISODE_LQ, &lq, &n));
     float *y = malloc((size_t)(n_query * n_out) * sizeof *y);
     if (y == NULL)
         return FLP_ERR_NOMEM;
@@ -135,6 +123,6 @@ flp_status fewshot_final_error(fewshot_model *m, const flp_episode *ep, double *
 flp_status fewshot_query_error(fewshot_model *m, const flp_episode *ep, double *error_pct)
 {
     float loss;
-    TRY(flp_lifetime_run(m->lt, ep, 0, &loss));
+    MODEL_TRY(flp_lifetime_run(m->lt, ep, 0, &loss));
     return fewshot_final_error(m, ep, error_pct);
 }

@@ -20,9 +20,11 @@
 #include <flp/flp.h>
 
 #include "cli.h"
+#include "run_options.h"
 #include "compare_analysis.h"
 #include "sine_model.h"
-#include "sine_train.h"
+#include "sine_options.h"
+#include "train_loop.h"
 
 /* A reduced budget that fits about 40 minutes on one loaded core. */
 #define DEFAULT_WIDTH 32
@@ -46,10 +48,9 @@ static const char *const mode_names[N_MODES] = {"iid", "continual"};
 
 typedef struct {
     sine_config cfg;        /* shared settings; rule, plastic and order set per run */
-    long episodes, eval_runs, progress_every, analysis_runs;
+    run_options run;        /* --episodes, --seed, --threads, --progress-every */
+    long eval_runs, analysis_runs;
     double ridge;
-    uint64_t seed;
-    int threads;
     const char *out;
 } options;
 
@@ -95,23 +96,20 @@ static void usage(FILE *f)
         d.inner_lr, d.lr_plasticity);
 }
 
-enum {
-    OPT_OUT = 256, OPT_WIDTH, OPT_EPISODES, OPT_EVAL_RUNS, OPT_SEED, OPT_STEPS, OPT_BATCH, OPT_INNER_LR,
-    OPT_LR_PL, OPT_THREADS, OPT_PROGRESS, OPT_ANALYSIS_RUNS, OPT_RIDGE, OPT_HELP
-};
+enum { OPT_OUT = 256, OPT_EVAL_RUNS, OPT_ANALYSIS_RUNS, OPT_RIDGE, OPT_HELP };
 
 static const struct option long_options[] = {
     {"out", required_argument, NULL, OPT_OUT},
-    {"width", required_argument, NULL, OPT_WIDTH},
-    {"episodes", required_argument, NULL, OPT_EPISODES},
+    {"width", required_argument, NULL, SINE_OPTION},
+    {"episodes", required_argument, NULL, RUN_OPTION},
     {"eval-runs", required_argument, NULL, OPT_EVAL_RUNS},
-    {"seed", required_argument, NULL, OPT_SEED},
-    {"steps-per-task", required_argument, NULL, OPT_STEPS},
-    {"batch", required_argument, NULL, OPT_BATCH},
-    {"inner-lr", required_argument, NULL, OPT_INNER_LR},
-    {"lr-plasticity", required_argument, NULL, OPT_LR_PL},
-    {"threads", required_argument, NULL, OPT_THREADS},
-    {"progress-every", required_argument, NULL, OPT_PROGRESS},
+    {"seed", required_argument, NULL, RUN_OPTION},
+    {"steps-per-task", required_argument, NULL, SINE_OPTION},
+    {"batch", required_argument, NULL, SINE_OPTION},
+    {"inner-lr", required_argument, NULL, SINE_OPTION},
+    {"lr-plasticity", required_argument, NULL, SINE_OPTION},
+    {"threads", required_argument, NULL, RUN_OPTION},
+    {"progress-every", required_argument, NULL, RUN_OPTION},
     {"analysis-runs", required_argument, NULL, OPT_ANALYSIS_RUNS},
     {"probe-ridge", required_argument, NULL, OPT_RIDGE},
     {"help", no_argument, NULL, OPT_HELP},
@@ -124,26 +122,19 @@ static options parse_args(int argc, char **argv)
     memset(&o, 0, sizeof o);
     o.cfg = sine_config_default();
     o.cfg.width = DEFAULT_WIDTH;
-    o.episodes = DEFAULT_EPISODES;
+    o.run.episodes = DEFAULT_EPISODES;
     o.eval_runs = 50;
     o.analysis_runs = 20;
     o.ridge = 1e-4;
-    o.seed = 1;
+    o.run.seed = 1;
     o.out = "flp-compare-out";
-    int c;
-    while ((c = getopt_long(argc, argv, "", long_options, NULL)) != -1) {
+    int c, idx = 0;
+    while ((c = getopt_long(argc, argv, "", long_options, &idx)) != -1) {
         switch (c) {
+        case SINE_OPTION: sine_option_parse(&o.cfg, long_options[idx].name, optarg); break;
+        case RUN_OPTION: run_option_parse(&o.run, long_options[idx].name, optarg); break;
         case OPT_OUT: o.out = optarg; break;
-        case OPT_WIDTH: o.cfg.width = cli_parse_long("width", optarg, 1, 1L << 20); break;
-        case OPT_EPISODES: o.episodes = cli_parse_long("episodes", optarg, 0, 1L << 40); break;
         case OPT_EVAL_RUNS: o.eval_runs = cli_parse_long("eval-runs", optarg, 1, 1L << 30); break;
-        case OPT_SEED: o.seed = (uint64_t)cli_parse_long("seed", optarg, 0, (1L << 62)); break;
-        case OPT_STEPS: o.cfg.batches_per_task = cli_parse_long("steps-per-task", optarg, 1, 1L << 20); break;
-        case OPT_BATCH: o.cfg.batch = cli_parse_long("batch", optarg, 1, 1L << 20); break;
-        case OPT_INNER_LR: o.cfg.inner_lr = cli_parse_rate("inner-lr", optarg); break;
-        case OPT_LR_PL: o.cfg.lr_plasticity = cli_parse_rate("lr-plasticity", optarg); break;
-        case OPT_THREADS: o.threads = (int)cli_parse_long("threads", optarg, 1, 4096); break;
-        case OPT_PROGRESS: o.progress_every = cli_parse_long("progress-every", optarg, 0, 1L << 40); break;
         case OPT_ANALYSIS_RUNS: o.analysis_runs = cli_parse_long("analysis-runs", optarg, 0, 1L << 30); break;
         case OPT_RIDGE:
             o.ridge = cli_parse_rate("probe-ridge", optarg);
@@ -182,6 +173,41 @@ static sine_config run_config(const options *o, const method *me, int mode)
     return cfg;
 }
 
+/* flp-compare's meta-steps: one episode each, progress lines tagged with
+ * the run. */
+typedef struct {
+    const sine_model *m;
+    flp_episode *ep;
+    const char *tag;
+} trainer;
+
+static flp_status train_step(void *ctx, long step, float *loss, double *err, const char **why)
+{
+    trainer *t = ctx;
+    (void)step;
+    (void)err;
+    return train_single_episode(t->m->meta, t->m->lt, t->m->sampler, t->ep, loss, why);
+}
+
+static void progress_line(void *ctx, const train_window *w)
+{
+    const trainer *t = ctx;
+    fprintf(stderr, "%s: episode %ld/%ld  meta_loss %.4g (running mean)  %.2f s/step  ETA %s\n", t->tag,
+            w->step, w->total, w->loss, w->per_step, w->eta);
+}
+
+/* Meta-train m from its step count up to --episodes. */
+static void train(const options *o, const sine_model *m, flp_episode *ep, const char *tag)
+{
+    int64_t done;
+    CLI_CHECK(flp_meta_step_count(m->meta, &done));
+    trainer t = {m, ep, tag};
+    train_loop loop = {"flp-compare", "episode", "lower the learning rates, e.g. --lr-plasticity", 1,
+                       o->run.episodes, o->run.progress_every, 0, NULL, 0, train_step, "flp_meta_train_step",
+                       progress_line, NULL, &t};
+    train_loop_run(&loop, (long)done);
+}
+
 /* Train (or resume, or just load) one run, checkpoint it, evaluate and
  * analyse it. */
 static result run_one(const options *o, const method *me, int mode, flp_episode *ep, run_analysis *a)
@@ -191,31 +217,31 @@ static result run_one(const options *o, const method *me, int mode, flp_episode 
     snprintf(ckpt, sizeof ckpt, "%s/%s-%s.ckpt", o->out, me->file, mode_names[mode]);
     snprintf(tag, sizeof tag, "%s %s", me->file, mode_names[mode]);
     sine_model m;
-    CLI_CHECK(sine_model_create(&cfg, o->seed, &m));
+    CLI_CHECK(sine_model_create(&cfg, o->run.seed, &m));
     if (file_exists(ckpt)) {
         CLI_CHECK(flp_checkpoint_load(ckpt, m.meta, m.sampler));
         int64_t done;
         CLI_CHECK(flp_meta_step_count(m.meta, &done));
         fprintf(stderr, "%s: resumed from %s after %lld meta-steps\n", tag, ckpt, (long long)done);
-        if (done > o->episodes) {
+        if (done > o->run.episodes) {
             fprintf(stderr, "flp-compare: %s holds %lld meta-steps, more than --episodes %ld; "
-                    "use another --out\n", ckpt, (long long)done, o->episodes);
+                    "use another --out\n", ckpt, (long long)done, o->run.episodes);
             exit(1);
         }
     }
     result r;
-    sine_train_opts t = {"flp-compare", tag, o->episodes, o->progress_every, 0, NULL, NULL};
     double t0 = cli_now();
-    sine_train(&t, &m, ep);
+    train(o, &m, ep, tag);
     r.seconds = cli_now() - t0;
-    sine_save(ckpt, &m);
-    CLI_CHECK(sine_evaluate(&cfg, o->seed, o->eval_runs, m.lt, ep, &r.mean, &r.se));
+    CLI_CHECK(flp_checkpoint_save(ckpt, m.meta, m.sampler));
+    fprintf(stderr, "checkpoint written to %s\n", ckpt);
+    CLI_CHECK(sine_evaluate(&cfg, o->run.seed, o->eval_runs, m.lt, ep, &r.mean, &r.se));
     fprintf(stderr, "%s: eval_mse %.6g +- %.3g\n", tag, r.mean, r.se);
     a->method = me->file;
     a->legend = me->name;
     if (o->analysis_runs > 0) {
         double t1 = cli_now();
-        analysis_run(a, &cfg, &m, o->seed, o->analysis_runs, o->ridge, ep);
+        analysis_run(a, &cfg, &m, o->run.seed, o->analysis_runs, o->ridge, ep);
         fprintf(stderr, "%s: analyses of %ld episodes done in %.1f s\n", tag, o->analysis_runs, cli_now() - t1);
     }
     sine_model_free(&m);
@@ -250,7 +276,7 @@ static void write_csv(const options *o, const result res[N_METHODS][N_MODES])
         for (int mode = 0; mode < N_MODES; mode++)
             fprintf(f, "%s,%s,%s,%d,%lld,%ld,%ld,%.9g,%.9g,%.1f\n", methods[i].file, mode_names[mode],
                     methods[i].rule == FLP_RULE_GRADIENT ? "gradient" : "oja", methods[i].plastic,
-                    (long long)o->cfg.width, o->episodes, o->eval_runs, res[i][mode].mean, res[i][mode].se,
+                    (long long)o->cfg.width, o->run.episodes, o->eval_runs, res[i][mode].mean, res[i][mode].se,
                     res[i][mode].seconds);
     if (fclose(f) != 0) {
         fprintf(stderr, "flp-compare: writing '%s': %s\n", path, strerror(errno));
@@ -263,12 +289,12 @@ int main(int argc, char **argv)
 {
     cli_init("flp-compare", usage);
     options o = parse_args(argc, argv);
-    if (o.threads > 0)
-        CLI_CHECK(flp_set_num_threads(o.threads));
+    if (o.run.threads > 0)
+        CLI_CHECK(flp_set_num_threads(o.run.threads));
     fprintf(stderr, "flp-compare %s: width %lld, %ld episodes of %lldx%lld steps x batch %lld per run, "
-            "%ld eval runs, seed %llu, into %s\n", flp_version(), (long long)o.cfg.width, o.episodes,
+            "%ld eval runs, seed %llu, into %s\n", flp_version(), (long long)o.cfg.width, o.run.episodes,
             (long long)SINE_TASKS, (long long)o.cfg.batches_per_task, (long long)o.cfg.batch, o.eval_runs,
-            (unsigned long long)o.seed, o.out);
+            (unsigned long long)o.run.seed, o.out);
     make_dir(o.out);
     flp_episode *ep;
     CLI_CHECK(flp_episode_create(&ep));

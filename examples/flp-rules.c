@@ -20,6 +20,7 @@
 #include <flp/flp.h>
 
 #include "cli.h"
+#include "mean_se.h"
 
 #define MAX_HIDDEN 8
 #define N_TERMS 3
@@ -334,7 +335,7 @@ static void evaluate(const options *o, const model *m, flp_episode *ep, float *s
 {
     flp_sampler *s;
     make_sampler(o, m, o->seed + 1, &s);
-    double sum = 0, sumsq = 0;
+    mean_se acc = {0};
     double t0 = cli_now(), t_last = t0;
     long diverged = 0;
     for (long r = 0; r < o->eval_episodes; r++) {
@@ -344,9 +345,7 @@ static void evaluate(const options *o, const model *m, flp_episode *ep, float *s
         if (st != FLP_OK && st != FLP_ERR_NONFINITE)
             cli_die_flp("flp_lifetime_run");
         diverged += st != FLP_OK;
-        double acc = st == FLP_OK ? query_accuracy(m, ep, scores) : 0.0;
-        sum += acc;
-        sumsq += acc * acc;
+        mean_se_add(&acc, st == FLP_OK ? query_accuracy(m, ep, scores) : 0.0);
         if (cli_now() - t_last >= 10) {
             t_last = cli_now();
             double per = (t_last - t0) / (double)(r + 1);
@@ -358,9 +357,7 @@ static void evaluate(const options *o, const model *m, flp_episode *ep, float *s
     if (diverged)
         fprintf(stderr, "flp-rules: %ld of %ld evaluation lifetimes diverged (non-finite weights), counted as "
                 "0%% accuracy\n", diverged, o->eval_episodes);
-    double n = (double)o->eval_episodes, var = n > 1 ? (sumsq - sum * sum / n) / (n - 1) : 0;
-    *mean = sum / n;
-    *se = sqrt(var > 0 ? var : 0) / sqrt(n);
+    mean_se_get(&acc, mean, se);
 }
 
 /* ---- training -------------------------------------------------------------------------- */

@@ -1,15 +1,10 @@
 /* sine_model.c - see sine_model.h. */
 #include "sine_model.h"
 
-#include <math.h>
 #include <string.h>
 
-#define TRY(expr)                       \
-    do {                                \
-        flp_status try_st = (expr);     \
-        if (try_st != FLP_OK)           \
-            return try_st;              \
-    } while (0)
+#include "mean_se.h"
+#include "model_parts.h"
 
 sine_config sine_config_default(void)
 {
@@ -39,35 +34,31 @@ int64_t sine_hidden_width(const sine_config *cfg, int i)
 static flp_status build_net(const sine_config *cfg, flp_rng *rng, flp_net **out)
 {
     int64_t in = SINE_TASKS + 1;
-    TRY(flp_net_create(1, &in, out));
+    MODEL_TRY(flp_net_create(1, &in, out));
     for (int i = 0; i < cfg->depth; i++) {
-        TRY(flp_net_add_linear(*out, sine_hidden_width(cfg, i), 1));
-        TRY(flp_net_add_relu(*out));
+        MODEL_TRY(flp_net_add_linear(*out, sine_hidden_width(cfg, i), 1));
+        MODEL_TRY(flp_net_add_relu(*out));
     }
-    TRY(flp_net_add_linear(*out, 1, 1));
+    MODEL_TRY(flp_net_add_linear(*out, 1, 1));
     return flp_net_init(*out, FLP_INIT_KAIMING_NORMAL, rng);
 }
 
 static flp_status configure_meta(const sine_config *cfg, flp_meta *meta)
 {
-    static const int64_t milestones[] = {1500, 2500, 3500};
-    TRY(flp_meta_set_lr(meta, FLP_GROUP_WEIGHTS, cfg->lr_weights));
-    TRY(flp_meta_set_step_decay(meta, FLP_GROUP_WEIGHTS, 0.3, milestones, 3));
-    TRY(flp_meta_set_lr(meta, FLP_GROUP_FEEDBACK, cfg->lr_feedback));
-    TRY(flp_meta_set_lr(meta, FLP_GROUP_PLASTICITY, cfg->lr_plasticity));
+    MODEL_TRY(model_paper_adam(meta, cfg->lr_weights, cfg->lr_feedback, cfg->lr_plasticity));
     return flp_meta_set_lr(meta, FLP_GROUP_STRENGTH, cfg->lr_strength);
 }
 
 static flp_status configure_sampler(const sine_config *cfg, flp_sampler *s)
 {
-    TRY(flp_sampler_set(s, FLP_SINE_ORDER, cfg->order));
-    TRY(flp_sampler_set(s, FLP_SINE_BATCHES_PER_TASK, (double)cfg->batches_per_task));
+    MODEL_TRY(flp_sampler_set(s, FLP_SINE_ORDER, cfg->order));
+    MODEL_TRY(flp_sampler_set(s, FLP_SINE_BATCHES_PER_TASK, (double)cfg->batches_per_task));
     return flp_sampler_set(s, FLP_SINE_BATCH, (double)cfg->batch);
 }
 
 flp_status sine_sampler_create(const sine_config *cfg, uint64_t seed, flp_sampler **out)
 {
-    TRY(flp_sampler_create_sine(seed, out));
+    MODEL_TRY(flp_sampler_create_sine(seed, out));
     flp_status st = configure_sampler(cfg, *out);
     if (st != FLP_OK) {
         flp_sampler_free(*out);
@@ -78,18 +69,15 @@ flp_status sine_sampler_create(const sine_config *cfg, uint64_t seed, flp_sample
 
 static flp_status build(const sine_config *cfg, flp_rng *rng, uint64_t seed, sine_model *m)
 {
-    TRY(build_net(cfg, rng, &m->net));
-    TRY(flp_feedback_create(m->net, &m->fb));
-    TRY(flp_feedback_init(m->fb, rng, 0.5f));
-    TRY(flp_rule_create(m->net, cfg->rule, &m->rule));
-    TRY(flp_rule_set(m->rule, FLP_RULE_PLASTIC_LAST, cfg->plastic));
+    MODEL_TRY(build_net(cfg, rng, &m->net));
+    MODEL_TRY(flp_feedback_create(m->net, &m->fb));
+    MODEL_TRY(flp_feedback_init(m->fb, rng, 0.5f));
+    MODEL_TRY(flp_rule_create(m->net, cfg->rule, &m->rule));
+    MODEL_TRY(flp_rule_set(m->rule, FLP_RULE_PLASTIC_LAST, cfg->plastic));
     if (cfg->rule == FLP_RULE_GRADIENT) /* its coefficients are the inner learning rates */
-        TRY(flp_rule_set(m->rule, FLP_RULE_ALPHA_INIT, cfg->inner_lr));
-    TRY(flp_lifetime_create(m->net, m->fb, m->rule, &m->lt));
-    if (cfg->memory_mib >= 0)
-        TRY(flp_lifetime_set(m->lt, FLP_LIFETIME_MEMORY_BUDGET, cfg->memory_mib * 1048576.0));
-    TRY(flp_meta_create(m->net, m->fb, m->rule, &m->meta));
-    TRY(configure_meta(cfg, m->meta));
+        MODEL_TRY(flp_rule_set(m->rule, FLP_RULE_ALPHA_INIT, cfg->inner_lr));
+    MODEL_TRY(model_lifetime_meta(m->net, m->fb, m->rule, cfg->memory_mib, &m->lt, &m->meta));
+    MODEL_TRY(configure_meta(cfg, m->meta));
     return sine_sampler_create(cfg, seed, &m->sampler);
 }
 
@@ -97,7 +85,7 @@ flp_status sine_model_create(const sine_config *cfg, uint64_t seed, sine_model *
 {
     memset(m, 0, sizeof *m);
     flp_rng *rng;
-    TRY(flp_rng_create(seed, &rng));
+    MODEL_TRY(flp_rng_create(seed, &rng));
     flp_status st = build(cfg, rng, seed, m);
     flp_rng_free(rng);
     if (st != FLP_OK)
@@ -116,17 +104,14 @@ void sine_model_free(sine_model *m)
     memset(m, 0, sizeof *m);
 }
 
-/* Sum and sum of squares of the query losses of `runs` episodes of s. */
-static flp_status eval_losses(flp_sampler *s, long runs, flp_lifetime *lt, flp_episode *ep, double *sum,
-                              double *sumsq)
+/* The query losses of `runs` episodes of s. */
+static flp_status eval_losses(flp_sampler *s, long runs, flp_lifetime *lt, flp_episode *ep, mean_se *acc)
 {
-    *sum = *sumsq = 0;
     for (long r = 0; r < runs; r++) {
         float loss;
-        TRY(flp_sampler_next(s, FLP_SPLIT_EVAL, ep));
-        TRY(flp_lifetime_run(lt, ep, 0, &loss));
-        *sum += loss;
-        *sumsq += (double)loss * loss;
+        MODEL_TRY(flp_sampler_next(s, FLP_SPLIT_EVAL, ep));
+        MODEL_TRY(flp_lifetime_run(lt, ep, 0, &loss));
+        mean_se_add(acc, loss);
     }
     return FLP_OK;
 }
@@ -135,13 +120,11 @@ flp_status sine_evaluate(const sine_config *cfg, uint64_t seed, long runs, flp_l
                          double *mean, double *se)
 {
     flp_sampler *s;
-    double sum, sumsq;
-    TRY(sine_sampler_create(cfg, seed, &s));
-    flp_status st = eval_losses(s, runs, lt, ep, &sum, &sumsq);
+    mean_se acc = {0};
+    MODEL_TRY(sine_sampler_create(cfg, seed, &s));
+    flp_status st = eval_losses(s, runs, lt, ep, &acc);
     flp_sampler_free(s);
-    TRY(st);
-    *mean = sum / (double)runs;
-    double var = runs > 1 ? (sumsq - sum * sum / (double)runs) / (double)(runs - 1) : 0;
-    *se = sqrt(var > 0 ? var : 0) / sqrt((double)runs);
+    MODEL_TRY(st);
+    mean_se_get(&acc, mean, se);
     return FLP_OK;
 }

@@ -347,52 +347,32 @@ static void zero_grads(setup *s)
     ck_flp(flp_rule_zero_grad(s->rule));
 }
 
-/* Loss at the tensor's value + t * dir, and the directional derivative
- * there: dir . dLoss/dtensor. */
-static double loss_and_slope(setup *s, fd_tensor *t, const float *dir, double step, float *p, double *slope)
+/* A point of fd_check_tensor: the loss at p, dLoss/dtensor in grad. */
+typedef struct {
+    setup *s;
+    fd_tensor *t;
+} fd_point;
+
+static double loss_grad(void *ctx, const float *p, float *grad)
 {
-    for (int64_t i = 0; i < t->n; i++)
-        p[i] = (float)(t->v[i] + step * dir[i]);
-    t->set(s, t->layer, p, t->n);
-    zero_grads(s);
+    fd_point *f = ctx;
+    f->t->set(f->s, f->t->layer, p, f->t->n);
+    zero_grads(f->s);
     float loss;
-    ck_flp(flp_lifetime_run(s->lt, s->ep, 1, &loss));
-    get_grad(s, t->grad, t->layer, p, t->n);
-    *slope = 0;
-    for (int64_t i = 0; i < t->n; i++)
-        *slope += (double)dir[i] * p[i];
+    ck_flp(flp_lifetime_run(f->s->lt, f->s->ep, 1, &loss));
+    get_grad(f->s, f->t->grad, f->t->layer, grad, f->t->n);
     return loss;
 }
 
-/* The gradient along a random direction restricted to one tensor, checked
- * by integration: L(v + e d) - L(v - e d) must equal the integral of the
- * directional derivative over [-e, e] (Simpson's rule from the analytic
- * gradient at -e, 0, +e). Its error is O(e^5), so e can be a few percent of
- * the tensor's scale, where float32 rounding of the lifetime is negligible;
- * a plain central difference is rounding-limited at any step that makes its
- * O(e^2) truncation error small. */
+/* The gradient along a random direction restricted to one tensor
+ * (tu_fd_simpson). */
 static void fd_check_tensor(setup *s, fd_tensor *t, uint64_t seed)
 {
-    float *dir = malloc((size_t)t->n * sizeof *dir), *p = malloc((size_t)t->n * sizeof *p);
-    tu_fill_uniform(dir, t->n, -1, 1, seed);
-    double vnorm = 0, pnorm = 0;
-    for (int64_t i = 0; i < t->n; i++) {
-        vnorm += (double)dir[i] * dir[i];
-        pnorm += (double)t->v[i] * t->v[i];
-    }
-    double e = 2e-2 * (pnorm > 0 ? sqrt(pnorm / vnorm) : 1.0);
-    double d_minus, d_zero, d_plus;
-    double l_minus = loss_and_slope(s, t, dir, -e, p, &d_minus);
-    double l_zero = loss_and_slope(s, t, dir, 0, p, &d_zero);
-    double l_plus = loss_and_slope(s, t, dir, e, p, &d_plus);
+    char what[64];
+    snprintf(what, sizeof what, "%s of layer %d", t->what, t->layer);
+    fd_point f = {s, t};
+    tu_fd_simpson(what, t->v, t->n, 2e-2, loss_grad, &f, seed);
     t->set(s, t->layer, t->v, t->n);
-    double actual = l_plus - l_minus, predicted = e / 3 * (d_minus + 4 * d_zero + d_plus);
-    double tol = 1e-2 * fmax(fabs(actual), fabs(predicted)) + 1e-5 * fabs(l_zero) + 1e-9;
-    ck_assert_msg(fabs(actual - predicted) <= tol,
-                  "%s of layer %d: loss change %.7g over [-e, e], gradient integrates to %.7g (slope %.5g)",
-                  t->what, t->layer, actual, predicted, d_zero);
-    free(dir);
-    free(p);
 }
 
 static void add_tensor(fd_tensor *ts, int *n, int64_t count, int layer, const char *what,

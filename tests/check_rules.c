@@ -246,43 +246,32 @@ static flp_status grad_B(setup *s, int l, float *v, int64_t n) { return flp_feed
 static flp_status set_W(setup *s, int l, const float *v, int64_t n) { return flp_net_set_param(s->net, l, FLP_PARAM_WEIGHT, v, n); }
 static flp_status grad_W(setup *s, int l, float *v, int64_t n) { return flp_net_get_grad(s->net, l, FLP_PARAM_WEIGHT, v, n); }
 
-static double loss_and_slope(setup *s, fd_tensor *t, const float *dir, double step, float *p, double *slope)
+/* A point of fd_check: the loss at p, dLoss/dtensor in grad. */
+typedef struct {
+    setup *s;
+    fd_tensor *t;
+} fd_point;
+
+static double loss_grad(void *ctx, const float *p, float *grad)
 {
-    for (int64_t i = 0; i < t->n; i++)
-        p[i] = (float)(t->v[i] + step * dir[i]);
-    ck_flp(t->set(s, t->layer, p, t->n));
-    zero_grads(s);
+    fd_point *f = ctx;
+    ck_flp(f->t->set(f->s, f->t->layer, p, f->t->n));
+    zero_grads(f->s);
     float loss;
-    ck_flp(flp_lifetime_run(s->lt, s->ep, 1, &loss));
-    ck_flp(t->grad(s, t->layer, p, t->n));
-    *slope = 0;
-    for (int64_t i = 0; i < t->n; i++)
-        *slope += (double)dir[i] * p[i];
+    ck_flp(flp_lifetime_run(f->s->lt, f->s->ep, 1, &loss));
+    ck_flp(f->t->grad(f->s, f->t->layer, grad, f->t->n));
     return loss;
 }
 
 /* Simpson's rule on the analytic directional derivative against the loss
- * change (as in check_lifetime.c: O(e^5) error, so e can be large enough
- * for float32 rounding to be negligible). */
+ * change (tu_fd_simpson). */
 static void fd_check(setup *s, fd_tensor *t, uint64_t seed)
 {
-    float *dir = malloc((size_t)t->n * sizeof *dir), *p = malloc((size_t)t->n * sizeof *p);
-    tu_fill_uniform(dir, t->n, -1, 1, seed);
-    double vnorm = 0, pnorm = 0;
-    for (int64_t i = 0; i < t->n; i++) {
-        vnorm += (double)dir[i] * dir[i];
-        pnorm += (double)t->v[i] * t->v[i];
-    }
-    double e = 2e-2 * (pnorm > 0 ? sqrt(pnorm / vnorm) : 1.0), d[3], l[3];
-    for (int k = 0; k < 3; k++)
-        l[k] = loss_and_slope(s, t, dir, (k - 1) * e, p, &d[k]);
+    char what[64];
+    snprintf(what, sizeof what, "%s of layer %d", t->what, t->layer);
+    fd_point f = {s, t};
+    tu_fd_simpson(what, t->v, t->n, 2e-2, loss_grad, &f, seed);
     ck_flp(t->set(s, t->layer, t->v, t->n));
-    double actual = l[2] - l[0], predicted = e / 3 * (d[0] + 4 * d[1] + d[2]);
-    double tol = 1e-2 * fmax(fabs(actual), fabs(predicted)) + 1e-5 * fabs(l[1]) + 1e-9;
-    ck_assert_msg(fabs(actual - predicted) <= tol, "%s of layer %d: loss change %.7g, gradient integrates to %.7g",
-                  t->what, t->layer, actual, predicted);
-    free(dir);
-    free(p);
 }
 
 /* A random labelled episode of K steps of `batch`. */

@@ -1,4 +1,5 @@
-/* testutil.c - tolerance asserts, fills and the shared-folder lookup. */
+/* testutil.c - tolerance asserts, fills, the finite-difference check and
+ * the shared-folder lookup. */
 #include "testutil.h"
 
 #include <math.h>
@@ -43,6 +44,43 @@ void tu_fill_uniform(float *x, int64_t n, float lo, float hi, uint64_t seed)
     ck_flp(flp_rng_create(seed, &rng));
     ck_flp(flp_rng_uniform(rng, lo, hi, x, n));
     flp_rng_free(rng);
+}
+
+/* f at v + t dir, and the directional derivative dir . grad there. */
+static double loss_and_slope(tu_loss_grad f, void *ctx, const float *v, const float *dir, int64_t n, double t,
+                             float *p, double *slope)
+{
+    for (int64_t i = 0; i < n; i++)
+        p[i] = (float)(v[i] + t * dir[i]);
+    double loss = f(ctx, p, p);
+    *slope = 0;
+    for (int64_t i = 0; i < n; i++)
+        *slope += (double)dir[i] * p[i];
+    return loss;
+}
+
+double tu_fd_simpson(const char *what, const float *v, int64_t n, double step, tu_loss_grad f, void *ctx,
+                     uint64_t seed)
+{
+    float *dir = malloc((size_t)n * sizeof *dir), *p = malloc((size_t)n * sizeof *p);
+    ck_assert_msg(dir != NULL && p != NULL, "%s: out of memory", what);
+    tu_fill_uniform(dir, n, -1, 1, seed);
+    double vnorm = 0, pnorm = 0;
+    for (int64_t i = 0; i < n; i++) {
+        vnorm += (double)dir[i] * dir[i];
+        pnorm += (double)v[i] * v[i];
+    }
+    double e = step * (pnorm > 0 ? sqrt(pnorm / vnorm) : 1.0), d[3], l[3];
+    for (int k = 0; k < 3; k++)
+        l[k] = loss_and_slope(f, ctx, v, dir, n, (k - 1) * e, p, &d[k]);
+    free(dir);
+    free(p);
+    double actual = l[2] - l[0], predicted = e / 3 * (d[0] + 4 * d[1] + d[2]);
+    double tol = 1e-2 * fmax(fabs(actual), fabs(predicted)) + 1e-5 * fabs(l[1]) + 1e-9;
+    ck_assert_msg(fabs(actual - predicted) <= tol,
+                  "%s: loss change %.7g over [-e, e], gradient integrates to %.7g (slope %.5g)", what, actual,
+                  predicted, d[1]);
+    return d[1];
 }
 
 const char *tu_shared_path(const char *relative)

@@ -33,6 +33,24 @@ void ck_allclose_f(const char *what, const float *a, const float *b, int64_t n, 
 /* Fill with uniform values in [lo, hi) from a seeded stream (test-local). */
 void tu_fill_uniform(float *x, int64_t n, float lo, float hi, uint64_t seed);
 
+/* One point of a finite-difference check: set the tensor under test to
+ * p, run the lifetime from zeroed gradients, write dLoss/dtensor to grad
+ * (as many values as p) and return the loss. */
+typedef double (*tu_loss_grad)(void *ctx, const float *p, float *grad);
+
+/* The gradient of a loss along a random direction d (from `seed`) of a
+ * tensor of n values at v, checked by integration: L(v + e d) - L(v - e d)
+ * must equal Simpson's rule on the analytic directional derivative at -e,
+ * 0 and +e, to 1% (plus 1e-5 of the loss), with e = step |v| / |d| (step
+ * when v = 0). Its error is O(e^5), so e can be a few percent of the
+ * tensor's scale, where float32 rounding of the lifetime is negligible; a
+ * plain central difference is rounding-limited at any step that makes its
+ * O(e^2) truncation error small. The tensor is left at v + e d: the caller
+ * sets it back. Returns the directional derivative at v. `what` names the
+ * tensor in the failure message. */
+double tu_fd_simpson(const char *what, const float *v, int64_t n, double step, tu_loss_grad f, void *ctx,
+                     uint64_t seed);
+
 /* Path of a file in the shared folder (FLP_SHARED_DIR, default ../shared),
  * or NULL if absent. Returned string is static. */
 const char *tu_shared_path(const char *relative);

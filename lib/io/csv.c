@@ -3,12 +3,13 @@
  * The whole file is read into one buffer and cut in place; the table's
  * strings point into it, so a 38,400-line train.csv costs three
  * allocations. */
-#include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "core/alloc.h"
 #include "core/error.h"
+#include "io/file.h"
 #include "io/image.h"
 
 /* The buffer every string of a table points into is kept just before the
@@ -25,40 +26,6 @@ void flp__csv_free(flp__csv *csv)
     flp__free(csv->label);
     flp__free(csv->line);
     memset(csv, 0, sizeof *csv);
-}
-
-/* Read all of fp into a NUL-terminated buffer. */
-static flp_status slurp(FILE *fp, const char *path, char **text, size_t *len)
-{
-    size_t cap = 1 << 16, n = 0;
-    char *buf = flp__alloc_bytes(cap, "CSV text");
-    if (buf == NULL)
-        return flp__error_context(FLP_ERR_NOMEM, "reading '%s'", path);
-    for (;;) {
-        if (n + 1 >= cap) {
-            char *bigger = flp__alloc_bytes(cap * 2, "CSV text");
-            if (bigger == NULL) {
-                flp__free(buf);
-                return flp__error_context(FLP_ERR_NOMEM, "reading '%s'", path);
-            }
-            memcpy(bigger, buf, n);
-            flp__free(buf);
-            buf = bigger;
-            cap *= 2;
-        }
-        size_t got = fread(buf + n, 1, cap - 1 - n, fp);
-        n += got;
-        if (got == 0)
-            break;
-    }
-    if (ferror(fp)) {
-        flp__free(buf);
-        return flp__error(FLP_ERR_IO, "error reading '%s'", path);
-    }
-    buf[n] = '\0';
-    *text = buf;
-    *len = n;
-    return FLP_OK;
 }
 
 /* Cut `line` (NUL-terminated, no line end) into two fields at its one
@@ -85,15 +52,10 @@ static const char *split_line(char *line, char **a, char **b)
 flp_status flp__csv_read(const char *path, flp__csv *out)
 {
     memset(out, 0, sizeof *out);
-    FILE *fp = fopen(path, "rb");
-    if (fp == NULL)
-        return flp__error(FLP_ERR_IO, "cannot open '%s': %s", path, strerror(errno));
-    char *text = NULL;
-    size_t len = 0;
-    flp_status st = slurp(fp, path, &text, &len);
-    fclose(fp);
-    if (st != FLP_OK)
-        return st;
+    uint8_t *raw;
+    size_t len;
+    FLP__TRY(flp__read_file(path, SIZE_MAX / 4, "CSV text", &raw, &len));
+    char *text = (char *)raw;
     if (memchr(text, '\0', len) != NULL) {
         flp__free(text);
         return flp__error(FLP_ERR_FORMAT, "'%s' holds a NUL byte: not a text CSV file", path);

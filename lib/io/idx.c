@@ -1,6 +1,5 @@
 /* idx.c - the IDX reader (see idx.h) and flp_dataset_open_idx: one split
  * of an MNIST-style folder as a data set whose classes are the labels. */
-#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <zlib.h>
@@ -8,6 +7,7 @@
 #include "core/alloc.h"
 #include "core/error.h"
 #include "io/dataset_internal.h"
+#include "io/file.h"
 #include "io/idx.h"
 
 /* No legitimate IDX file of this library's use comes near this; a bound
@@ -146,23 +146,10 @@ flp_status flp__idx_parse(const void *data, size_t size, const char *name, flp__
 flp_status flp__idx_read(const char *path, flp__idx *out)
 {
     memset(out, 0, sizeof *out);
-    FILE *f = fopen(path, "rb");
-    if (f == NULL)
-        return flp__error(FLP_ERR_IO, "cannot open '%s': %s", path, strerror(errno));
-    flp_status st = FLP_OK;
-    uint8_t *buf = NULL;
-    long size = -1;
-    if (fseek(f, 0, SEEK_END) == 0)
-        size = ftell(f);
-    if (size < 0 || (size_t)size > IDX_MAX_BYTES || fseek(f, 0, SEEK_SET) != 0)
-        st = flp__error(FLP_ERR_IO, "cannot read '%s': %s", path, size < 0 ? strerror(errno) : "too large");
-    else if ((buf = flp__alloc_bytes(size > 0 ? (size_t)size : 1, "IDX file")) == NULL)
-        st = flp__error_context(FLP_ERR_NOMEM, "reading '%s'", path);
-    else if (fread(buf, 1, (size_t)size, f) != (size_t)size)
-        st = flp__error(FLP_ERR_IO, "cannot read '%s': %s", path, ferror(f) ? strerror(errno) : "short read");
-    fclose(f);
-    if (st == FLP_OK)
-        st = flp__idx_parse(buf, (size_t)size, path, out);
+    uint8_t *buf;
+    size_t size;
+    FLP__TRY(flp__read_file(path, IDX_MAX_BYTES, "IDX file", &buf, &size));
+    flp_status st = flp__idx_parse(buf, size, path, out);
     flp__free(buf);
     return st;
 }
