@@ -75,7 +75,7 @@ static void usage(FILE *f)
         "  gemm_gflops            BLIS sgemm rate on b x W x W (NT) and W x W x b (TN)\n"
         "                         products, the better of BLIS threading each product\n"
         "                         and T threads running products side by side,\n"
-        "                         products, measured in this run\n"
+        "                         measured in this run\n"
         "  efficiency             gflops / gemm_gflops\n"
         "  peak_rss_mib           peak resident memory of the process\n"
         "  workspace_mib          the lifetime's workspace (flp_lifetime_stats)\n"
@@ -237,10 +237,17 @@ static results run(const options *o)
     }
     for (int i = 0; i < o->meta_batch; i++)
         CLI_CHECK(flp_episode_create(&eps[i]));
+    flp_batch *batch;
+    CLI_CHECK(flp_batch_create(m.meta, &batch));
+    if (o->cfg.memory_mib >= 0)
+        CLI_CHECK(flp_batch_set(batch, FLP_BATCH_MEMORY_BUDGET, o->cfg.memory_mib * 1048576.0));
+    r.seconds = time_meta_steps(o, &m, batch, eps, &r.seconds_min, &r.seconds_max);
+    flp_batch_free(batch);
+    /* Read before the lifetime below adds a workspace of its own. */
+    r.peak_rss_mib = peak_rss_mib();
     /* The work and workspace of one lifetime (every sine episode has the
      * same shapes), from the model's own lifetime on one episode: the
-     * meta-batch's worker lifetimes are internal. The meta-steps zero the
-     * gradient it adds. */
+     * meta-batch's worker lifetimes are internal. */
     float loss;
     CLI_CHECK(flp_sampler_next(m.sampler, FLP_SPLIT_EVAL, eps[0]));
     CLI_CHECK(flp_lifetime_run(m.lt, eps[0], 1, &loss));
@@ -248,16 +255,9 @@ static results run(const options *o)
     CLI_CHECK(flp_lifetime_stats(m.lt, &workspace, &r.recomputed));
     double flops;
     CLI_CHECK(flp_lifetime_work(m.lt, &flops));
-    flp_batch *batch;
-    CLI_CHECK(flp_batch_create(m.meta, &batch));
-    if (o->cfg.memory_mib >= 0)
-        CLI_CHECK(flp_batch_set(batch, FLP_BATCH_MEMORY_BUDGET, o->cfg.memory_mib * 1048576.0));
-    r.seconds = time_meta_steps(o, &m, batch, eps, &r.seconds_min, &r.seconds_max);
-    flp_batch_free(batch);
     r.gflop = o->meta_batch * flops / 1e9;
     r.gflops = r.gflop / r.seconds;
     r.workspace_mib = (double)workspace / 1048576.0;
-    r.peak_rss_mib = peak_rss_mib();
     int threads;
     CLI_CHECK(flp_get_num_threads(&threads));
     r.gemm_gflops = gemm_rate(o->cfg.batch, o->cfg.width, threads, 1.0) / 1e9;
