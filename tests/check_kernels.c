@@ -1,9 +1,12 @@
 /* check_kernels.c - the stateless kernels against naive references: BLIS
  * GEMM behind flp__sgemm, conv2d against a direct convolution, and every
  * VJP against central finite differences. */
+#define _DEFAULT_SOURCE /* MAP_ANONYMOUS, beyond the project's POSIX level */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "core/gemm.h"
 #include "net/layers.h"
@@ -155,7 +158,9 @@ static void check_one_sgemm(int64_t m, int64_t n, int64_t k, int ka, int kb, int
 
 START_TEST(test_sgemm_layouts)
 {
-    static const int64_t sizes[][3] = {{1, 1, 1}, {5, 7, 3}, {17, 9, 33}, {40, 36, 70}};
+    /* {m, n, k}: single rows and columns of C take the gemv path. */
+    static const int64_t sizes[][3] = {{1, 1, 1}, {5, 7, 3},  {17, 9, 33}, {40, 36, 70},
+                                       {1, 33, 20}, {33, 1, 20}, {1, 1, 20}};
     static const float betas[] = {0.0f, 1.0f, 0.5f};
     uint64_t seed = 100;
     for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++)
@@ -165,6 +170,63 @@ START_TEST(test_sgemm_layouts)
                     for (size_t b = 0; b < 3; b++)
                         check_one_sgemm(sizes[s][0], sizes[s][1], sizes[s][2], ka, kb, kc,
                                         b == 2 ? -0.75f : 1.0f, betas[b], seed++);
+}
+END_TEST
+
+/* `floats` floats ending exactly where a PROT_NONE page begins: a read one
+ * element past the end faults. Released with page_end_free. */
+static float *page_end_floats(int64_t floats, void **map, size_t *map_bytes)
+{
+    size_t page = (size_t)sysconf(_SC_PAGESIZE), bytes = (size_t)floats * sizeof(float);
+    size_t pages = (bytes + page - 1) / page + 1;
+    char *p = mmap(NULL, pages * page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    ck_assert(p != MAP_FAILED);
+    ck_assert_int_eq(mprotect(p + (pages - 1) * page, page, PROT_NONE), 0);
+    *map = p;
+    *map_bytes = pages * page;
+    return (float *)(p + (pages - 1) * page - bytes);
+}
+
+/* Products with one row or one column of C, each operand in turn ending a
+ * mapped page: BLIS 0.9's sgemm reads past such an operand (a crash that
+ * showed up only when the allocator happened to place a layer's weights at
+ * the end of a heap), so flp__sgemm sends them to gemv. */
+START_TEST(test_gemm_page_end_operands)
+{
+    static const int64_t shapes[][3] = {{16, 1, 300}, {32, 1, 7}, {1, 16, 300}, {1, 32, 7}, {1, 1, 9}};
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
+        for (int which = 0; which < 3; which++)      /* nt, nn, tn */
+            for (int at_end = 0; at_end < 2; at_end++) { /* A, then B, at the end of a page */
+                int64_t m = shapes[s][0], n = shapes[s][1], k = shapes[s][2];
+                void *map;
+                size_t map_bytes;
+                float *A = at_end == 0 ? page_end_floats(m * k, &map, &map_bytes) : rand_floats(m * k, -1, 1, 3);
+                float *B = at_end == 1 ? page_end_floats(n * k, &map, &map_bytes) : rand_floats(n * k, -1, 1, 4);
+                for (int64_t i = 0; i < m * k; i++)
+                    A[i] = (float)(i % 5) - 2.0f;
+                for (int64_t i = 0; i < n * k; i++)
+                    B[i] = (float)(i % 3) - 1.0f;
+                float *C = rand_floats(m * n, -1, 1, 5);
+                double *want = zeros_d(m * n);
+                for (int64_t i = 0; i < m; i++)
+                    for (int64_t j = 0; j < n; j++)
+                        for (int64_t p = 0; p < k; p++) {
+                            double a = which == 2 ? A[p * m + i] : A[i * k + p];
+                            double b = which == 0 ? B[j * k + p] : B[p * n + j];
+                            want[i * n + j] += a * b;
+                        }
+                if (which == 0)
+                    flp__gemm_nt(m, n, k, 1.0f, A, k, B, k, 0.0f, C, n);
+                else if (which == 1)
+                    flp__gemm_nn(m, n, k, 1.0f, A, k, B, n, 0.0f, C, n);
+                else
+                    flp__gemm_tn(m, n, k, 1.0f, A, m, B, n, 0.0f, C, n);
+                ck_allclose("page-end gemm", C, want, m * n, 1e-5, 1e-5 * (double)k);
+                munmap(map, map_bytes);
+                free(at_end == 0 ? B : A);
+                free(C);
+                free(want);
+            }
 }
 END_TEST
 
@@ -627,6 +689,7 @@ Suite *make_kernels_suite(void)
     TCase *tc = tcase_create("gemm");
     tcase_add_test(tc, test_sgemm_layouts);
     tcase_add_test(tc, test_gemm_row_major_helpers);
+    tcase_add_test(tc, test_gemm_page_end_operands);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("linear");

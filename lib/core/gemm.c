@@ -25,10 +25,23 @@ void flp__sgemm(int64_t m, int64_t n, int64_t k, float alpha,
     rntm_t serial = BLIS_RNTM_INITIALIZER;
     bli_rntm_set_num_threads(1, &serial);
     int alone = flp__in_parallel() || (double)m * (double)n * (double)k < FLP__GEMM_SHARED_MIN;
-    /* BLIS's typed API takes non-const pointers but does not write A or B. */
-    bli_sgemm_ex(BLIS_NO_TRANSPOSE, BLIS_NO_TRANSPOSE, (dim_t)m, (dim_t)n, (dim_t)k, &alpha,
-                 (float *)A, (inc_t)rsa, (inc_t)csa, (float *)B, (inc_t)rsb, (inc_t)csb,
-                 &beta, C, (inc_t)rsc, (inc_t)csc, NULL, alone ? &serial : NULL);
+    rntm_t *rntm = alone ? &serial : NULL;
+    /* A product with one column (or one row) of C is a matrix-vector
+     * product, and must go to gemv: BLIS 0.9's sgemm reads one element
+     * past the single column of B (past the single row of A) and faults
+     * when that operand ends a mapped page (tests/check_kernels.c,
+     * "page-end operands"). BLIS's typed API takes non-const pointers but
+     * does not write A or B. */
+    if (n == 1)         /* C[:,0] = alpha A B[:,0] + beta C[:,0] */
+        bli_sgemv_ex(BLIS_NO_TRANSPOSE, BLIS_NO_CONJUGATE, (dim_t)m, (dim_t)k, &alpha, (float *)A,
+                     (inc_t)rsa, (inc_t)csa, (float *)B, (inc_t)rsb, &beta, C, (inc_t)rsc, NULL, rntm);
+    else if (m == 1)    /* C[0,:]^T = alpha B^T A[0,:]^T + beta C[0,:]^T */
+        bli_sgemv_ex(BLIS_NO_TRANSPOSE, BLIS_NO_CONJUGATE, (dim_t)n, (dim_t)k, &alpha, (float *)B,
+                     (inc_t)csb, (inc_t)rsb, (float *)A, (inc_t)csa, &beta, C, (inc_t)csc, NULL, rntm);
+    else
+        bli_sgemm_ex(BLIS_NO_TRANSPOSE, BLIS_NO_TRANSPOSE, (dim_t)m, (dim_t)n, (dim_t)k, &alpha,
+                     (float *)A, (inc_t)rsa, (inc_t)csa, (float *)B, (inc_t)rsb, (inc_t)csb,
+                     &beta, C, (inc_t)rsc, (inc_t)csc, NULL, rntm);
 }
 
 int flp__in_parallel(void)
