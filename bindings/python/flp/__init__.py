@@ -26,7 +26,8 @@ Meta-training on incremental sine waves::
 
 Every handle class (:class:`Rng`, :class:`Net`, :class:`Feedback`,
 :class:`Rule`, :class:`Episode`, :class:`Sampler`, :class:`Lifetime`,
-:class:`Meta`) frees its C object on :meth:`~Handle.close`, at the end of a
+:class:`Meta`, :class:`Batch`, :class:`Dataset`) frees its C object on
+:meth:`~Handle.close`, at the end of a
 ``with`` block or when garbage-collected. Failing calls raise
 :class:`FlpError` subclasses carrying the status and the library's message.
 Arrays are NumPy ``float32`` in C order, passed without copies when they
@@ -41,6 +42,7 @@ from .errors import __all__ as _errors_all
 from ._base import Handle
 from .handles import *  # noqa: F401,F403
 from .handles import __all__ as _handles_all
+from .data import Dataset
 
 __version__ = "0.1.0"
 
@@ -87,4 +89,4 @@ def get_num_threads():
 
 __all__ = (["EXPECTED_MAJOR", "Handle", "version", "version_number", "strerror", "status_name",
             "last_error", "clear_error", "set_num_threads", "get_num_threads", "load_library",
-            "check_version"] + list(_enums_all) + list(_errors_all) + list(_handles_all))
+            "check_version", "Dataset"] + list(_enums_all) + list(_errors_all) + list(_handles_all))

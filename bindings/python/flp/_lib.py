@@ -40,6 +40,7 @@ PD = POINTER(c_double)
 PI = POINTER(c_int)
 PU64 = POINTER(c_uint64)
 PPF = POINTER(c_void_p)  # const float ** / const int32_t **
+PPC = POINTER(c_char_p)  # const char ** (a string owned by libflp)
 
 #: flp_lr_schedule: double (*)(flp_group group, int64_t step, double base_lr, void *user)
 LR_SCHEDULE = CFUNCTYPE(c_double, c_int, c_int64, c_double, c_void_p)
@@ -135,6 +136,22 @@ PROTOTYPES = {
     "flp_sampler_bounds": (ST, [H, c_int, PD, PD]),
     "flp_sampler_io_size": (ST, [H, PI64, PI64, PI]),
     "flp_sampler_next": (ST, [H, c_int, H]),
+    # flp_data.h
+    "flp_dataset_open_omniglot": (ST, [c_char_p, c_int, PH]),
+    "flp_dataset_open_miniimagenet": (ST, [c_char_p, c_char_p, c_int, PH]),
+    "flp_dataset_open_idx": (ST, [c_char_p, c_char_p, PH]),
+    "flp_dataset_free": (None, [H]),
+    "flp_dataset_num_classes": (ST, [H, PI64]),
+    "flp_dataset_class_size": (ST, [H, c_int64, PI64]),
+    "flp_dataset_class_name": (ST, [H, c_int64, PPC]),
+    "flp_dataset_example_path": (ST, [H, c_int64, c_int64, PPC]),
+    "flp_dataset_image_shape": (ST, [H, PI64, PI64, PI64]),
+    "flp_dataset_get": (ST, [H, c_int64, c_int64, A, c_int64]),
+    "flp_dataset_preload": (ST, [H]),
+    "flp_dataset_subset": (ST, [H, PI64, c_int64, PH]),
+    "flp_dataset_split_by_alphabet": (ST, [H, c_int64, PH, PH]),
+    "flp_dataset_num_alphabets": (ST, [H, PI64]),
+    "flp_sampler_create_fewshot": (ST, [H, H, c_uint64, PH]),
     # flp_lifetime.h
     "flp_lifetime_create": (ST, [H, H, H, PH]),
     "flp_lifetime_free": (None, [H]),

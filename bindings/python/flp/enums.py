@@ -9,7 +9,7 @@ from enum import IntEnum
 
 __all__ = [
     "Status", "Group", "LayerKind", "Param", "Init", "Signal", "FeedbackKey", "FeedbackKind", "FeedbackTensor",
-    "RuleKind", "RuleTerm", "Granularity", "RuleKey", "EpisodeArray", "Split", "Order", "SineKey",
+    "RuleKind", "RuleTerm", "Granularity", "RuleKey", "EpisodeArray", "Split", "Order", "SineKey", "FewshotKey",
     "LifetimeKey", "MetaKey", "BatchKey",
 ]
 
@@ -155,6 +155,15 @@ class SineKey(IntEnum):
     ORDER = 4
     POOL = 5
     SHUFFLE_EXAMPLES = 6
+
+
+class FewshotKey(IntEnum):
+    """flp_fewshot_key: settings of the few-shot classification sampler."""
+    WAYS = 0
+    SHOTS = 1
+    QUERY_PER_CLASS = 2
+    ORDER = 3
+    BATCH = 4
 
 
 class LifetimeKey(IntEnum):

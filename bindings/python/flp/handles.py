@@ -18,7 +18,7 @@ import numpy as np
 from . import _lib
 from ._base import (Handle, as_input, bounds, check, check_output, create, get_double, lib, ptr,
                     shape_error)
-from .enums import (BatchKey, EpisodeArray, FeedbackKey, FeedbackTensor, Granularity, Group, Init, LayerKind,
+from .enums import (BatchKey, EpisodeArray, FeedbackKey, FewshotKey, FeedbackTensor, Granularity, Group, Init, LayerKind,
                     LifetimeKey, MetaKey, Param, RuleKey, RuleKind, SineKey, Split)
 
 __all__ = ["Rng", "Net", "Feedback", "Rule", "Episode", "EpisodeShape", "Sampler", "Lifetime",
@@ -564,6 +564,7 @@ class Sampler(Handle):
     """A task sampler that draws episodes. Create one with a class method:
 
         tasks = flp.Sampler.sine(seed=42, batches_per_task=2)
+        tasks = flp.Sampler.fewshot(train, test, seed=42, ways=5, shots=1)
         ep = tasks.next(flp.Split.TRAIN)
     """
 
@@ -588,8 +589,27 @@ class Sampler(Handle):
             raise
         return s
 
+    @classmethod
+    def fewshot(cls, train, eval=None, seed=0, **settings):
+        """The online N-way k-shot classification sampler over :class:`Dataset`
+        handles: :attr:`Split.TRAIN` episodes draw their classes from
+        ``train``, :attr:`Split.EVAL` episodes from ``eval`` (None: evaluation
+        episodes raise ``StateError``). Keywords are :class:`FewshotKey` names:
+        ``ways``, ``shots``, ``query_per_class``, ``order``, ``batch``. The
+        sampler keeps its own reference to the data: the data sets may be
+        closed after. Episodes have n_in = C*H*W and n_out = ways."""
+        s = cls(create(lib.flp_sampler_create_fewshot, train, eval, c_uint64(seed)), FewshotKey)
+        try:
+            for k, v in settings.items():
+                s.set(FewshotKey[k.upper()], v)
+        except BaseException:
+            s.close()
+            raise
+        return s
+
     def set(self, key, value):
-        """Set a sampler key (:class:`SineKey` for sine samplers)."""
+        """Set a sampler key (:class:`SineKey` for sine samplers,
+        :class:`FewshotKey` for few-shot samplers)."""
         check(lib.flp_sampler_set(self, int(key), float(value)))
 
     def get(self, key):
