@@ -22,8 +22,6 @@ from __future__ import annotations
 import os
 from ctypes import byref, c_char_p, c_int64, c_void_p
 
-import numpy as np
-
 from ._base import Handle, check, check_output, create, lib, ptr
 
 __all__ = ["Dataset"]
