@@ -28,6 +28,13 @@ void flp_fuzz_seeds(flp_fuzz_emit emit, void *ctx);
 const char *flp_fuzz_file(const uint8_t *data, size_t size);
 /* Emit the bytes of the file at `path` as seed `name` and remove the file. */
 void flp_fuzz_emit_file(flp_fuzz_emit emit, void *ctx, const char *name, const char *path);
+/* An image reader's signature (lib/io/image.h). */
+typedef flp_status (*flp_fuzz_image_reader)(const char *path, int channels, float **out, int64_t *h,
+                                             int64_t *w);
+/* Decode `data` with `read` to gray, then to RGB (different conversion
+ * paths), checking that a decoded image has a sane size and pixels in
+ * [0, 1]. Returns the first failing status. */
+flp_status flp_fuzz_decode_image(flp_fuzz_image_reader read, const uint8_t *data, size_t size);
 /* abort() with a message when `cond` is false. */
 #define FLP_FUZZ_CHECK(cond) flp_fuzz_check((cond), #cond, __FILE__, __LINE__)
 void flp_fuzz_check(int ok, const char *what, const char *file, int line);

@@ -4,7 +4,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/alloc.h"
 #include "fuzz.h"
+#include "io/image.h"
 
 static char scratch[256];
 
@@ -52,4 +54,24 @@ void flp_fuzz_check(int ok, const char *what, const char *file, int line)
         return;
     fprintf(stderr, "%s:%d: fuzz check failed: %s\n", file, line, what);
     abort();
+}
+
+flp_status flp_fuzz_decode_image(flp_fuzz_image_reader read, const uint8_t *data, size_t size)
+{
+    const char *path = flp_fuzz_file(data, size);
+    if (path == NULL)
+        return FLP_OK;
+    flp_status st = FLP_OK;
+    for (int channels = 1; channels <= 3 && st == FLP_OK; channels += 2) {
+        float *img;
+        int64_t h, w;
+        st = read(path, channels, &img, &h, &w);
+        if (st == FLP_OK) {
+            FLP_FUZZ_CHECK(h >= 1 && w >= 1 && h * w <= FLP__IMAGE_MAX_PIXELS);
+            for (int64_t i = 0; i < channels * h * w; i++)
+                FLP_FUZZ_CHECK(img[i] >= 0.0f && img[i] <= 1.0f);
+        }
+        flp__free(img);
+    }
+    return st;
 }

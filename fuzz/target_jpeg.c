@@ -10,7 +10,6 @@
 
 #include <jpeglib.h>
 
-#include "core/alloc.h"
 #include "fuzz.h"
 #include "io/image.h"
 
@@ -47,22 +46,7 @@ flp_status flp_fuzz_run(const uint8_t *data, size_t size)
 {
     if (declared_pixels(data, size) > FUZZ_MAX_PIXELS)
         return FLP_OK;
-    const char *path = flp_fuzz_file(data, size);
-    if (path == NULL)
-        return FLP_OK;
-    flp_status st = FLP_OK;
-    for (int channels = 1; channels <= 3 && st == FLP_OK; channels += 2) {
-        float *img;
-        int64_t h, w;
-        st = flp__jpeg_read(path, channels, &img, &h, &w);
-        if (st == FLP_OK) {
-            FLP_FUZZ_CHECK(h >= 1 && w >= 1 && h * w <= FLP__IMAGE_MAX_PIXELS);
-            for (int64_t i = 0; i < channels * h * w; i++)
-                FLP_FUZZ_CHECK(img[i] >= 0.0f && img[i] <= 1.0f);
-        }
-        flp__free(img);
-    }
-    return st;
+    return flp_fuzz_decode_image(flp__jpeg_read, data, size);
 }
 
 static void write_jpeg(const char *path, int w, int h, int comps, J_COLOR_SPACE cs, int progressive)
