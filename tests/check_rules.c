@@ -143,6 +143,16 @@ static void free_setup(setup *s)
     flp_episode_free(s->ep);
 }
 
+/* Xavier-uniform forward weights, then feedback B, from one RNG seeded `seed`. */
+static void init_weights(setup *s, uint64_t seed)
+{
+    flp_rng *rng;
+    ck_flp(flp_rng_create(seed, &rng));
+    ck_flp(flp_net_init(s->net, FLP_INIT_XAVIER_UNIFORM, rng));
+    ck_flp(flp_feedback_init(s->fb, rng, 1.0f));
+    flp_rng_free(rng);
+}
+
 static void zero_grads(setup *s)
 {
     ck_flp(flp_net_zero_grad(s->net));
@@ -297,10 +307,7 @@ START_TEST(test_lifetime_fd)
     int64_t widths[3] = {6, 5, 4};
     setup s;
     build(&s, 7, widths, 3, 3.0f, symmetric ? FLP_FEEDBACK_SYMMETRIC : FLP_FEEDBACK_CHAINED);
-    flp_rng *rng;
-    ck_flp(flp_rng_create(100 + (uint64_t)_i, &rng));
-    ck_flp(flp_net_init(s.net, FLP_INIT_XAVIER_UNIFORM, rng));
-    ck_flp(flp_feedback_init(s.fb, rng, 1.0f));
+    init_weights(&s, 100 + (uint64_t)_i);
     float theta[3] = {0.3f, 0.2f, 0.1f};
     ck_flp(flp_rule_set_theta(s.rule, theta, 3));
     if (off < 3)
@@ -334,7 +341,6 @@ START_TEST(test_lifetime_fd)
     }
     for (int j = 0; j < n; j++)
         free(ts[j].v);
-    flp_rng_free(rng);
     free_setup(&s);
 }
 END_TEST
@@ -430,10 +436,7 @@ START_TEST(test_l1_penalty)
     int64_t widths[2] = {6, 4};
     setup s;
     build(&s, 5, widths, 2, 10.0f, FLP_FEEDBACK_CHAINED);
-    flp_rng *rng;
-    ck_flp(flp_rng_create(4, &rng));
-    ck_flp(flp_net_init(s.net, FLP_INIT_XAVIER_UNIFORM, rng));
-    ck_flp(flp_feedback_init(s.fb, rng, 1.0f));
+    init_weights(&s, 4);
     float theta[3] = {0.1f, -0.05f, 0.02f}, g0[3], g1[3], l0, l1;
     ck_flp(flp_rule_set_theta(s.rule, theta, 3));
     ck_flp(flp_rule_set(s.rule, FLP_RULE_TERMS, 3));
@@ -448,7 +451,6 @@ START_TEST(test_l1_penalty)
     ck_assert_msg(fabs(g1[0] - g0[0] - 0.5) < 1e-5 && fabs(g1[1] - g0[1] + 0.5) < 1e-5 && g1[2] == 0.0f,
                   "penalty gradient: %g %g %g vs %g %g %g", g1[0], g1[1], g1[2], g0[0], g0[1], g0[2]);
     ck_flp_fails(flp_rule_set(s.rule, FLP_RULE_THETA_L1, -1), FLP_ERR_RANGE);
-    flp_rng_free(rng);
     free_setup(&s);
 }
 END_TEST
@@ -460,10 +462,7 @@ START_TEST(test_meta_batch_agrees)
     int64_t widths[2] = {6, 4};
     setup s;
     build(&s, 5, widths, 2, 10.0f, FLP_FEEDBACK_CHAINED);
-    flp_rng *rng;
-    ck_flp(flp_rng_create(12, &rng));
-    ck_flp(flp_net_init(s.net, FLP_INIT_XAVIER_UNIFORM, rng));
-    ck_flp(flp_feedback_init(s.fb, rng, 1.0f));
+    init_weights(&s, 12);
     float theta[3] = {0.1f, 0.05f, 0.02f}, single[3] = {0}, batched[3], g[3], losses[2], loss;
     ck_flp(flp_rule_set_theta(s.rule, theta, 3));
     ck_flp(flp_rule_set(s.rule, FLP_RULE_THETA_L1, 0.01));
@@ -518,7 +517,6 @@ START_TEST(test_meta_batch_agrees)
     flp_batch_free(batch);
     flp_meta_free(meta);
     flp_episode_free(eps[1]);
-    flp_rng_free(rng);
     free_setup(&s);
 }
 END_TEST
