@@ -18,7 +18,10 @@
  * products (the Hebbian term), equal numbers of each; the better of BLIS
  * splitting each product over T threads and T threads each running their
  * own products (how the lifetime runs independent layers). efficiency =
- * gflops / gemm_gflops. */
+ * gflops / gemm_gflops. gemm_replay_gflops is BLIS alone on the lifetime's
+ * own sequence of products, with weights beyond the cache as the records
+ * are: the ceiling of gflops with BLIS; replay_efficiency = gflops /
+ * gemm_replay_gflops says how much of the step is not its products. */
 #include <getopt.h>
 #include <math.h>
 #include <stdio.h>
@@ -40,6 +43,7 @@ typedef struct {
 
 typedef struct {
     double seconds, seconds_min, seconds_max, gflop, gflops, gemm_gflops, efficiency, peak_rss_mib, workspace_mib;
+    double replay_gflops, replay_efficiency;
     int64_t recomputed;
 } results;
 
@@ -77,6 +81,11 @@ static void usage(FILE *f)
         "                         and T threads running products side by side,\n"
         "                         measured in this run\n"
         "  efficiency             gflops / gemm_gflops\n"
+        "  gemm_replay_gflops     BLIS sgemm rate on the lifetime's own products: the\n"
+        "                         seven products per layer and inner step, weights in\n"
+        "                         record slots beyond the cache, layers as parallel\n"
+        "                         tasks, 400 steps (the ceiling of gflops with BLIS)\n"
+        "  replay_efficiency      gflops / gemm_replay_gflops\n"
         "  peak_rss_mib           peak resident memory of the process\n"
         "  workspace_mib          the lifetime's workspace (flp_lifetime_stats)\n"
         "  recomputed_steps       inner steps the reverse sweep recomputed\n",
@@ -200,6 +209,78 @@ static double pair_seconds(int64_t b, int64_t w, double min_seconds)
     return elapsed / (double)pairs;
 }
 
+/* ---- BLIS alone on the lifetime's own products ------------------------------------ */
+
+/* Record slots the replay cycles through: more than a last-level cache
+ * holds, as the reverse sweep's records are. */
+#define REPLAY_SLOTS 24
+
+typedef struct {
+    int64_t in, out;
+} replay_layer;
+
+/* The seven products one inner step makes per plastic layer of `in`
+ * inputs and `out` neurons at batch b (doc/MATH.md): forward, outer product
+ * on the first pass and on recomputation, pre G^T, post G, the chain and
+ * the weight gradient. W is the step's record slot; the small operands
+ * (batch x width) stay in cache, as one step's activities do. */
+static void replay_layer_step(int64_t b, const replay_layer *l, float *W, float *small1, float *small2)
+{
+    int64_t in = l->in, out = l->out;
+    flp__gemm_nt(b, out, in, 1.0f, small1, in, W, in, 0.0f, small2, out);     /* z = h W^T */
+    flp__gemm_tn(out, in, b, 1.0f, small2, out, small1, in, 0.0f, W, in);     /* P = post^T pre */
+    flp__gemm_tn(out, in, b, 1.0f, small2, out, small1, in, 0.0f, W, in);     /* again, recomputing */
+    flp__gemm_nt(b, out, in, 1.0f, small1, in, W, in, 1.0f, small2, out);     /* dpost += pre G^T */
+    flp__gemm_nn(b, in, out, 1.0f, small2, out, W, in, 0.0f, small1, in);     /* dpre = post G */
+    flp__gemm_nn(b, in, out, 1.0f, small2, out, W, in, 1.0f, small1, in);     /* dh += dz W */
+    flp__gemm_tn(out, in, b, 1.0f, small2, out, small1, in, 1.0f, W, in);     /* dW += dz^T h */
+}
+
+/* GFLOP/s of BLIS on those products for `steps` inner steps of the sine
+ * network, layers as parallel tasks on `threads` threads as the lifetime
+ * runs them: what the meta-step would reach if it did nothing but its
+ * matrix products. */
+static double replay_rate(const sine_config *cfg, int threads, int steps)
+{
+    replay_layer l[16];
+    int n = 0;
+    int64_t in = SINE_TASKS + 1, state = 0, widest = in; /* the task code and x */
+    for (int i = 0; i <= cfg->depth && n < 16; i++) {
+        int64_t out = i < cfg->depth ? sine_hidden_width(cfg, i) : 1;
+        l[n++] = (replay_layer){in, out};
+        state += in * out;
+        widest = out > widest ? out : widest;
+        in = out;
+    }
+    float *W = calloc((size_t)(REPLAY_SLOTS * state), sizeof *W);
+    float *small = calloc((size_t)(2 * n * cfg->batch * widest), sizeof *small); /* per layer */
+    if (!W || !small) {
+        fprintf(stderr, "flp-bench: out of memory\n");
+        exit(1);
+    }
+    double flop = 0.0;
+    for (int i = 0; i < n; i++)
+        flop += 7.0 * 2.0 * (double)cfg->batch * (double)l[i].in * (double)l[i].out;
+    double t0 = 0.0;
+    for (int k = -1; k < steps; k++) { /* step -1 warms up */
+        if (k == 0)
+            t0 = cli_now();
+        float *slot = W + (k + REPLAY_SLOTS) % REPLAY_SLOTS * state;
+#pragma omp parallel for schedule(dynamic, 1) num_threads(threads)
+        for (int i = 0; i < n; i++) {
+            int64_t off = 0;
+            for (int j = 0; j < i; j++)
+                off += l[j].in * l[j].out;
+            float *mine = small + 2 * i * cfg->batch * widest;
+            replay_layer_step(cfg->batch, &l[i], slot + off, mine, mine + cfg->batch * widest);
+        }
+    }
+    double seconds = cli_now() - t0;
+    free(W);
+    free(small);
+    return flop * steps / seconds;
+}
+
 /* BLIS's rate on the lifetime's two product shapes: the better of BLIS
  * splitting each product over the threads, and every thread running its own
  * products (inside a parallel region BLIS runs serially). */
@@ -262,6 +343,8 @@ static results run(const options *o)
     CLI_CHECK(flp_get_num_threads(&threads));
     r.gemm_gflops = gemm_rate(o->cfg.batch, o->cfg.width, threads, 1.0) / 1e9;
     r.efficiency = r.gflops / r.gemm_gflops;
+    r.replay_gflops = replay_rate(&o->cfg, threads, 400) / 1e9;
+    r.replay_efficiency = r.gflops / r.replay_gflops;
     for (int i = 0; i < o->meta_batch; i++)
         flp_episode_free(eps[i]);
     free(eps);
@@ -296,6 +379,8 @@ static void print_results(const options *o, const results *r)
         {"gflops", r->gflops, "%.2f"},
         {"gemm_gflops", r->gemm_gflops, "%.2f"},
         {"efficiency", r->efficiency, "%.3f"},
+        {"gemm_replay_gflops", r->replay_gflops, "%.2f"},
+        {"replay_efficiency", r->replay_efficiency, "%.3f"},
         {"peak_rss_mib", r->peak_rss_mib, "%.1f"},
         {"workspace_mib", r->workspace_mib, "%.1f"},
         {"recomputed_steps", (double)r->recomputed, "%.0f"},

@@ -988,13 +988,21 @@ static void check_update(const kcase *k)
             want_bad |= !isfinite((float)want[i]);
         }
     float *W = dup(k->W, n);
-    int bad = flp__plastic_update(k->rows, k->cols, k->m, k->alpha, k->granularity, k->P, k->sq, W);
+    int bad = flp__plastic_update(k->rows, k->cols, k->m, k->alpha, k->granularity, k->P, k->sq, W, NULL);
     char what[64];
     snprintf(what, sizeof what, "W %lldx%lld g%d %s m=%g", (long long)k->rows, (long long)k->cols,
              k->granularity, k->oja ? "oja" : "hebb", k->m);
     ck_assert_int_eq(want_bad, 0);
     ck_assert_msg(bad == 0, "%s: non-finite flag %d on finite data", what, bad);
     ck_close_scaled(what, W, want, scale, n, 1e-6);
+    /* with a record: the same weights, and an exact copy of those it started from */
+    float *W2 = dup(k->W, n), *saved = floats(n);
+    ck_assert_int_eq(flp__plastic_update(k->rows, k->cols, k->m, k->alpha, k->granularity, k->P, k->sq, W2, saved),
+                     0);
+    ck_assert_msg(memcmp(W2, W, (size_t)n * sizeof *W) == 0, "%s: keeping a record changes the update", what);
+    ck_assert_msg(memcmp(saved, k->W, (size_t)n * sizeof *W) == 0, "%s: the record is not the weights before", what);
+    free(W2);
+    free(saved);
     free(W);
     free(want);
     free(scale);
@@ -1134,12 +1142,12 @@ START_TEST(test_update_nonfinite_flag)
                 int64_t rows = shapes[s][0], cols = shapes[s][1], n = rows * cols;
                 kcase k = kcase_make(rows, cols, g, oja, 0.5f, 300 + (uint64_t)g);
                 float *W = dup(k.W, n), *P = dup(k.P, n);
-                ck_assert_int_eq(flp__plastic_update(rows, cols, k.m, k.alpha, g, P, k.sq, W), 0);
+                ck_assert_int_eq(flp__plastic_update(rows, cols, k.m, k.alpha, g, P, k.sq, W, NULL), 0);
                 static const float bad[] = {INFINITY, -INFINITY, NAN};
                 for (int64_t i = 0; i < n; i++) {
                     memcpy(W, k.W, (size_t)n * sizeof *W);
                     P[i] = bad[i % 3];
-                    int flag = flp__plastic_update(rows, cols, k.m, k.alpha, g, P, k.sq, W);
+                    int flag = flp__plastic_update(rows, cols, k.m, k.alpha, g, P, k.sq, W, NULL);
                     ck_assert_msg(flag == 1, "%lldx%lld g%d: P[%lld] = %g not flagged", (long long)rows,
                                   (long long)cols, g, (long long)i, P[i]);
                     ck_assert_msg(!isfinite(W[i]), "W[%lld] = %g", (long long)i, W[i]);
@@ -1149,7 +1157,7 @@ START_TEST(test_update_nonfinite_flag)
                 for (int64_t i = 0; i < n; i += 5) {
                     memcpy(W, k.W, (size_t)n * sizeof *W);
                     W[i] = NAN;
-                    ck_assert_int_eq(flp__plastic_update(rows, cols, k.m, k.alpha, g, P, k.sq, W), 1);
+                    ck_assert_int_eq(flp__plastic_update(rows, cols, k.m, k.alpha, g, P, k.sq, W, NULL), 1);
                 }
                 free(W);
                 free(P);
@@ -1158,7 +1166,7 @@ START_TEST(test_update_nonfinite_flag)
 
     /* overflow of finite inputs in float */
     float W[5] = {3e38f, 1, 1, 1, 1}, P[5] = {3e38f, 0, 0, 0, 0}, alpha = 1.0f;
-    ck_assert_int_eq(flp__plastic_update(1, 5, 1.0f, &alpha, FLP_GRANULARITY_LAYER, P, NULL, W), 1);
+    ck_assert_int_eq(flp__plastic_update(1, 5, 1.0f, &alpha, FLP_GRANULARITY_LAYER, P, NULL, W, NULL), 1);
     ck_assert(isinf(W[0]));
     ck_assert_float_eq(W[1], 1.0f);
 }
@@ -1182,7 +1190,7 @@ START_TEST(test_update_thread_count)
                 for (int t = 0; t < 2; t++) {
                     omp_set_num_threads(t + 1);
                     W[t] = dup(k.W, n);
-                    flag[t] = flp__plastic_update(rows, cols, k.m, k.alpha, g, k.P, k.sq, W[t]);
+                    flag[t] = flp__plastic_update(rows, cols, k.m, k.alpha, g, k.P, k.sq, W[t], NULL);
                     PG[t] = dup(k.P, n);
                     Wbar[t] = dup(k.Wbar, n);
                     ga[t] = dup(k.galpha, na);

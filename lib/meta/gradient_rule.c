@@ -53,9 +53,9 @@ int flp__lt_gradient_update(const flp_lifetime *lt, int i, float *state, const f
     const flp__lt_layer *d = &lt->layer[i];
     int gran = lt->rule->granularity;
     int bad = flp__plastic_update(d->n_out, d->n_in, -1.0f, d->rule->alpha, gran, G + d->w_off, NULL,
-                                  state + d->w_off);
+                                  state + d->w_off, NULL);
     bad |= flp__plastic_update(d->n_out, 1, -1.0f, d->rule->lr_bias, flp__bias_granularity(gran), G + d->b_off,
-                               NULL, state + d->b_off);
+                               NULL, state + d->b_off, NULL);
     return bad;
 }
 

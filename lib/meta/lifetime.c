@@ -405,29 +405,32 @@ void flp__lt_signal(flp_lifetime *lt, int64_t k, const float *acts)
 
 int flp__lt_clamped(const flp_lifetime *lt, int i) { return i == lt->n - 1 && lt->fb->clamp_output; }
 
+/* post_i (and g_i) of plastic layer i. */
+static void post_layer(flp_lifetime *lt, int i, const float *acts)
+{
+    const flp__lt_layer *d = &lt->layer[i];
+    int64_t B = lt->batch, n = d->n_out;
+    float *post = lt->s.post + B * d->h_off, *g = lt->s.g + B * d->h_off;
+    if (flp__lt_clamped(lt, i)) {
+        memcpy(post, lt->s.sig, (size_t)(B * n) * sizeof *post);
+        return;
+    }
+    /* g = s B^T + c; f = act(g); post = beta f + (1 - beta) h */
+    flp__linear_forward(B, lt->n_final, n, lt->s.sig, d->path->B, d->path->c, g);
+    const float *h = acts + B * d->h_off;
+    float beta = d->path->beta[0];
+    int relu = lt->fb->relu;
+    for (int64_t j = 0; j < B * n; j++) {
+        float f = relu && g[j] < 0 ? 0.0f : g[j];
+        post[j] = beta * f + (1.0f - beta) * h[j];
+    }
+}
+
 void flp__lt_post(flp_lifetime *lt, const float *acts)
 {
-    int64_t B = lt->batch;
-    for (int i = 0; i < lt->n; i++) {
-        const flp__lt_layer *d = &lt->layer[i];
-        if (!d->plastic)
-            continue;
-        int64_t n = d->n_out;
-        float *post = lt->s.post + B * d->h_off, *g = lt->s.g + B * d->h_off;
-        if (flp__lt_clamped(lt, i)) {
-            memcpy(post, lt->s.sig, (size_t)(B * n) * sizeof *post);
-            continue;
-        }
-        /* g = s B^T + c; f = act(g); post = beta f + (1 - beta) h */
-        flp__linear_forward(B, lt->n_final, n, lt->s.sig, d->path->B, d->path->c, g);
-        const float *h = acts + B * d->h_off;
-        float beta = d->path->beta[0];
-        int relu = lt->fb->relu;
-        for (int64_t j = 0; j < B * n; j++) {
-            float f = relu && g[j] < 0 ? 0.0f : g[j];
-            post[j] = beta * f + (1.0f - beta) * h[j];
-        }
-    }
+#pragma omp parallel for schedule(dynamic, 1) num_threads(lt->threads) if (lt->threads > 1)
+    for (int j = 0; j < lt->n_plastic; j++)
+        post_layer(lt, lt->order_plastic[j], acts);
 }
 
 const float *flp__lt_pre(const flp_lifetime *lt, int i, int64_t k, const float *acts)
@@ -452,8 +455,11 @@ void flp__lt_column_sumsq(int64_t B, int64_t n, const float *post, float *sq)
 
 /* Plasticity update of plastic layer i at step k; P receives the outer
  * products (state layout), or holds the step gradient under the gradient
- * rule. Returns 1 if a weight became non-finite. */
-static int update_layer(flp_lifetime *lt, int i, int64_t k, float *state, float *P, const float *acts)
+ * rule. Oja's and Hebb's pass copies the layer's weights into `saved` (a
+ * record, state layout) on the way, when it is not NULL. Returns 1 if a
+ * weight became non-finite. */
+static int update_layer(flp_lifetime *lt, int i, int64_t k, float *state, float *P, float *saved,
+                        const float *acts)
 {
     if (lt->gradient_rule)
         return flp__lt_gradient_update(lt, i, state, P);
@@ -469,14 +475,17 @@ static int update_layer(flp_lifetime *lt, int i, int64_t k, float *state, float 
     if (sq)
         flp__lt_column_sumsq(B, d->n_out, post, sq);
     return flp__plastic_update(d->n_out, d->n_in, d->mult, d->rule->alpha, lt->rule->granularity,
-                               P + d->w_off, sq, state + d->w_off);
+                               P + d->w_off, sq, state + d->w_off, saved ? saved + d->w_off : NULL);
 }
 
 flp_status flp__lt_step(flp_lifetime *lt, int64_t k, float *state, float *saved_W, float *acts,
                         int have_acts)
 {
     int64_t B = lt->batch;
-    if (saved_W != NULL)
+    /* Oja's and Hebb's update passes copy the weights into the record
+     * themselves (one read of W, on every thread, instead of two) */
+    int copy_in_update = !lt->gradient_rule && !lt->family;
+    if (saved_W != NULL && !copy_in_update)
         memcpy(saved_W, state, (size_t)lt->n_state * sizeof *saved_W);
     if (acts == NULL)
         acts = lt->s.acts;
@@ -500,7 +509,7 @@ flp_status flp__lt_step(flp_lifetime *lt, int64_t k, float *state, float *saved_
     reduction(min : first_bad)
     for (int j = 0; j < lt->n_plastic; j++) {
         int i = lt->order_plastic[j];
-        if (update_layer(lt, i, k, state, P, acts) && i < first_bad)
+        if (update_layer(lt, i, k, state, P, copy_in_update ? saved_W : NULL, acts) && i < first_bad)
             first_bad = i;
     }
     if (first_bad < lt->n && lt->check_finite)

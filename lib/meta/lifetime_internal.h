@@ -149,7 +149,8 @@ void flp__lt_softmax(int64_t n, const float *z, float *p);
 void flp__lt_signal(flp_lifetime *lt, int64_t k, const float *acts);
 /* Whether layer i's postsynaptic activity is the signal itself (a clamped output). */
 int flp__lt_clamped(const flp_lifetime *lt, int i);
-/* post_i (and pathway pre-activation g_i) of every plastic layer, into lt->s.post / lt->s.g. */
+/* post_i (and pathway pre-activation g_i) of every plastic layer, into lt->s.post / lt->s.g
+ * (layers in parallel). */
 void flp__lt_post(flp_lifetime *lt, const float *acts);
 /* sq[r] = sum over the batch of post[:, r]^2 (Oja's decay term). */
 void flp__lt_column_sumsq(int64_t B, int64_t n, const float *post, float *sq);

@@ -11,9 +11,19 @@
 /* a_inc is 1 (per-synapse alpha row) or 0 (one alpha for the row); callers
  * pass literals so the compiler specialises and vectorises each case. */
 static inline int update_row(int64_t cols, float m, const float *restrict a, int a_inc,
-                             const float *restrict P, float sq, float *restrict W)
+                             const float *restrict P, float sq, float *restrict W, float *restrict saved)
 {
     int bad = 0;
+    if (saved != NULL) {
+#pragma omp simd reduction(| : bad)
+        for (int64_t c = 0; c < cols; c++) {
+            float w0 = W[c], w = w0 + m * a[c * a_inc] * (P[c] - sq * w0);
+            saved[c] = w0;
+            W[c] = w;
+            bad |= (w - w) != (w - w);
+        }
+        return bad;
+    }
 #pragma omp simd reduction(| : bad)
     for (int64_t c = 0; c < cols; c++) {
         float w = W[c] + m * a[c * a_inc] * (P[c] - sq * W[c]);
@@ -24,19 +34,19 @@ static inline int update_row(int64_t cols, float m, const float *restrict a, int
 }
 
 int flp__plastic_update(int64_t rows, int64_t cols, float m, const float *alpha, int granularity,
-                        const float *P, const float *sq, float *W)
+                        const float *P, const float *sq, float *W, float *saved)
 {
     int bad = 0;
 #pragma omp parallel for reduction(| : bad) schedule(static) if (rows * cols >= FLP__PARALLEL_MIN && !flp__in_parallel())
     for (int64_t r = 0; r < rows; r++) {
         float s = sq ? sq[r] : 0.0f;
         const float *Pr = P + r * cols;
-        float *Wr = W + r * cols;
+        float *Wr = W + r * cols, *Sr = saved ? saved + r * cols : NULL;
         if (granularity == FLP_GRANULARITY_SYNAPSE)
-            bad |= update_row(cols, m, alpha + r * cols, 1, Pr, s, Wr);
+            bad |= update_row(cols, m, alpha + r * cols, 1, Pr, s, Wr, Sr);
         else
             bad |= update_row(cols, m, granularity == FLP_GRANULARITY_NEURON ? alpha + r : alpha, 0,
-                              Pr, s, Wr);
+                              Pr, s, Wr, Sr);
     }
     return bad;
 }

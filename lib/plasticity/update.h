@@ -13,9 +13,12 @@
 
 #include <stdint.h>
 
-/* Returns 1 if any updated weight is non-finite, else 0. */
+/* saved (if not NULL) receives the weights before the update: copying
+ * them in the same pass saves a separate read of W when the reverse sweep
+ * keeps a record of the step. Returns 1 if any updated weight is
+ * non-finite, else 0. */
 int flp__plastic_update(int64_t rows, int64_t cols, float m, const float *alpha, int granularity,
-                        const float *P, const float *sq, float *W);
+                        const float *P, const float *sq, float *W, float *saved);
 
 /* Reverse of flp__plastic_update at weights W (= W_k, before the update):
  *   in:  PG = P, Wbar = adjoint of the updated weights
