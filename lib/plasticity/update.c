@@ -14,19 +14,11 @@ static inline int update_row(int64_t cols, float m, const float *restrict a, int
                              const float *restrict P, float sq, float *restrict W, float *restrict saved)
 {
     int bad = 0;
-    if (saved != NULL) {
-#pragma omp simd reduction(| : bad)
-        for (int64_t c = 0; c < cols; c++) {
-            float w0 = W[c], w = w0 + m * a[c * a_inc] * (P[c] - sq * w0);
-            saved[c] = w0;
-            W[c] = w;
-            bad |= (w - w) != (w - w);
-        }
-        return bad;
-    }
 #pragma omp simd reduction(| : bad)
     for (int64_t c = 0; c < cols; c++) {
-        float w = W[c] + m * a[c * a_inc] * (P[c] - sq * W[c]);
+        float w0 = W[c], w = w0 + m * a[c * a_inc] * (P[c] - sq * w0);
+        if (saved != NULL) /* a loop invariant: the compiler unswitches it */
+            saved[c] = w0;
         W[c] = w;
         bad |= (w - w) != (w - w); /* NaN exactly when w is NaN or infinite; vectorises, unlike isfinite */
     }
