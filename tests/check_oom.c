@@ -424,10 +424,8 @@ END_TEST
  * where it used to cost 2 GiB of rows and 1 GiB of floats first. */
 START_TEST(test_huge_png_refused_before_allocating)
 {
-    const char *dir = getenv("FLP_TESTS_DIR");
-    ck_assert_ptr_nonnull(dir);
     char path[4096];
-    snprintf(path, sizeof path, "%s/../fuzz/regress/png/huge-ihdr-little-data.png", dir);
+    snprintf(path, sizeof path, "%s/../fuzz/regress/png/huge-ihdr-little-data.png", tu_tests_dir());
     float *img = NULL;
     int64_t h, w;
     flp__alloc_fail_after(1); /* any allocation would turn the result into NOMEM */

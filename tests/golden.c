@@ -45,8 +45,7 @@ int tg_load(const char *relative, tg_file *f)
     memset(f, 0, sizeof *f);
     /* the suite's own copy first (tests/golden/), then the shared folder */
     static char own[4096];
-    const char *tests = getenv("FLP_TESTS_DIR");
-    snprintf(own, sizeof own, "%s/%s", tests ? tests : "tests", relative);
+    snprintf(own, sizeof own, "%s/%s", tu_tests_dir(), relative);
     const char *path = access(own, R_OK) == 0 ? own : tu_shared_path(relative);
     if (path == NULL)
         return 0;

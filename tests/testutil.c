@@ -87,6 +87,12 @@ const char *tu_shared_path(const char *relative)
 {
     static char path[4096];
     const char *dir = getenv("FLP_SHARED_DIR");
-    snprintf(path, sizeof path, "%s/%s", dir ? dir : "../shared", relative);
+    snprintf(path, sizeof path, "%s/%s", dir ? dir : FLP_SHARED_SOURCE_DIR, relative);
     return access(path, R_OK) == 0 ? path : NULL;
+}
+
+const char *tu_tests_dir(void)
+{
+    const char *dir = getenv("FLP_TESTS_DIR");
+    return dir ? dir : FLP_TESTS_SOURCE_DIR;
 }

@@ -51,8 +51,13 @@ typedef double (*tu_loss_grad)(void *ctx, const float *p, float *grad);
 double tu_fd_simpson(const char *what, const float *v, int64_t n, double step, tu_loss_grad f, void *ctx,
                      uint64_t seed);
 
-/* Path of a file in the shared folder (FLP_SHARED_DIR, default ../shared),
- * or NULL if absent. Returned string is static. */
+/* Path of a file in the shared folder (FLP_SHARED_DIR, default: the
+ * `shared` folder beside the checkout the suite was built from), or NULL if
+ * absent. Returned string is static. */
 const char *tu_shared_path(const char *relative);
+
+/* The suite's own folder, tests/ of the checkout (FLP_TESTS_DIR overrides
+ * it), so that a suite run by hand finds its files as under meson test. */
+const char *tu_tests_dir(void);
 
 #endif
