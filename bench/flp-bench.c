@@ -216,7 +216,7 @@ static double pair_seconds(int64_t b, int64_t w, double min_seconds)
 #define REPLAY_SLOTS 24
 
 typedef struct {
-    int64_t in, out;
+    int64_t in, out, off; /* off: where its weights start in a slot */
 } replay_layer;
 
 /* The seven products one inner step makes per plastic layer of `in`
@@ -247,7 +247,7 @@ static double replay_rate(const sine_config *cfg, int threads, int steps)
     int64_t in = SINE_TASKS + 1, state = 0, widest = in; /* the task code and x */
     for (int i = 0; i <= cfg->depth && n < 16; i++) {
         int64_t out = i < cfg->depth ? sine_hidden_width(cfg, i) : 1;
-        l[n++] = (replay_layer){in, out};
+        l[n++] = (replay_layer){in, out, state};
         state += in * out;
         widest = out > widest ? out : widest;
         in = out;
@@ -268,11 +268,8 @@ static double replay_rate(const sine_config *cfg, int threads, int steps)
         float *slot = W + (k + REPLAY_SLOTS) % REPLAY_SLOTS * state;
 #pragma omp parallel for schedule(dynamic, 1) num_threads(threads)
         for (int i = 0; i < n; i++) {
-            int64_t off = 0;
-            for (int j = 0; j < i; j++)
-                off += l[j].in * l[j].out;
             float *mine = small + 2 * i * cfg->batch * widest;
-            replay_layer_step(cfg->batch, &l[i], slot + off, mine, mine + cfg->batch * widest);
+            replay_layer_step(cfg->batch, &l[i], slot + l[i].off, mine, mine + cfg->batch * widest);
         }
     }
     double seconds = cli_now() - t0;
