@@ -324,6 +324,15 @@ static void check_reference(const config *c, uint64_t seed)
     zero_grads(&r);
     ck_flp(flp_lifetime_run(s.lt, s.ep, 1, &loss));
     ck_flp(flp_lifetime_run(r.lt, r.ep, 1, &ref_loss));
+    /* the workspace counts the front-end's activations (at least the images
+     * and features of every example) and the features' gradient */
+    int64_t ws_front, ws_dense;
+    ck_flp(flp_lifetime_stats(s.lt, &ws_front, NULL));
+    ck_flp(flp_lifetime_stats(r.lt, &ws_dense, NULL));
+    int64_t front_min = 4 * (K * BATCH + Q) * (IMAGE + 2 * FEAT);
+    ck_assert_msg(ws_front - ws_dense >= front_min, "workspace %lld bytes with the front-end, %lld without: "
+                  "the front-end's %lld bytes at least are missing", (long long)ws_front, (long long)ws_dense,
+                  (long long)front_min);
     /* the run used a workspace of its own: the network's forward state is intact */
     ck_flp(flp_net_backward(s.net, y_net, NULL));
     ck_flp(flp_net_forward(s.net, Q, xq, y_after));

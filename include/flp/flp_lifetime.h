@@ -56,11 +56,12 @@ extern "C" {
 typedef struct flp_lifetime flp_lifetime;
 
 typedef enum {
-    /* Bytes the lifetime may use for stored weights and activities in the
-     * reverse sweep (>= 0; default 512 MiB). Too small a budget for even the
-     * minimum (a few copies of the plastic weights) is FLP_ERR_NOMEM from
-     * flp_lifetime_run with a message giving the minimum. 0 = no limit: keep
-     * every step. */
+    /* Bytes the lifetime's workspace may take (>= 0; default 512 MiB): the
+     * weights and activities the reverse sweep stores, its scratch, and a
+     * front-end's activations (what flp_lifetime_stats reports). Too small
+     * a budget for even the minimum (a few copies of the plastic weights)
+     * is FLP_ERR_NOMEM from flp_lifetime_run with a message giving the
+     * minimum. 0 = no limit: keep every step. */
     FLP_LIFETIME_MEMORY_BUDGET = 0,
     /* 1 (default): check plastic weights for NaN/inf after every step and
      * stop with FLP_ERR_NONFINITE naming the step and layer. */
@@ -107,8 +108,8 @@ FLP_API flp_status flp_lifetime_final_bias(const flp_lifetime *lt, int layer, fl
  *  images for a network with a front-end). @since 0.1 */
 FLP_API flp_status flp_lifetime_predict(flp_lifetime *lt, int64_t n, const float *x, float *y);
 
-/** Bytes of workspace the last run used (stored weights, activities and
- *  scratch), and the number of inner steps it recomputed in the reverse
+/** Bytes of workspace the last run used (stored weights, activities,
+ *  scratch, and a front-end's activations and their gradient), and the number of inner steps it recomputed in the reverse
  *  sweep. @since 0.1 */
 FLP_API flp_status flp_lifetime_stats(const flp_lifetime *lt, int64_t *workspace_bytes,
                                       int64_t *recomputed_steps);

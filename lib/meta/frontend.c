@@ -117,6 +117,11 @@ flp_status flp__lt_features(flp_lifetime *lt, int64_t rows, const float *x, cons
     return FLP_OK;
 }
 
+int64_t flp__lt_frontend_floats(const flp_lifetime *lt)
+{
+    return lt->front == 0 ? 0 : lt->front_ws.floats + lt->featbar_floats;
+}
+
 void flp__lt_frontend_free(flp_lifetime *lt)
 {
     flp__net_ws_free(&lt->front_ws);

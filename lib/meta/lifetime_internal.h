@@ -180,6 +180,10 @@ void flp__lt_frontend_backward(flp_lifetime *lt);
 /* Features of `rows` network inputs x (lt->x's layout); x itself without a
  * front-end. */
 flp_status flp__lt_features(flp_lifetime *lt, int64_t rows, const float *x, const float **features);
+/* Floats the front-end holds for the run: its activations for every
+ * example of the episode and their gradient (0 without a front-end); part
+ * of the workspace the memory budget bounds. */
+int64_t flp__lt_frontend_floats(const flp_lifetime *lt);
 void flp__lt_frontend_free(flp_lifetime *lt);
 
 /* flp_lifetime_run with two differences, for flp_batch's workers: the

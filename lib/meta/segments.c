@@ -198,16 +198,18 @@ flp_status flp__lt_sweep(flp_lifetime *lt, int want_gradient, float *loss)
     sweep sw = {lt, {lt->n_state, 2 * lt->n_state + lt->batch * lt->act_width}, NULL, lt->batch * lt->act_width,
                 loss, 0};
     lt->recomputed = 0;
+    /* what every run holds, whatever the schedule: scratch, the state and
+     * its adjoint, the front-end's activations */
+    int64_t fixed = lt->scratch_floats + flp__lt_frontend_floats(lt);
     if (!want_gradient) {
         FLP__TRY(advance(&sw, 0, lt->K, lt->W, 1));
-        lt->workspace_bytes = 4 * lt->scratch_floats;
+        lt->workspace_bytes = 4 * fixed;
         return flp__lt_query(lt, lt->W, 0, loss);
     }
-    int64_t mem = lt->budget_bytes > 0 ? (int64_t)(lt->budget_bytes / sizeof(float)) - lt->scratch_floats
-                                       : lt->K * sw.z.record;
+    int64_t mem = lt->budget_bytes > 0 ? (int64_t)(lt->budget_bytes / sizeof(float)) - fixed : lt->K * sw.z.record;
     int64_t stored = plan(&sw, mem);
     if (stored < 0) {
-        double need = 4.0 * ((double)min_floats(sw.z, lt->K) + (double)lt->scratch_floats);
+        double need = 4.0 * ((double)min_floats(sw.z, lt->K) + (double)fixed);
         return flp__error(FLP_ERR_NOMEM, "flp_lifetime_run: a memory budget of %.0f bytes is too small for "
                           "%lld steps of this network; the minimum is %.0f bytes", lt->budget_bytes,
                           (long long)lt->K, need);
@@ -215,7 +217,7 @@ flp_status flp__lt_sweep(flp_lifetime *lt, int want_gradient, float *loss)
     int64_t peak = peak_floats(sw.z, lt->K, mem - stored);
     FLP__TRY(ensure_arena(lt, stored + peak));
     sw.acts = stored > 0 ? lt->arena : NULL;
-    lt->workspace_bytes = 4 * (stored + peak + lt->scratch_floats);
+    lt->workspace_bytes = 4 * (stored + peak + fixed);
     /* decisions use the whole budget; the schedule touches at most `peak` */
     FLP__TRY(reverse_range(&sw, 0, lt->K, lt->W, lt->arena + stored, mem - stored, 1));
     lt->recomputed = sw.steps_run - lt->K;

@@ -341,8 +341,8 @@ flp_status flp__net_ws_ensure(const flp_net *net, flp__net_ws *ws, int64_t batch
         return flp__error(FLP_ERR_RANGE, "%s: batch = %lld is too large for this network", fn,
                           (long long)batch);
     float **acts = flp__alloc_bytes((size_t)(net->n_layers + 1) * sizeof *acts, "flp_net activations");
-    float *block = acts ? flp__alloc_floats(layout_workspace(net, ws, batch, NULL, NULL), "flp_net workspace")
-                        : NULL;
+    int64_t floats = layout_workspace(net, ws, batch, NULL, NULL);
+    float *block = acts ? flp__alloc_floats(floats, "flp_net workspace") : NULL;
     if (block == NULL) {
         flp__free(acts);
         return FLP_ERR_NOMEM;
@@ -351,6 +351,7 @@ flp_status flp__net_ws_ensure(const flp_net *net, flp__net_ws *ws, int64_t batch
     layout_workspace(net, ws, batch, block, acts);
     ws->acts = acts;
     ws->block = block;
+    ws->floats = floats;
     ws->batch = batch;
     return FLP_OK;
 }

@@ -30,6 +30,7 @@ typedef struct {
     float *block;
     float *grad_a, *grad_b; /* ping-pong buffers for backward, largest layer */
     float *conv_work;
+    int64_t floats;         /* the size of block */
 } flp__net_ws;
 
 struct flp_net {

@@ -1168,7 +1168,7 @@ end
 
 `flp_status flp_lifetime_stats(const flp_lifetime *lt, int64_t *workspace_bytes, int64_t *recomputed_steps)` (flp_lifetime.h)
 
-Bytes of workspace the last run used (stored weights, activities and scratch), and the number of inner steps it recomputed in the reverse sweep. @since 0.1
+Bytes of workspace the last run used (stored weights, activities, scratch, and a front-end's activations and their gradient), and the number of inner steps it recomputed in the reverse sweep. @since 0.1
 """
 function flp_lifetime_stats(lt, workspace_bytes, recomputed_steps)
     @ccall libflp.flp_lifetime_stats(lt::Ptr{flp_lifetime}, workspace_bytes::Ptr{Int64}, recomputed_steps::Ptr{Int64})::flp_status

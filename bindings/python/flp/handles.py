@@ -669,7 +669,7 @@ class Lifetime(Handle):
     memory_budget = property(
         lambda self: int(self.get(LifetimeKey.MEMORY_BUDGET)),
         lambda self, v: self.set(LifetimeKey.MEMORY_BUDGET, v),
-        doc="Bytes for stored weights and activities of the reverse sweep (0: no limit).")
+        doc="Bytes the workspace may take: stored weights and activities, scratch, a front-end's activations (0: no limit).")
     check_finite = property(
         lambda self: bool(self.get(LifetimeKey.CHECK_FINITE)),
         lambda self, v: self.set(LifetimeKey.CHECK_FINITE, int(bool(v))),
