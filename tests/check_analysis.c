@@ -64,14 +64,7 @@ static void make_setup(setup *s, flp_rule_kind kind)
     ck_flp(flp_episode_set_regression(s->ep, K, BATCH, N_IN, N_OUT, s->x, s->y, NQ, s->xq, s->yq));
 }
 
-static void free_setup(setup *s)
-{
-    flp_episode_free(s->ep);
-    flp_lifetime_free(s->lt);
-    flp_rule_free(s->rule);
-    flp_feedback_free(s->fb);
-    flp_net_free(s->net);
-}
+static void free_setup(setup *s) { tu_free_lifetime(s->lt, s->rule, s->fb, s->net, s->ep); }
 
 /* Weights and biases of every layer after the first `steps` steps, from a
  * lifetime run on that prefix of the episode (the net's for 0 steps). */

@@ -46,14 +46,7 @@ static void finish_setup(setup *s, flp_rule_kind kind)
     ck_flp(flp_lifetime_create(s->net, s->fb, s->rule, &s->lt));
 }
 
-static void free_setup(setup *s)
-{
-    flp_lifetime_free(s->lt);
-    flp_rule_free(s->rule);
-    flp_feedback_free(s->fb);
-    flp_net_free(s->net);
-    flp_episode_free(s->ep);
-}
+static void free_setup(setup *s) { tu_free_lifetime(s->lt, s->rule, s->fb, s->net, s->ep); }
 
 /* ---- golden vectors ----------------------------------------------------------- */
 
@@ -340,12 +333,7 @@ static void set_fb_beta(setup *s, int l, const float *v, int64_t n) { ck_flp(flp
 static void set_alpha(setup *s, int l, const float *v, int64_t n) { ck_flp(flp_rule_set_alpha(s->rule, l, v, n)); }
 static void set_lr_bias(setup *s, int l, const float *v, int64_t n) { ck_flp(flp_rule_set_lr_bias(s->rule, l, v, n)); }
 
-static void zero_grads(setup *s)
-{
-    ck_flp(flp_net_zero_grad(s->net));
-    ck_flp(flp_feedback_zero_grad(s->fb));
-    ck_flp(flp_rule_zero_grad(s->rule));
-}
+static void zero_grads(setup *s) { tu_zero_grads(s->net, s->fb, s->rule); }
 
 /* A point of fd_check_tensor: the loss at p, dLoss/dtensor in grad. */
 typedef struct {

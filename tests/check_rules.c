@@ -134,14 +134,7 @@ static void build(setup *s, int64_t n_in, const int64_t *widths, int n_linear, f
     ck_flp(flp_lifetime_create(s->net, s->fb, s->rule, &s->lt));
 }
 
-static void free_setup(setup *s)
-{
-    flp_lifetime_free(s->lt);
-    flp_rule_free(s->rule);
-    flp_feedback_free(s->fb);
-    flp_net_free(s->net);
-    flp_episode_free(s->ep);
-}
+static void free_setup(setup *s) { tu_free_lifetime(s->lt, s->rule, s->fb, s->net, s->ep); }
 
 /* Xavier-uniform forward weights, then feedback B, from one RNG seeded `seed`. */
 static void init_weights(setup *s, uint64_t seed)
@@ -153,12 +146,7 @@ static void init_weights(setup *s, uint64_t seed)
     flp_rng_free(rng);
 }
 
-static void zero_grads(setup *s)
-{
-    ck_flp(flp_net_zero_grad(s->net));
-    ck_flp(flp_feedback_zero_grad(s->fb));
-    ck_flp(flp_rule_zero_grad(s->rule));
-}
+static void zero_grads(setup *s) { tu_zero_grads(s->net, s->fb, s->rule); }
 
 /* ---- the golden case ------------------------------------------------------------------ */
 

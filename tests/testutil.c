@@ -96,3 +96,19 @@ const char *tu_tests_dir(void)
     const char *dir = getenv("FLP_TESTS_DIR");
     return dir ? dir : FLP_TESTS_SOURCE_DIR;
 }
+
+void tu_free_lifetime(flp_lifetime *lt, flp_rule *rule, flp_feedback *fb, flp_net *net, flp_episode *ep)
+{
+    flp_lifetime_free(lt);
+    flp_rule_free(rule);
+    flp_feedback_free(fb);
+    flp_net_free(net);
+    flp_episode_free(ep);
+}
+
+void tu_zero_grads(flp_net *net, flp_feedback *fb, flp_rule *rule)
+{
+    ck_flp(flp_net_zero_grad(net));
+    ck_flp(flp_feedback_zero_grad(fb));
+    ck_flp(flp_rule_zero_grad(rule));
+}

@@ -60,4 +60,10 @@ const char *tu_shared_path(const char *relative);
  * it), so that a suite run by hand finds its files as under meson test. */
 const char *tu_tests_dir(void);
 
+/* Free the handles of a lifetime under test (any may be NULL), the
+ * lifetime first: it refers to the others. */
+void tu_free_lifetime(flp_lifetime *lt, flp_rule *rule, flp_feedback *fb, flp_net *net, flp_episode *ep);
+/* Zero the meta-gradients a lifetime run accumulates into. */
+void tu_zero_grads(flp_net *net, flp_feedback *fb, flp_rule *rule);
+
 #endif
