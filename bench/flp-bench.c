@@ -21,7 +21,12 @@
  * gflops / gemm_gflops. gemm_replay_gflops is BLIS alone on the lifetime's
  * own sequence of products, with weights beyond the cache as the records
  * are: the ceiling of gflops with BLIS; replay_efficiency = gflops /
- * gemm_replay_gflops says how much of the step is not its products. */
+ * gemm_replay_gflops says how much of the step is not its products.
+ *
+ * gemm_peak_gflops is the machine's ceiling: BLIS on a large square sgemm
+ * (2048^3) on the same threads with the kernels in use (`kernels`, libflp's
+ * choice unless FLP_KERNELS or BLIS_ARCH_TYPE say otherwise), measured in
+ * the same run; peak_efficiency = gflops / gemm_peak_gflops. */
 #include <getopt.h>
 #include <math.h>
 #include <stdio.h>
@@ -43,7 +48,7 @@ typedef struct {
 
 typedef struct {
     double seconds, seconds_min, seconds_max, gflop, gflops, gemm_gflops, efficiency, peak_rss_mib, workspace_mib;
-    double replay_gflops, replay_efficiency;
+    double replay_gflops, replay_efficiency, peak_gflops, peak_efficiency;
     int64_t recomputed;
 } results;
 
@@ -60,7 +65,7 @@ static void usage(FILE *f)
         "  --width W           hidden width (default %d)\n"
         "  --steps-per-task S  batches per sinusoid; K = 10 S inner steps (default 40)\n"
         "  --plastic N         last N linear layers plastic (default 9: all)\n"
-        "  --threads T         threads (default: BLIS's own setting): episode threads x\n"
+        "  --threads T         threads (default: every CPU it may use): episode threads x\n"
         "                      each lifetime's threads stay within T (flp_batch.h)\n"
         "  --meta-batch B      episodes per meta-step, run concurrently (default 1)\n"
         "  --repeats R         timed meta-steps after one warm-up (default 5)\n"
@@ -86,6 +91,10 @@ static void usage(FILE *f)
         "                         record slots beyond the cache, layers as parallel\n"
         "                         tasks, 400 steps (the ceiling of gflops with BLIS)\n"
         "  replay_efficiency      gflops / gemm_replay_gflops\n"
+        "  gemm_peak_gflops       BLIS sgemm rate on one 2048^3 product on the same\n"
+        "                         threads and kernels: the machine's ceiling\n"
+        "  peak_efficiency        gflops / gemm_peak_gflops\n"
+        "  kernels                BLIS's kernel set in use (flp_kernels)\n"
         "  peak_rss_mib           peak resident memory of the process\n"
         "  workspace_mib          the lifetime's workspace (flp_lifetime_stats)\n"
         "  recomputed_steps       inner steps the reverse sweep recomputed\n",
@@ -290,6 +299,30 @@ static double gemm_rate(int64_t b, int64_t w, int threads, double min_seconds)
     return threaded > side_by_side ? threaded : side_by_side;
 }
 
+/* BLIS's rate on one large square product, split over the threads: the
+ * best any dense float32 computation reaches on this machine. */
+static double peak_rate(double min_seconds)
+{
+    const int64_t n = 2048;
+    float *a = malloc((size_t)(3 * n * n) * sizeof *a);
+    if (!a) {
+        fprintf(stderr, "flp-bench: out of memory\n");
+        exit(1);
+    }
+    for (int64_t i = 0; i < 3 * n * n; i++)
+        a[i] = (float)(i % 7) * 0.125f;
+    double best = 1e30, spent = 0.0;
+    for (int r = 0; r < 3 || spent < min_seconds; r++) {
+        double t = cli_now();
+        flp__gemm_nn(n, n, n, 1.0f, a, n, a + n * n, n, 0.0f, a + 2 * n * n, n);
+        t = cli_now() - t;
+        spent += t;
+        best = t < best ? t : best;
+    }
+    free(a);
+    return 2.0 * (double)n * (double)n * (double)n / best;
+}
+
 static double peak_rss_mib(void)
 {
     struct rusage ru;
@@ -342,6 +375,8 @@ static results run(const options *o)
     r.efficiency = r.gflops / r.gemm_gflops;
     r.replay_gflops = replay_rate(&o->cfg, threads, 400) / 1e9;
     r.replay_efficiency = r.gflops / r.replay_gflops;
+    r.peak_gflops = peak_rate(1.0) / 1e9;
+    r.peak_efficiency = r.gflops / r.peak_gflops;
     for (int i = 0; i < o->meta_batch; i++)
         flp_episode_free(eps[i]);
     free(eps);
@@ -378,13 +413,17 @@ static void print_results(const options *o, const results *r)
         {"efficiency", r->efficiency, "%.3f"},
         {"gemm_replay_gflops", r->replay_gflops, "%.2f"},
         {"replay_efficiency", r->replay_efficiency, "%.3f"},
+        {"gemm_peak_gflops", r->peak_gflops, "%.2f"},
+        {"peak_efficiency", r->peak_efficiency, "%.3f"},
         {"peak_rss_mib", r->peak_rss_mib, "%.1f"},
         {"workspace_mib", r->workspace_mib, "%.1f"},
         {"recomputed_steps", (double)r->recomputed, "%.0f"},
     };
     const int n = (int)(sizeof rows / sizeof *rows);
     if (o->json)
-        printf("{\"benchmark\": \"sine\"");
+        printf("{\"benchmark\": \"sine\", \"kernels\": \"%s\"", flp_kernels());
+    else
+        printf("kernels %s\n", flp_kernels());
     for (int i = 0; i < n; i++) {
         printf(o->json ? ", \"%s\": " : "%s ", rows[i].name);
         printf(rows[i].fmt, rows[i].value);
@@ -399,8 +438,7 @@ int main(int argc, char **argv)
 {
     cli_init("flp-bench", usage);
     options o = parse_args(argc, argv);
-    if (o.threads > 0)
-        CLI_CHECK(flp_set_num_threads(o.threads));
+    cli_set_threads(o.threads);
     results r = run(&o);
     print_results(&o, &r);
     return 0;

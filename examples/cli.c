@@ -1,7 +1,9 @@
 /* cli.c - command-line helpers; see cli.h. */
+#define _GNU_SOURCE /* sched_getaffinity, CPU_COUNT */
 #include "cli.h"
 
 #include <errno.h>
+#include <sched.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -95,4 +97,24 @@ void cli_format_duration(double s, char *buf, size_t n)
         snprintf(buf, n, "%ldm%02lds", t / 60, t % 60);
     else
         snprintf(buf, n, "%ldh%02ldm", t / 3600, (t % 3600) / 60);
+}
+
+void cli_set_threads(int requested)
+{
+    int n = requested;
+    if (n <= 0) {
+        cpu_set_t cpus;
+        n = sched_getaffinity(0, sizeof cpus, &cpus) == 0 ? CPU_COUNT(&cpus) : 1;
+        if (n > FLP_MAX_THREADS)
+            n = FLP_MAX_THREADS;
+    }
+    CLI_CHECK(flp_set_num_threads(n < 1 ? 1 : n));
+}
+
+void cli_describe_machine(void)
+{
+    int threads;
+    CLI_CHECK(flp_get_num_threads(&threads));
+    fprintf(stderr, "%s: %d thread%s, BLIS kernels %s (%s)\n", cli_prog, threads, threads == 1 ? "" : "s",
+            flp_kernels(), flp_kernels_reason());
 }

@@ -41,6 +41,15 @@ flp_rule_kind cli_parse_rule(const char *s);
 /* The --rule name of a rule kind. */
 const char *cli_rule_name(flp_rule_kind rule);
 
+/* Set libflp's thread count to `requested`, or with 0 to the number of
+ * CPUs this process may run on (sched_getaffinity: what taskset, a batch
+ * scheduler or mpirun's binding leave it). */
+void cli_set_threads(int requested);
+
+/* "PROG: N threads, BLIS kernels K (why)" on stderr: the line a program
+ * opens with, so that a log says what the figures were measured on. */
+void cli_describe_machine(void);
+
 /* Seconds on a monotonic clock. */
 double cli_now(void);
 

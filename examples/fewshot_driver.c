@@ -109,7 +109,7 @@ static void usage(FILE *f)
         "  --episodes N           meta-training episodes in total (default 40000; %d with --quick)\n"
         "  --eval-episodes R      evaluation episodes (default 600; %d with --quick)\n"
         "  --seed S               seed of the initialisation and the episode streams (default 1)\n"
-        "  --threads T            BLIS threads (default: BLIS's own setting)\n"
+        "  --threads T            threads (default: every CPU this process may use)\n"
         "  --save FILE            write a checkpoint at the end (and every --save-every)\n"
         "  --save-every N         checkpoint every N episodes (default 0: only at the end)\n"
         "  --load FILE            resume from a checkpoint written with the same options\n"
@@ -430,8 +430,8 @@ int fewshot_main(int argc, char **argv, fewshot_data data)
     usage_data = data;
     cli_init(data == FEWSHOT_OMNIGLOT ? "flp-omniglot" : "flp-miniimagenet", usage);
     options o = parse_args(argc, argv, data);
-    if (o.run.threads > 0)
-        CLI_CHECK(flp_set_num_threads(o.run.threads));
+    cli_set_threads(o.run.threads);
+    cli_describe_machine();
     describe(&o);
     data_sets d = {NULL, NULL};
     open_data(&o, &d);

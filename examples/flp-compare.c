@@ -81,7 +81,7 @@ static void usage(FILE *f)
         "                         baseline's inner rates (default %g, the paper's)\n"
         "  --analysis-runs N      episodes the Figure-2 analyses average over (default 20; 0: none)\n"
         "  --probe-ridge X        ridge penalty of the linear probe (default 1e-4, > 0)\n"
-        "  --threads T            BLIS threads (default: BLIS's own setting)\n"
+        "  --threads T            threads (default: every CPU this process may use)\n"
         "  --progress-every N     progress line every N episodes (default 0: every 10 s)\n"
         "  --help                 this text\n"
         "\n"
@@ -289,8 +289,8 @@ int main(int argc, char **argv)
 {
     cli_init("flp-compare", usage);
     options o = parse_args(argc, argv);
-    if (o.run.threads > 0)
-        CLI_CHECK(flp_set_num_threads(o.run.threads));
+    cli_set_threads(o.run.threads);
+    cli_describe_machine();
     fprintf(stderr, "flp-compare %s: width %lld, %ld episodes of %lldx%lld steps x batch %lld per run, "
             "%ld eval runs, seed %llu, into %s\n", flp_version(), (long long)o.cfg.width, o.run.episodes,
             (long long)SINE_TASKS, (long long)o.cfg.batches_per_task, (long long)o.cfg.batch, o.eval_runs,

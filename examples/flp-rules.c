@@ -441,7 +441,8 @@ int main(int argc, char **argv)
 {
     cli_init("flp-rules", usage);
     options o = parse_args(argc, argv);
-    CLI_CHECK(flp_set_num_threads(o.threads));
+    cli_set_threads(o.threads);
+    cli_describe_machine();
     model m;
     model_create(&o, &m);
     fprintf(stderr, "flp-rules %s: %s feedback, terms 0x%x, %ld-way %ld-shot online, %ld query per class, "

@@ -63,7 +63,7 @@ static void usage(FILE *f)
         "                         ranks: a run resumes with any number of either\n"
         "  --eval-runs R          evaluation lifetimes (default 50; %d with --quick)\n"
         "  --seed S               seed of the initialisation and the task stream (default 1)\n"
-        "  --threads T            threads per process (default: BLIS's own setting), shared\n"
+        "  --threads T            threads per process (default: every CPU it may use), shared\n"
         "                         by the meta-batch's episodes and their lifetimes\n"
         "  --save FILE            write a checkpoint at the end (and every --save-every)\n"
         "  --save-every N         checkpoint every N meta-steps (default 0: only at the end)\n"
@@ -309,10 +309,11 @@ int main(int argc, char **argv)
     ranks who = ranks_init(&argc, &argv);
     cli_init("flp-sine", usage);
     options o = parse_args(argc, argv, who);
-    if (o.run.threads > 0)
-        CLI_CHECK(flp_set_num_threads(o.run.threads));
-    if (who.rank == 0)
+    cli_set_threads(o.run.threads);
+    if (who.rank == 0) {
+        cli_describe_machine();
         describe(&o);
+    }
 
     sine_model m;
     CLI_CHECK(sine_model_create(&o.cfg, o.run.seed, &m));

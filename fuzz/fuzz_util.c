@@ -52,7 +52,8 @@ void flp_fuzz_check(int ok, const char *what, const char *file, int line)
 {
     if (ok)
         return;
-    fprintf(stderr, "%s:%d: fuzz check failed: %s\n", file, line, what);
+    /* the library's message says why a call that had to succeed did not */
+    fprintf(stderr, "%s:%d: fuzz check failed: %s (last error: %s)\n", file, line, what, flp_last_error());
     abort();
 }
 

@@ -99,13 +99,46 @@ typedef enum {
 #define FLP_GROUP_COUNT 5
 
 /* ---- threads ---------------------------------------------------------------
- * libflp's dense math runs on BLIS. Results never depend on the thread
- * count: every reduction libflp does itself has a fixed order. */
+ * One count governs every thread libflp runs: BLIS's products and libflp's
+ * own parallel loops. It is process-wide (set from any thread, seen by all),
+ * starts at FLP_NUM_THREADS from the environment when that holds a number
+ * from 1 to FLP_MAX_THREADS, else at 1, so that a program that never sets it
+ * is never slower than one thread on a busy machine. BLIS_NUM_THREADS and
+ * OMP_NUM_THREADS do not apply to libflp. Results never depend on the count:
+ * every reduction libflp does itself has a fixed order. */
+#define FLP_MAX_THREADS 1024
 
-/** Set the number of threads BLIS may use in this process (>= 1). @since 0.1 */
+/** Set the number of threads every later libflp call may use (1 to
+ *  FLP_MAX_THREADS; FLP_ERR_RANGE otherwise). @since 0.1 */
 FLP_API flp_status flp_set_num_threads(int n);
-/** The number of threads BLIS currently uses. @since 0.1 */
+/** The number of threads libflp's calls use. @since 0.1 */
 FLP_API flp_status flp_get_num_threads(int *n);
+
+/* ---- kernels ---------------------------------------------------------------
+ * BLIS ships several sub-configurations (kernel sets) and picks one when it
+ * initialises, from a table of CPU models that lags new processors (BLIS 0.9
+ * runs its slow "generic" kernels on AMD Zen 5 and AVX2 ones on Zen 4).
+ * Before its first product libflp picks the fastest set this CPU and this
+ * BLIS build support ("zen4", "skx" on AVX-512; "zen3" on other AMD CPUs with
+ * AVX2, "haswell" on other AVX2 CPUs, "sandybridge" on AVX; otherwise BLIS's
+ * choice), by setting BLIS_ARCH_TYPE for the moment BLIS initialises and then
+ * restoring the environment. A BLIS_ARCH_TYPE the user set is never
+ * overridden. FLP_KERNELS=NAME in the environment, or flp_set_kernels(NAME),
+ * chooses instead ("auto": libflp's choice, "blis": BLIS's own). */
+
+/** Choose the kernels by name ("auto", "blis" or a set named above). Only
+ *  before libflp's first use of BLIS (FLP_ERR_STATE after); FLP_ERR_INVALID
+ *  for an unknown name, FLP_ERR_UNSUPPORTED for a set this CPU or BLIS build
+ *  cannot run. @since 0.1 */
+FLP_API flp_status flp_set_kernels(const char *name);
+/** The kernel set BLIS runs ("skx", "generic", ...), as BLIS reports it
+ *  after initialising (which this call does if nothing has yet); static
+ *  storage. @since 0.1 */
+FLP_API const char *flp_kernels(void);
+/** How that set came to be chosen ("libflp's choice from the CPU's
+ *  features", "BLIS_ARCH_TYPE is set in the environment: ...", "BLIS was
+ *  initialised before libflp could choose ..."); static storage. @since 0.1 */
+FLP_API const char *flp_kernels_reason(void);
 
 #ifdef __cplusplus
 }

@@ -2,6 +2,7 @@
 #include "plasticity/update.h"
 
 #include "core/gemm.h"
+#include "core/threads.h"
 #include "flp/flp_plasticity.h"
 
 /* Below this many weights a parallel region costs more than the pass (and
@@ -29,7 +30,8 @@ int flp__plastic_update(int64_t rows, int64_t cols, float m, const float *alpha,
                         const float *P, const float *sq, float *W, float *saved)
 {
     int bad = 0;
-#pragma omp parallel for reduction(| : bad) schedule(static) if (rows * cols >= FLP__PARALLEL_MIN && !flp__in_parallel())
+#pragma omp parallel for reduction(| : bad) schedule(static) num_threads(flp__num_threads()) \
+    if (rows * cols >= FLP__PARALLEL_MIN && !flp__in_parallel())
     for (int64_t r = 0; r < rows; r++) {
         float s = sq ? sq[r] : 0.0f;
         const float *Pr = P + r * cols;
@@ -73,7 +75,8 @@ void flp__plastic_update_vjp(int64_t rows, int64_t cols, float m, const float *a
                              int granularity, const float *sq, const float *W, float *PG,
                              float *Wbar, float *galpha, float *sqbar, double *row_sum)
 {
-#pragma omp parallel for schedule(static) if (rows * cols >= FLP__PARALLEL_MIN && !flp__in_parallel())
+#pragma omp parallel for schedule(static) num_threads(flp__num_threads()) \
+    if (rows * cols >= FLP__PARALLEL_MIN && !flp__in_parallel())
     for (int64_t r = 0; r < rows; r++) {
         float s = sq ? sq[r] : 0.0f;
         float *sb = sq ? sqbar + r : NULL;

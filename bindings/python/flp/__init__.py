@@ -73,13 +73,15 @@ def clear_error():
 
 
 def set_num_threads(n):
-    """Number of threads BLIS may use in this process (results do not depend on it)."""
+    """Number of threads every libflp call may use, BLIS's products and libflp's
+    own loops alike (process-wide; default 1, or FLP_NUM_THREADS). Results do
+    not depend on it."""
     from ._lib import check
     check(_clib.flp_set_num_threads(int(n)))
 
 
 def get_num_threads():
-    """Number of threads BLIS currently uses."""
+    """Number of threads libflp's calls use."""
     from ctypes import byref, c_int
     from ._lib import check
     n = c_int()
@@ -87,6 +89,20 @@ def get_num_threads():
     return n.value
 
 
+def set_kernels(name):
+    """Choose BLIS's kernel set before libflp's first product: "auto" (libflp's
+    choice from the CPU's features, the default), "blis" (BLIS's own) or a set
+    ("skx", "zen3", "haswell", ...). FLP_KERNELS in the environment does the same."""
+    from ._lib import check
+    check(_clib.flp_set_kernels(str(name).encode("utf-8")))
+
+
+def kernels():
+    """The BLIS kernel set in use and why, as (name, reason)."""
+    return (_clib.flp_kernels().decode("ascii", "replace"),
+            _clib.flp_kernels_reason().decode("utf-8", "replace"))
+
+
 __all__ = (["EXPECTED_MAJOR", "Handle", "version", "version_number", "strerror", "status_name",
-            "last_error", "clear_error", "set_num_threads", "get_num_threads", "load_library",
+            "last_error", "clear_error", "set_num_threads", "get_num_threads", "set_kernels", "kernels", "load_library",
             "check_version", "Dataset"] + list(_enums_all) + list(_errors_all) + list(_handles_all))

@@ -57,6 +57,9 @@ PROTOTYPES = {
     "flp_clear_error": (None, []),
     "flp_set_num_threads": (ST, [c_int]),
     "flp_get_num_threads": (ST, [PI]),
+    "flp_set_kernels": (ST, [c_char_p]),
+    "flp_kernels": (c_char_p, []),
+    "flp_kernels_reason": (c_char_p, []),
     # flp_rng.h
     "flp_rng_create": (ST, [c_uint64, PH]),
     "flp_rng_free": (None, [H]),
