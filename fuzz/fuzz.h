@@ -28,7 +28,7 @@ void flp_fuzz_seeds(flp_fuzz_emit emit, void *ctx);
 const char *flp_fuzz_file(const uint8_t *data, size_t size);
 /* Emit the bytes of the file at `path` as seed `name` and remove the file. */
 void flp_fuzz_emit_file(flp_fuzz_emit emit, void *ctx, const char *name, const char *path);
-/* An image reader's signature (lib/io/image.h). */
+/* An image reader's signature (lib/data/image.h). */
 typedef flp_status (*flp_fuzz_image_reader)(const char *path, int channels, float **out, int64_t *h,
                                              int64_t *w);
 /* Decode `data` with `read` to gray, then to RGB (different conversion

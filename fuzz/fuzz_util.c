@@ -6,7 +6,7 @@
 
 #include "core/alloc.h"
 #include "fuzz.h"
-#include "io/image.h"
+#include "data/image.h"
 
 static char scratch[256];
 

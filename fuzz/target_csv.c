@@ -2,7 +2,7 @@
 #include <string.h>
 
 #include "fuzz.h"
-#include "io/image.h"
+#include "data/image.h"
 
 flp_status flp_fuzz_run(const uint8_t *data, size_t size)
 {

@@ -4,7 +4,7 @@
 #include <zlib.h>
 
 #include "fuzz.h"
-#include "io/idx.h"
+#include "data/idx.h"
 
 flp_status flp_fuzz_run(const uint8_t *data, size_t size)
 {

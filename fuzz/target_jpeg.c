@@ -11,7 +11,7 @@
 #include <jpeglib.h>
 
 #include "fuzz.h"
-#include "io/image.h"
+#include "data/image.h"
 
 #define FUZZ_MAX_PIXELS (1u << 22)
 

@@ -19,7 +19,7 @@
 #include <png.h>
 
 #include "core/alloc.h"
-#include "io/image.h"
+#include "data/image.h"
 #include "tasks/sampler_internal.h"
 #include "testutil.h"
 

@@ -6,7 +6,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
-#include "io/idx.h"
+#include "data/idx.h"
 #include "testutil.h"
 
 static char dir[256];

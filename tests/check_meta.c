@@ -15,7 +15,7 @@
 #include <zlib.h>
 
 #include "core/alloc.h"
-#include "io/checkpoint_format.h"
+#include "checkpoint/checkpoint_format.h"
 #include "meta/meta_internal.h"
 #include "tasks/sampler_internal.h"
 #include "testutil.h"

@@ -18,7 +18,7 @@
 #include <unistd.h>
 
 #include "core/alloc.h"
-#include "io/image.h"
+#include "data/image.h"
 #include "testutil.h"
 
 /* ---- the handles a scenario works on ---------------------------------- */

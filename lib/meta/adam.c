@@ -13,7 +13,7 @@
 
 #include "core/alloc.h"
 #include "core/error.h"
-#include "meta/lifetime_internal.h"
+#include "lifetime/lifetime_internal.h"
 #include "meta/meta_internal.h"
 #include "net/net_internal.h"
 #include "plasticity/plasticity_internal.h"

@@ -24,7 +24,7 @@
 #include "core/alloc.h"
 #include "core/error.h"
 #include "flp/flp_batch.h"
-#include "meta/lifetime_internal.h"
+#include "lifetime/lifetime_internal.h"
 #include "meta/meta_internal.h"
 
 struct flp_batch {

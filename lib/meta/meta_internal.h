@@ -1,5 +1,5 @@
 /* meta_internal.h - the meta-optimizer's layout, shared with the checkpoint
- * writer and reader (lib/io/checkpoint.c). */
+ * writer and reader (lib/checkpoint/checkpoint.c). */
 #ifndef FLP_META_INTERNAL_H
 #define FLP_META_INTERNAL_H
 

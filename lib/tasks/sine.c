@@ -19,7 +19,7 @@
 #include "core/alloc.h"
 #include "core/error.h"
 #include "core/rng_internal.h"
-#include "tasks/episode_internal.h"
+#include "core/episode_internal.h"
 #include "tasks/keys.h"
 #include "tasks/sampler_internal.h"
 #include "tasks/state_record.h"

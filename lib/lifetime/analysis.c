@@ -8,7 +8,7 @@
 #include "core/alloc.h"
 #include "core/error.h"
 #include "flp/flp_analysis.h"
-#include "meta/lifetime_internal.h"
+#include "lifetime/lifetime_internal.h"
 
 static flp_status check_steps(const flp_lifetime *lt, int64_t steps, const char *fn)
 {

@@ -6,9 +6,9 @@
 
 #include "core/alloc.h"
 #include "core/error.h"
-#include "io/dataset_internal.h"
-#include "io/file.h"
-#include "io/idx.h"
+#include "data/dataset_internal.h"
+#include "core/file.h"
+#include "data/idx.h"
 
 /* No legitimate IDX file of this library's use comes near this; a bound
  * keeps a hostile gzip stream (a "zip bomb") from exhausting memory. */

@@ -1,8 +1,8 @@
 /* dataset_internal.h - what the few-shot sampler needs from a data set
  * beyond the public calls: its own reference, unchecked reads straight into
  * an episode's buffers, and a fingerprint for checkpoints. */
-#ifndef FLP_IO_DATASET_INTERNAL_H
-#define FLP_IO_DATASET_INTERNAL_H
+#ifndef FLP_DATA_DATASET_INTERNAL_H
+#define FLP_DATA_DATASET_INTERNAL_H
 
 #include "flp/flp_data.h"
 

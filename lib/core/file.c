@@ -1,5 +1,5 @@
 /* file.c - a whole file read into memory; see file.h. */
-#include "io/file.h"
+#include "core/file.h"
 
 #include <errno.h>
 #include <stdio.h>

@@ -15,7 +15,7 @@
 
 #include "core/alloc.h"
 #include "core/error.h"
-#include "io/image.h"
+#include "data/image.h"
 
 typedef struct {
     jmp_buf jmp;

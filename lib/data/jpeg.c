@@ -16,7 +16,7 @@
 
 #include "core/alloc.h"
 #include "core/error.h"
-#include "io/image.h"
+#include "data/image.h"
 
 typedef struct {
     struct jpeg_error_mgr pub; /* first: libjpeg hands us a pointer to it */

@@ -9,8 +9,8 @@
 
 #include "core/alloc.h"
 #include "core/error.h"
-#include "io/file.h"
-#include "io/image.h"
+#include "core/file.h"
+#include "data/image.h"
 
 /* The buffer every string of a table points into is kept just before the
  * arrays, in the filename array's slot -1. */

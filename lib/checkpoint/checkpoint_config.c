@@ -1,5 +1,5 @@
 /* checkpoint_config.c - see checkpoint_config.h. */
-#include "io/checkpoint_config.h"
+#include "checkpoint/checkpoint_config.h"
 
 #include <stdarg.h>
 #include <stdio.h>

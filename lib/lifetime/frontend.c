@@ -11,7 +11,7 @@
 
 #include "core/alloc.h"
 #include "core/error.h"
-#include "meta/lifetime_internal.h"
+#include "lifetime/lifetime_internal.h"
 
 flp_status flp__lt_frontend_layers(const flp_net *net, int *front)
 {

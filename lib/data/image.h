@@ -3,8 +3,8 @@
  *
  * Decoded images are float planes [channels, height, width] with values in
  * [0, 1]. Every failure records a message naming the file (or path:line). */
-#ifndef FLP_IO_IMAGE_H
-#define FLP_IO_IMAGE_H
+#ifndef FLP_DATA_IMAGE_H
+#define FLP_DATA_IMAGE_H
 
 #include <stdint.h>
 

@@ -3,8 +3,8 @@
  * An IDX file is a 4-byte magic (0, 0, type, rank), `rank` big-endian
  * uint32 extents, then the values row-major. libflp reads unsigned-byte
  * files (type 0x08): rank-3 images [n, rows, cols] and rank-1 labels [n]. */
-#ifndef FLP_IO_IDX_H
-#define FLP_IO_IDX_H
+#ifndef FLP_DATA_IDX_H
+#define FLP_DATA_IDX_H
 
 #include <stddef.h>
 #include <stdint.h>

@@ -31,8 +31,8 @@
  *         u8 state[length] (the sampler's own serialization)
  *   END   empty payload; nothing may follow it
  */
-#ifndef FLP_IO_CHECKPOINT_FORMAT_H
-#define FLP_IO_CHECKPOINT_FORMAT_H
+#ifndef FLP_CHECKPOINT_CHECKPOINT_FORMAT_H
+#define FLP_CHECKPOINT_CHECKPOINT_FORMAT_H
 
 #include <stdint.h>
 

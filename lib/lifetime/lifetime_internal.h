@@ -18,8 +18,8 @@
  * once per run for every example of the episode, the dense lifetime runs on
  * them as its inputs x, and the reverse sweep collects dLoss/dfeatures
  * (xbar) to send back through the front-end once at the end. */
-#ifndef FLP_META_LIFETIME_INTERNAL_H
-#define FLP_META_LIFETIME_INTERNAL_H
+#ifndef FLP_LIFETIME_LIFETIME_INTERNAL_H
+#define FLP_LIFETIME_LIFETIME_INTERNAL_H
 
 #include "flp/flp_lifetime.h"
 #include "net/net_internal.h"

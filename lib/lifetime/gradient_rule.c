@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "core/gemm.h"
-#include "meta/lifetime_internal.h"
+#include "lifetime/lifetime_internal.h"
 #include "plasticity/update.h"
 
 /* ---- the step's batch ----------------------------------------------------- */

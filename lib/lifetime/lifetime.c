@@ -8,7 +8,7 @@
 #include "core/error.h"
 #include "core/gemm.h"
 #include "core/rng_internal.h"
-#include "meta/lifetime_internal.h"
+#include "lifetime/lifetime_internal.h"
 #include "plasticity/update.h"
 
 /* ---- building the layer table ------------------------------------------ */

@@ -8,7 +8,7 @@
 
 #include "core/error.h"
 #include "core/gemm.h"
-#include "meta/lifetime_internal.h"
+#include "lifetime/lifetime_internal.h"
 #include "plasticity/update.h"
 
 /* ---- the dense network's adjoint ------------------------------------------ */

@@ -1,7 +1,7 @@
 /* file.h - a whole file read into memory, for the readers that parse from
  * a buffer (CSV split files, IDX files). Internal. */
-#ifndef FLP_IO_FILE_H
-#define FLP_IO_FILE_H
+#ifndef FLP_CORE_FILE_H
+#define FLP_CORE_FILE_H
 
 #include <stddef.h>
 #include <stdint.h>

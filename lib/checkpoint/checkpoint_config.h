@@ -1,7 +1,7 @@
 /* checkpoint_config.h - the configuration a checkpoint records (format 2):
  * what the handles' settings make of the meta-parameters. */
-#ifndef FLP_IO_CHECKPOINT_CONFIG_H
-#define FLP_IO_CHECKPOINT_CONFIG_H
+#ifndef FLP_CHECKPOINT_CHECKPOINT_CONFIG_H
+#define FLP_CHECKPOINT_CHECKPOINT_CONFIG_H
 
 #include <stddef.h>
 

@@ -3,7 +3,7 @@
  * Buffers only ever grow, so a training loop whose shapes are stable
  * allocates nothing per episode. Everything a caller copies in is validated
  * before the episode is touched: a refused episode leaves the old one intact. */
-#include "tasks/episode_internal.h"
+#include "core/episode_internal.h"
 
 #include <math.h>
 #include <stdio.h>

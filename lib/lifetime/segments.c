@@ -18,7 +18,7 @@
 
 #include "core/alloc.h"
 #include "core/error.h"
-#include "meta/lifetime_internal.h"
+#include "lifetime/lifetime_internal.h"
 
 typedef struct {
     /* floats in a checkpoint, and in a record (a checkpoint, the step's

@@ -6,7 +6,7 @@
  * fixed order: the result does not depend on anything but the inputs. */
 #include <math.h>
 
-#include "io/image.h"
+#include "data/image.h"
 
 /* Source interval of destination index o along an axis of n_src -> n_dst:
  * [o*n_src/n_dst, (o+1)*n_src/n_dst), as first and one-past-last source

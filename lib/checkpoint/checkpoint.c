@@ -17,8 +17,8 @@
 
 #include "core/alloc.h"
 #include "core/error.h"
-#include "io/checkpoint_config.h"
-#include "io/checkpoint_format.h"
+#include "checkpoint/checkpoint_config.h"
+#include "checkpoint/checkpoint_format.h"
 #include "meta/meta_internal.h"
 #include "tasks/sampler_internal.h"
 
