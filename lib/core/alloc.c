@@ -48,3 +48,16 @@ float *flp__alloc_floats(int64_t n, const char *what)
 }
 
 void flp__free(void *p) { free(p); }
+
+flp_status flp__ensure_floats(float **buf, int64_t *have, int64_t n, const char *what)
+{
+    if (*buf != NULL && *have >= n)
+        return FLP_OK;
+    flp__free(*buf);
+    *have = 0;
+    *buf = flp__alloc_floats(n, what);
+    if (*buf == NULL)
+        return FLP_ERR_NOMEM;
+    *have = n;
+    return FLP_OK;
+}

@@ -15,6 +15,10 @@ float *flp__alloc_floats(int64_t n, const char *what);
 /* Aligned, zero-filled allocation of `bytes` bytes. */
 void *flp__alloc_bytes(size_t bytes, const char *what);
 void flp__free(void *p);
+/* A buffer that only grows: keep *buf when its *have floats hold n, else
+ * replace it by n zero-filled floats (its contents are not kept). On
+ * failure *buf is NULL, *have 0, and FLP_ERR_NOMEM is returned and set. */
+flp_status flp__ensure_floats(float **buf, int64_t *have, int64_t n, const char *what);
 
 /* Fault injection for tests: fail the n-th allocation from now (1 = next);
  * 0 disables. Returns the number of allocations made since the last call. */

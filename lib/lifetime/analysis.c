@@ -8,7 +8,8 @@
 #include "core/alloc.h"
 #include "core/error.h"
 #include "flp/flp_analysis.h"
-#include "lifetime/lifetime_internal.h"
+#include "lifetime/dense.h"
+#include "lifetime/sweep.h"
 
 static flp_status check_steps(const flp_lifetime *lt, int64_t steps, const char *fn)
 {
@@ -42,7 +43,7 @@ static flp_status trace_steps(flp_lifetime *lt, float *W0, float *G, int n_plast
     int64_t B = lt->batch;
     for (int64_t k = 0; k < lt->K; k++) {
         memcpy(W0, lt->W, (size_t)lt->n_state * sizeof *W0);
-        flp__lt_forward(lt, lt->W, B, lt->x + k * B * lt->layer[0].n_in, lt->s.acts);
+        flp__lt_forward(lt, lt->W, B, flp__lt_step_x(lt, k), lt->s.acts);
         flp__lt_step_gradient(lt, k, lt->W, G, lt->s.acts);
         FLP__TRY(flp__lt_step(lt, k, lt->W, NULL, lt->s.acts, 1));
         int j = 0;

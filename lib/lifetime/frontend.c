@@ -11,7 +11,7 @@
 
 #include "core/alloc.h"
 #include "core/error.h"
-#include "lifetime/lifetime_internal.h"
+#include "lifetime/frontend.h"
 
 flp_status flp__lt_frontend_layers(const flp_net *net, int *front)
 {
@@ -58,19 +58,6 @@ static int has_params(const flp_lifetime *lt)
     return 0;
 }
 
-static flp_status ensure_featbar(flp_lifetime *lt, int64_t floats)
-{
-    if (lt->featbar != NULL && lt->featbar_floats >= floats)
-        return FLP_OK;
-    flp__free(lt->featbar);
-    lt->featbar_floats = 0;
-    lt->featbar = flp__alloc_floats(floats, "lifetime feature gradients");
-    if (lt->featbar == NULL)
-        return flp__error_context(FLP_ERR_NOMEM, "flp_lifetime_run");
-    lt->featbar_floats = floats;
-    return FLP_OK;
-}
-
 flp_status flp__lt_frontend_forward(flp_lifetime *lt, int want_gradient)
 {
     lt->xbar = lt->xqbar = NULL;
@@ -85,7 +72,8 @@ flp_status flp__lt_frontend_forward(flp_lifetime *lt, int want_gradient)
     lt->flops += (double)rows * lt->flops_front;
     lt->front_params = has_params(lt);
     if (want_gradient && lt->front_params) {
-        FLP__TRY(ensure_featbar(lt, rows * nf));
+        if (flp__ensure_floats(&lt->featbar, &lt->featbar_floats, rows * nf, "lifetime feature gradients") != FLP_OK)
+            return flp__error_context(FLP_ERR_NOMEM, "flp_lifetime_run");
         memset(lt->featbar, 0, (size_t)(rows * nf) * sizeof *lt->featbar);
         lt->xbar = lt->featbar;
         lt->xqbar = lt->featbar + steps * nf;

@@ -1,15 +1,16 @@
-/* lifetime.c - the lifetime handle and the forward half of an inner step:
- * forward pass, feedback signal, postsynaptic activity, plasticity update
- * (or, under the gradient rule, the step's loss gradient and a descent step). */
+/* lifetime.c - the lifetime handle: its layer table and the rule's
+ * operations (chosen once, at creation), the layout of each run, the runs
+ * themselves (the sweep does the steps) and their results. */
 #include <math.h>
 #include <string.h>
 
 #include "core/alloc.h"
 #include "core/error.h"
-#include "core/gemm.h"
 #include "core/rng_internal.h"
-#include "lifetime/lifetime_internal.h"
-#include "plasticity/update.h"
+#include "lifetime/dense.h"
+#include "lifetime/frontend.h"
+#include "lifetime/rules.h"
+#include "lifetime/sweep.h"
 
 /* ---- building the layer table ------------------------------------------ */
 
@@ -61,6 +62,10 @@ static flp_status count_dense(const flp_net *net, int front, int *n)
 static flp_status build_layers(flp_lifetime *lt)
 {
     int n = 0;
+    lt->ops = flp__lt_select_rule(lt->rule->kind);
+    if (lt->ops == NULL)
+        return flp__error(FLP_ERR_UNSUPPORTED, "flp_lifetime_create: no lifetime runs rules of kind %d",
+                          (int)lt->rule->kind);
     if (lt->net->n_layers == 0)
         return flp__error(FLP_ERR_UNSUPPORTED, "flp_lifetime_create: the network has no layers");
     FLP__TRY(flp__lt_frontend_layers(lt->net, &lt->front));
@@ -195,56 +200,19 @@ static void sort_by_size(flp_lifetime *lt)
     lt->n_plastic = n;
 }
 
-/* The gradient rule's products per example: the step gradient's backprop
- * (dW from the lowest plastic layer up, dh above it) counts as the update;
- * the reverse does products only in second order: the step's chain down to
- * layer 0, the tangent forward and the tangent backprop (gradient_rule.c). */
-static void count_gradient_work(flp_lifetime *lt)
+/* Matrix-product flops per example of each part of a step: the forward
+ * pass (z = h W^T) and the backprop (dW, and dh below layer 0) are every
+ * rule's; the rule counts the rest from the products it does. */
+static void count_work(flp_lifetime *lt)
 {
+    lt->flops_dense = lt->flops_pathway = lt->flops_update = lt->flops_reverse = lt->flops_backprop = 0;
     for (int i = 0; i < lt->n; i++) {
         const flp__lt_layer *d = &lt->layer[i];
         double w = 2.0 * (double)d->n_out * (double)d->n_in;
         lt->flops_dense += w;
         lt->flops_backprop += i > 0 ? 2 * w : w;
-        if (i >= lt->lowest_plastic)
-            lt->flops_update += d->plastic ? (i > lt->lowest_plastic ? 2 * w : w) : (i > lt->lowest_plastic ? w : 0);
-        if (!lt->rule->second_order)
-            continue;
-        lt->flops_reverse += i > 0 ? w : 0;                                 /* chain */
-        if (i >= lt->lowest_plastic)
-            lt->flops_reverse += (d->plastic ? w : 0) + (i > lt->lowest_plastic ? w : 0); /* tangent forward */
-        lt->flops_reverse += w + (i > lt->lowest_plastic ? w : 0)          /* tangent dW */
-                             + (i > 0 ? w : 0) + (i > 0 && d->plastic ? w : 0); /* tangent dh */
     }
-}
-
-/* Matrix-product flops per example of each part of a step, counted from
- * the products the code below does (2 m n k each). */
-static void count_work(flp_lifetime *lt)
-{
-    lt->flops_dense = lt->flops_pathway = lt->flops_update = lt->flops_reverse = lt->flops_backprop = 0;
-    if (lt->gradient_rule) {
-        count_gradient_work(lt);
-        return;
-    }
-    if (lt->family) {
-        flp__lt_family_work(lt);
-        return;
-    }
-    for (int i = 0; i < lt->n; i++) {
-        const flp__lt_layer *d = &lt->layer[i];
-        double w = 2.0 * (double)d->n_out * (double)d->n_in, fb = 2.0 * (double)d->n_out * (double)lt->n_final;
-        lt->flops_dense += w;                          /* z = h W^T */
-        lt->flops_backprop += i > 0 ? 2 * w : w;       /* dW, and dh below layer 0 */
-        if (!d->plastic)
-            continue;
-        lt->flops_update += w;                         /* P = post^T pre */
-        lt->flops_reverse += i > 0 ? 2 * w : w;        /* pre G^T, and post G above layer 0 */
-        if (!flp__lt_clamped(lt, i)) {
-            lt->flops_pathway += fb;                   /* g = s B^T */
-            lt->flops_reverse += 2 * fb;               /* dB, ds */
-        }
-    }
+    lt->ops->work(lt);
 }
 
 /* Offsets depend on which layers are plastic, which the rule may change
@@ -252,8 +220,6 @@ static void count_work(flp_lifetime *lt)
 static void layout(flp_lifetime *lt)
 {
     double hidden_mult = lt->rule->hidden_multiplier;
-    lt->gradient_rule = lt->rule->kind == FLP_RULE_GRADIENT;
-    lt->family = lt->rule->kind == FLP_RULE_FAMILY;
     lt->n_state = 0;
     lt->act_width = 0;
     lt->in_width = 0;
@@ -269,7 +235,7 @@ static void layout(flp_lifetime *lt)
         lt->in_width += d->n_in;
         if (d->plastic) {
             lt->n_state += d->n_out * d->n_in;
-            if (lt->gradient_rule) { /* the gradient rule also changes the bias */
+            if (lt->ops->bias_in_state) {
                 d->b_off = lt->n_state;
                 lt->n_state += d->n_out;
             }
@@ -324,201 +290,6 @@ static flp_status ensure_scratch(flp_lifetime *lt, int64_t rows)
     return FLP_OK;
 }
 
-/* ---- the forward half of a step ------------------------------------------ */
-
-const float *flp__lt_weight(const flp_lifetime *lt, int i, const float *state)
-{
-    const flp__lt_layer *d = &lt->layer[i];
-    return d->plastic ? state + d->w_off : d->net_layer->W;
-}
-
-const float *flp__lt_bias(const flp_lifetime *lt, int i, const float *state)
-{
-    const flp__lt_layer *d = &lt->layer[i];
-    return d->b_off >= 0 ? state + d->b_off : d->net_layer->b;
-}
-
-/* Forward pass of rows [r0, r1) of a batch of `rows`. */
-static void forward_rows(const flp_lifetime *lt, const float *state, int64_t rows, int64_t r0, int64_t r1,
-                         const float *x, float *acts)
-{
-    const float *in = x + r0 * lt->layer[0].n_in;
-    for (int i = 0; i < lt->n; i++) {
-        const flp__lt_layer *d = &lt->layer[i];
-        float *out = acts + rows * d->h_off + r0 * d->n_out;
-        flp__linear_forward(r1 - r0, d->n_in, d->n_out, in, flp__lt_weight(lt, i, state), flp__lt_bias(lt, i, state),
-                            out);
-        if (d->act == FLP__ACT_RELU)
-            flp__relu_forward((r1 - r0) * d->n_out, out, out);
-        else if (d->act == FLP__ACT_SOFTPLUS)
-            flp__softplus_forward((r1 - r0) * d->n_out, d->softplus_beta, out, out);
-        in = out;
-    }
-}
-
-void flp__lt_forward(const flp_lifetime *lt, const float *state, int64_t rows, const float *x, float *acts)
-{
-    int64_t chunks = flp__lt_row_chunks(rows);
-#pragma omp parallel for schedule(static) num_threads(lt->threads) if (lt->threads > 1 && chunks > 1)
-    for (int64_t c = 0; c < chunks; c++)
-        forward_rows(lt, state, rows, c * FLP__ROW_CHUNK, c == chunks - 1 ? rows : (c + 1) * FLP__ROW_CHUNK, x,
-                     acts);
-}
-
-void flp__lt_softmax(int64_t n, const float *z, float *p)
-{
-    float mx = z[0];
-    for (int64_t j = 1; j < n; j++)
-        mx = z[j] > mx ? z[j] : mx;
-    double sum = 0.0;
-    for (int64_t j = 0; j < n; j++)
-        sum += p[j] = expf(z[j] - mx);
-    for (int64_t j = 0; j < n; j++)
-        p[j] = (float)(p[j] / sum);
-}
-
-void flp__lt_signal(flp_lifetime *lt, int64_t k, const float *acts)
-{
-    int64_t B = lt->batch, n = lt->n_final;
-    const float *yhat = acts + B * lt->layer[lt->n - 1].h_off;
-    float *s = lt->s.sig;
-    int signal = lt->fb->signal;
-    if (signal == FLP_SIGNAL_ERROR) {
-        const float *y = lt->y + k * B * n;
-        for (int64_t i = 0; i < B * n; i++)
-            s[i] = y[i] - yhat[i];
-        return;
-    }
-    const int32_t *lab = lt->labels + k * B;
-    for (int64_t b = 0; b < B; b++) {
-        float *sb = s + b * n;
-        if (signal == FLP_SIGNAL_TARGET_MINUS_SOFTMAX) {
-            flp__lt_softmax(n, yhat + b * n, sb);
-            for (int64_t j = 0; j < n; j++)
-                sb[j] = -sb[j];
-        } else {
-            memset(sb, 0, (size_t)n * sizeof *sb);
-        }
-        sb[lab[b]] += 1.0f;
-    }
-}
-
-int flp__lt_clamped(const flp_lifetime *lt, int i) { return i == lt->n - 1 && lt->fb->clamp_output; }
-
-/* post_i (and g_i) of plastic layer i. */
-static void post_layer(flp_lifetime *lt, int i, const float *acts)
-{
-    const flp__lt_layer *d = &lt->layer[i];
-    int64_t B = lt->batch, n = d->n_out;
-    float *post = lt->s.post + B * d->h_off, *g = lt->s.g + B * d->h_off;
-    if (flp__lt_clamped(lt, i)) {
-        memcpy(post, lt->s.sig, (size_t)(B * n) * sizeof *post);
-        return;
-    }
-    /* g = s B^T + c; f = act(g); post = beta f + (1 - beta) h */
-    flp__linear_forward(B, lt->n_final, n, lt->s.sig, d->path->B, d->path->c, g);
-    const float *h = acts + B * d->h_off;
-    float beta = d->path->beta[0];
-    int relu = lt->fb->relu;
-    for (int64_t j = 0; j < B * n; j++) {
-        float f = relu && g[j] < 0 ? 0.0f : g[j];
-        post[j] = beta * f + (1.0f - beta) * h[j];
-    }
-}
-
-void flp__lt_post(flp_lifetime *lt, const float *acts)
-{
-#pragma omp parallel for schedule(dynamic, 1) num_threads(lt->threads) if (lt->threads > 1)
-    for (int j = 0; j < lt->n_plastic; j++)
-        post_layer(lt, lt->order_plastic[j], acts);
-}
-
-const float *flp__lt_pre(const flp_lifetime *lt, int i, int64_t k, const float *acts)
-{
-    int64_t B = lt->batch;
-    if (i == 0)
-        return lt->x + k * B * lt->layer[0].n_in;
-    const flp__lt_layer *below = &lt->layer[i - 1];
-    if (lt->fb->post_presynaptic && below->plastic)
-        return lt->s.post + B * below->h_off;
-    return acts + B * below->h_off;
-}
-
-void flp__lt_column_sumsq(int64_t B, int64_t n, const float *post, float *sq)
-{
-    for (int64_t r = 0; r < n; r++)
-        sq[r] = 0.0f;
-    for (int64_t b = 0; b < B; b++)
-        for (int64_t r = 0; r < n; r++)
-            sq[r] += post[b * n + r] * post[b * n + r];
-}
-
-/* Plasticity update of plastic layer i at step k; P receives the outer
- * products (state layout), or holds the step gradient under the gradient
- * rule. Oja's and Hebb's pass copies the layer's weights into `saved` (a
- * record, state layout) on the way, when it is not NULL. Returns 1 if a
- * weight became non-finite. */
-static int update_layer(flp_lifetime *lt, int i, int64_t k, float *state, float *P, float *saved,
-                        const float *acts)
-{
-    if (lt->gradient_rule)
-        return flp__lt_gradient_update(lt, i, state, P);
-    if (lt->family)
-        return flp__lt_family_update(lt, i, k, state, P, acts);
-    const flp__lt_layer *d = &lt->layer[i];
-    int64_t B = lt->batch;
-    const float *post = lt->s.post + B * d->h_off;
-    float *sq = lt->rule->kind == FLP_RULE_OJA ? lt->s.sq + d->h_off : NULL;
-    /* P = post^T pre: the Hebbian outer product summed over the batch */
-    flp__gemm_tn(d->n_out, d->n_in, B, 1.0f, post, d->n_out, flp__lt_pre(lt, i, k, acts), d->n_in, 0.0f,
-                 P + d->w_off, d->n_in);
-    if (sq)
-        flp__lt_column_sumsq(B, d->n_out, post, sq);
-    return flp__plastic_update(d->n_out, d->n_in, d->mult, d->rule->alpha, lt->rule->granularity,
-                               P + d->w_off, sq, state + d->w_off, saved ? saved + d->w_off : NULL);
-}
-
-flp_status flp__lt_step(flp_lifetime *lt, int64_t k, float *state, float *saved_W, float *acts,
-                        int have_acts)
-{
-    int64_t B = lt->batch;
-    /* Oja's and Hebb's update passes copy the weights into the record
-     * themselves (one read of W, on every thread, instead of two) */
-    int copy_in_update = !lt->gradient_rule && !lt->family;
-    if (saved_W != NULL && !copy_in_update)
-        memcpy(saved_W, state, (size_t)lt->n_state * sizeof *saved_W);
-    if (acts == NULL)
-        acts = lt->s.acts;
-    if (!have_acts)
-        flp__lt_forward(lt, state, B, lt->x + k * B * lt->layer[0].n_in, acts);
-    lt->flops += (double)B * ((have_acts ? 0 : lt->flops_dense) + lt->flops_pathway + lt->flops_update);
-    /* Every layer's update reads the same forward pass: independent tasks.
-     * A record keeps the outer products (or the step gradient) so the
-     * reverse sweep need not redo them. */
-    float *P = saved_W != NULL ? saved_W + lt->n_state : lt->s.pg;
-    if (lt->gradient_rule) {
-        flp__lt_step_gradient(lt, k, state, P, acts);
-    } else if (lt->family) {
-        flp__lt_family_errors(lt, k, state, acts);
-    } else {
-        flp__lt_signal(lt, k, acts);
-        flp__lt_post(lt, acts);
-    }
-    int first_bad = lt->n;
-#pragma omp parallel for schedule(dynamic, 1) num_threads(lt->threads) if (lt->threads > 1) \
-    reduction(min : first_bad)
-    for (int j = 0; j < lt->n_plastic; j++) {
-        int i = lt->order_plastic[j];
-        if (update_layer(lt, i, k, state, P, copy_in_update ? saved_W : NULL, acts) && i < first_bad)
-            first_bad = i;
-    }
-    if (first_bad < lt->n && lt->check_finite)
-        return flp__error(FLP_ERR_NONFINITE, "flp_lifetime_run: a weight of layer %d became non-finite "
-                          "at inner step %lld (plasticity too strong?)", lt->layer[first_bad].net_index,
-                          (long long)k);
-    return FLP_OK;
-}
-
 /* ---- running a lifetime --------------------------------------------------- */
 
 /* Bind the episode's arrays and check it fits the network and the signal. */
@@ -530,24 +301,7 @@ static flp_status bind_episode(flp_lifetime *lt, const flp_episode *ep)
         return flp__error(FLP_ERR_SHAPE, "flp_lifetime_run: the episode has %lld inputs and %lld outputs, "
                           "the network %lld and %lld", (long long)n_in, (long long)n_out,
                           (long long)lt->n_image, (long long)lt->n_final);
-    int chained = lt->fb->kind != FLP_FEEDBACK_DIRECT, family = lt->rule->kind == FLP_RULE_FAMILY;
-    if (family != chained)
-        return flp__error(FLP_ERR_INVALID, "flp_lifetime_run: %s", family ? "the rule family needs chained or "
-                          "symmetric feedback (FLP_FEEDBACK_KIND)" : "chained and symmetric feedback work only "
-                          "with the rule family (FLP_RULE_FAMILY)");
-    if (family && lt->front > 0)
-        return flp__error(FLP_ERR_UNSUPPORTED, "flp_lifetime_run: the rule family does not support a "
-                          "convolutional front-end yet (its input gradient is not collected)");
-    if (family && !lt->classification)
-        return flp__error(FLP_ERR_SHAPE, "flp_lifetime_run: the rule family needs a labelled episode, this one "
-                          "is regression");
-    /* the gradient rule ignores the feedback: its step loss follows the
-     * episode; the family's error is always softmax - onehot */
-    int wants_labels = lt->fb->signal != FLP_SIGNAL_ERROR;
-    if (lt->rule->kind != FLP_RULE_GRADIENT && !family && wants_labels != lt->classification)
-        return flp__error(FLP_ERR_SHAPE, "flp_lifetime_run: the feedback signal (%d) needs a %s episode, "
-                          "this one is %s", lt->fb->signal, wants_labels ? "labelled" : "regression",
-                          lt->classification ? "labelled" : "regression");
+    FLP__TRY(lt->ops->check(lt));
     int64_t count;
     FLP__TRY(flp_episode_floats(ep, FLP_EPISODE_X, &lt->x, &count));
     FLP__TRY(flp_episode_floats(ep, FLP_EPISODE_XQ, &lt->xq, &count));
@@ -623,23 +377,6 @@ static void export_state_grad(flp_lifetime *lt)
         if (d->b_off >= 0)
             add_into(d->n_out, lt->Wbar + d->b_off, d->gb);
     }
-}
-
-/* The family's L1 penalty lambda sum |theta_t| over the enabled terms: in
- * the loss, and its subgradient lambda sign(theta_t) in theta's gradient. */
-static void add_l1_penalty(flp_lifetime *lt, int want_gradient, float *loss)
-{
-    flp_rule *rule = lt->rule;
-    double penalty = 0.0;
-    for (int t = 0; t < FLP__N_TERMS; t++) {
-        if (!(rule->terms >> t & 1))
-            continue;
-        float th = rule->theta[t];
-        penalty += fabs((double)th);
-        if (want_gradient)
-            lt->gtheta[t] += (float)(rule->l1 * (double)((th > 0) - (th < 0)));
-    }
-    *loss += (float)(rule->l1 * penalty);
 }
 
 /* Send every layer's meta-gradients to the handles' own arrays. */
@@ -738,8 +475,8 @@ static flp_status run(flp_lifetime *lt, const flp_episode *ep, int want_gradient
         export_state_grad(lt);
         flp__lt_frontend_backward(lt);
     }
-    if (lt->family)
-        add_l1_penalty(lt, want_gradient, loss);
+    if (lt->ops->finish != NULL)
+        lt->ops->finish(lt, want_gradient, loss);
     lt->have_run = 1;
     return FLP_OK;
 }
@@ -812,16 +549,6 @@ flp_status flp_lifetime_predict(flp_lifetime *lt, int64_t n, const float *x, flo
                (size_t)(rows * lt->n_final) * sizeof *y);
     }
     return FLP_OK;
-}
-
-void flp__lt_activity(flp_lifetime *lt, const float *state, int i, int64_t n, const float *x, float *h)
-{
-    const flp__lt_layer *d = &lt->layer[i];
-    for (int64_t start = 0; start < n; start += lt->s.rows) {
-        int64_t rows = n - start < lt->s.rows ? n - start : lt->s.rows;
-        flp__lt_forward(lt, state, rows, x + start * lt->layer[0].n_in, lt->s.acts);
-        memcpy(h + start * d->n_out, lt->s.acts + rows * d->h_off, (size_t)(rows * d->n_out) * sizeof *h);
-    }
 }
 
 flp_status flp_lifetime_work(const flp_lifetime *lt, double *flops)

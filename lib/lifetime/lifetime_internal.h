@@ -1,14 +1,23 @@
-/* lifetime_internal.h - the lifetime's layout, shared by the forward half
- * (lifetime.c), the reverse sweep (lifetime_reverse.c) and the checkpoint
- * schedule (segments.c).
+/* lifetime_internal.h - the lifetime's layout, shared by every file of
+ * lib/lifetime (doc/ARCHITECTURE.md draws the whole engine):
+ *     analysis.c   flp_analysis.h's measurements, over the handle and the step
+ *     lifetime.c   the handle, its layout per run, the runs themselves
+ *     sweep.c      the inner step and the checkpointed reverse sweep
+ *     rules.c      the table of rules, one entry per flp_rule_kind (rules.h)
+ *     rule_*.c     one rule each: its step and the reverse of its step
+ *     dense.c      the dense stack every rule runs on (dense.h)
+ *     frontend.c   the frozen convolutional front-end (frontend.h)
+ * Calls go down that list only: the sweep reaches a rule through the
+ * table, and no rule calls the engine back.
  *
  * Vocabulary. The network is a stack of L dense layers i = 0..L-1:
  * h_0 = x, z_i = h_i W_i^T + b_i, h_{i+1} = act_i(z_i). The *state* is what
- * a lifetime changes: per plastic layer its weights W_i and, under the
- * gradient rule, then its bias b_i. A *record* of step k is the state before
- * the step (W_k), one more state-shaped array (the step's Hebbian outer
- * products P_k, or, under the gradient rule, the step's loss gradient) and,
- * unless they are stored apart, the step's forward activities h_1..h_L; the
+ * a lifetime changes: per plastic layer its weights W_i and, when the rule
+ * changes them (the gradient rule), then its bias b_i. A *record* of step k
+ * is the state before the step (W_k), one more state-shaped array (whatever
+ * the rule's reverse wants kept of the step: the Hebbian outer products
+ * P_k, the step's loss gradient, the family's summed terms) and, unless
+ * they are stored apart, the step's forward activities h_1..h_L; the
  * reverse sweep needs one record per step and rebuilds them segment by
  * segment from sparse checkpoints.
  *
@@ -85,8 +94,7 @@ struct flp_lifetime {
     int *order_plastic;         /* the plastic ones among them */
     int n_plastic;
     int lowest_plastic;         /* dense index of the lowest plastic layer (n if none) */
-    int gradient_rule;          /* FLP_RULE_GRADIENT: the step is a gradient step */
-    int family;                 /* FLP_RULE_FAMILY: chained errors and candidate terms */
+    const struct flp__lt_rule *ops; /* the rule's operations (rules.h), chosen at creation */
     float *gtheta;              /* where the family's theta gradient goes (like the layers' g*) */
     int reinit;                 /* FLP_LIFETIME_REINIT */
     double reinit_seed;         /* FLP_LIFETIME_REINIT_SEED */
@@ -128,134 +136,17 @@ struct flp_lifetime {
 #define FLP__ROW_CHUNK 16
 static inline int64_t flp__lt_row_chunks(int64_t rows) { return (rows + FLP__ROW_CHUNK - 1) / FLP__ROW_CHUNK; }
 
-/* ---- lifetime.c: the forward half ---- */
+/* ---- lifetime.c: the handle, its layout and its runs ---- */
 /* Bind `ep`, lay out the state and scratch for it, load the initial state
  * into lt->W and compute the front-end's features (lt->x, lt->xq become
  * the dense stack's inputs): what every run does before its first step,
  * here without gradient. */
 flp_status flp__lt_begin(flp_lifetime *lt, const flp_episode *ep);
-/* Activities h_{i+1} of dense layer i ([n, n_out_i]) for n examples x (the
- * dense stack's inputs, such as lt->x) under `state`, in chunks the scratch
- * holds (clobbers lt->s.acts). */
-void flp__lt_activity(flp_lifetime *lt, const float *state, int i, int64_t n, const float *x, float *h);
-/* Weights and bias layer i uses under `state`. */
-const float *flp__lt_weight(const flp_lifetime *lt, int i, const float *state);
-const float *flp__lt_bias(const flp_lifetime *lt, int i, const float *state);
-/* Forward pass of `rows` examples x under `state` into acts ([rows, act_width] blocks). */
-void flp__lt_forward(const flp_lifetime *lt, const float *state, int64_t rows, const float *x, float *acts);
-/* p = softmax(z) of one row of n logits. */
-void flp__lt_softmax(int64_t n, const float *z, float *p);
-/* The feedback signal of step k from its activities, into lt->s.sig. */
-void flp__lt_signal(flp_lifetime *lt, int64_t k, const float *acts);
-/* Whether layer i's postsynaptic activity is the signal itself (a clamped output). */
-int flp__lt_clamped(const flp_lifetime *lt, int i);
-/* post_i (and pathway pre-activation g_i) of every plastic layer, into lt->s.post / lt->s.g
- * (layers in parallel). */
-void flp__lt_post(flp_lifetime *lt, const float *acts);
-/* sq[r] = sum over the batch of post[:, r]^2 (Oja's decay term). */
-void flp__lt_column_sumsq(int64_t B, int64_t n, const float *post, float *sq);
-/* Presynaptic activity of plastic layer i at step k. */
-const float *flp__lt_pre(const flp_lifetime *lt, int i, int64_t k, const float *acts);
-/* One inner step k: state W_k -> W_{k+1} in place. saved_W (if not NULL)
- * is a record: it receives W_k, then P_k (the step gradient under the
- * gradient rule). The step's activities are computed into `acts` (scratch if
- * NULL), or, with have_acts, read from it: a recomputation from stored
- * activities skips the forward pass. Returns FLP_ERR_NONFINITE (naming step
- * and layer) if a weight became non-finite. */
-flp_status flp__lt_step(flp_lifetime *lt, int64_t k, float *state, float *saved_W, float *acts,
-                        int have_acts);
-
-/* ---- frontend.c: the frozen front-end ---- */
-/* Number of net layers before the dense stack (through the flatten; 0 for
- * a rank-1 input), or FLP_ERR_UNSUPPORTED naming the layer that does not
- * belong to a front-end. */
-flp_status flp__lt_frontend_layers(const flp_net *net, int *front);
-/* Features of every example of the bound episode, in one batched pass:
- * lt->x and lt->xq then point at them; with want_gradient (and front-end
- * parameters), lt->xbar / lt->xqbar at zeroed gradients. */
-flp_status flp__lt_frontend_forward(flp_lifetime *lt, int want_gradient);
-/* Send the collected feature gradients back through the front-end, into
- * its parameters' gradients (one batched pass). */
-void flp__lt_frontend_backward(flp_lifetime *lt);
-/* Features of `rows` network inputs x (lt->x's layout); x itself without a
- * front-end. */
-flp_status flp__lt_features(flp_lifetime *lt, int64_t rows, const float *x, const float **features);
-/* Floats the front-end holds for the run: its activations for every
- * example of the episode and their gradient (0 without a front-end); part
- * of the workspace the memory budget bounds. */
-int64_t flp__lt_frontend_floats(const flp_lifetime *lt);
-void flp__lt_frontend_free(flp_lifetime *lt);
-
 /* flp_lifetime_run with two differences, for flp_batch's workers: the
  * meta-gradient goes to `sink` (zeroed first), a flat array laid out like
  * `list` (the tensor list of a meta-optimizer over the same handles), not
  * to the handles; and the parallel phases use `threads` threads. */
 flp_status flp__lt_run_private(flp_lifetime *lt, const flp_episode *ep, const flp__tensor_list *list,
                                float *sink, int threads, float *loss);
-
-/* ---- lifetime_reverse.c ---- */
-/* Loss on the query set under `state`; with `want_gradient`, seed the
- * adjoint: Wbar = dLoss/dstate, and add dLoss/d(b, frozen W) to the net. */
-flp_status flp__lt_query(flp_lifetime *lt, const float *state, int want_gradient, float *loss);
-/* Reverse of step k from its record (W_k, then P_k, which it overwrites) and
- * its activities: Wbar (adjoint of W_{k+1})
- * becomes the adjoint of W_k; gradients of every meta-parameter accumulate. */
-void flp__lt_reverse_step(flp_lifetime *lt, int64_t k, float *Wk, const float *acts);
-
-/* Loss of `rows` outputs `out` against targets y (regression) or labels:
- * the mean squared error over every output, or the mean cross-entropy.
- * With grad, seeds dLoss/dout there. */
-double flp__lt_loss(const flp_lifetime *lt, int64_t rows, const float *out, const float *y,
-                    const int32_t *labels, float *grad);
-/* dL/dz from dL/dh (hb, in place) through layer i's activation, given h. */
-void flp__lt_activation_vjp(const flp__lt_layer *d, int64_t n, const float *h, float *hb);
-/* dL/dz_i of every layer i >= lowest, from dL/dh blocks in hbar (turned
- * into dL/dz_i in place; layer `lowest` passes nothing below). */
-void flp__lt_chain(flp_lifetime *lt, const float *state, int64_t rows, const float *acts, float *hbar,
-                   int lowest);
-/* Adjoint of the dense forward pass of `rows` examples under `state`: hbar
- * holds dLoss/dh_i blocks (consumed). Meta-gradient (step_only = 0): the
- * gradients of what the state holds go to gstate (lt->Wbar), the others
- * to the network's gW / gb. Step gradient (step_only = 1): the chain stops
- * at the lowest plastic layer and only the state's gradients are added to
- * gstate. */
-void flp__lt_backprop(flp_lifetime *lt, const float *state, int64_t rows, const float *x,
-                      const float *acts, float *hbar, float *gstate, int step_only);
-/* dx += dz_0 W_0 (dz_0 in its hbar block after a chain to layer 0) for
- * `rows` examples under `state`: the inputs' share of the gradient. */
-void flp__lt_input_vjp(flp_lifetime *lt, const float *state, int64_t rows, const float *hbar, float *dx);
-
-/* ---- gradient_rule.c: the gradient-based baseline ---- */
-/* The loss gradient of step k's batch under `state`, into G (state layout),
- * from the step's activities. */
-void flp__lt_step_gradient(flp_lifetime *lt, int64_t k, const float *state, float *G, const float *acts);
-/* W -= alpha ⊙ gW, b -= lr_b ⊙ gb for plastic layer i; 1 if a value became
- * non-finite. */
-int flp__lt_gradient_update(const flp_lifetime *lt, int i, float *state, const float *G);
-/* Reverse of a gradient step from its record (W_k, then the step gradient,
- * which it overwrites): the learning rates' gradients; under second order
- * also the Hessian-vector product through the step's loss. */
-void flp__lt_gradient_reverse(flp_lifetime *lt, int64_t k, float *Wk, const float *acts);
-
-/* ---- rule_family.c: the rule family over chained feedback ---- */
-/* p = softmax(yhat) into lt->s.sig and every error e_i of step k under
- * `state`: e_0 into lt->s.e0, the others into lt->s.post (layer blocks). */
-void flp__lt_family_errors(flp_lifetime *lt, int64_t k, const float *state, const float *acts);
-/* W_i += sum_t theta_t T_t for plastic layer i, the sum kept in P (state
- * layout); 1 if a weight became non-finite. */
-int flp__lt_family_update(const flp_lifetime *lt, int i, int64_t k, float *state, float *P, const float *acts);
-/* Reverse of a family step from its record (W_k, then P_k, which it uses
- * as scratch): theta's gradient, the feedback's (or, symmetric, the
- * weights'), and the adjoint of W_k. */
-void flp__lt_family_reverse(flp_lifetime *lt, int64_t k, float *Wk, const float *acts);
-/* The family's products per example into lt->flops_*. */
-void flp__lt_family_work(flp_lifetime *lt);
-
-/* ---- segments.c: the checkpoint schedule ---- */
-/* Run steps [0, K) from the state in lt->W, leaving W_K there, measure the
- * query loss and, with want_gradient, sweep back through every step,
- * checkpointing within lt->budget_bytes. Leaves the adjoint of W_0 in
- * lt->Wbar. */
-flp_status flp__lt_sweep(flp_lifetime *lt, int want_gradient, float *loss);
 
 #endif

@@ -9,27 +9,34 @@
 #include <math.h>
 #include <string.h>
 
+#include "core/error.h"
 #include "core/gemm.h"
-#include "lifetime/lifetime_internal.h"
+#include "lifetime/dense.h"
+#include "lifetime/rules.h"
 #include "plasticity/rule_terms.h"
+
+static flp_status check(const flp_lifetime *lt)
+{
+    if (lt->fb->kind == FLP_FEEDBACK_DIRECT)
+        return flp__error(FLP_ERR_INVALID, "flp_lifetime_run: the rule family needs chained or symmetric "
+                          "feedback (FLP_FEEDBACK_KIND)");
+    if (lt->front > 0)
+        return flp__error(FLP_ERR_UNSUPPORTED, "flp_lifetime_run: the rule family does not support a "
+                          "convolutional front-end yet (its input gradient is not collected)");
+    if (!lt->classification) /* the error is always softmax - onehot */
+        return flp__error(FLP_ERR_SHAPE, "flp_lifetime_run: the rule family needs a labelled episode, this one "
+                          "is regression");
+    return FLP_OK;
+}
 
 /* ---- what the step reads -------------------------------------------------- */
 
-static const float *step_x(const flp_lifetime *lt, int64_t k)
-{
-    return lt->x + k * lt->batch * lt->layer[0].n_in;
-}
-
-/* The activity y_i entering dense layer i. */
-static const float *activity_in(const flp_lifetime *lt, int i, int64_t k, const float *acts)
-{
-    return i == 0 ? step_x(lt, k) : acts + lt->batch * lt->layer[i - 1].h_off;
-}
-
-/* The error e_i at the input of dense layer i (e_0 at the network's input). */
+/* The error e_i at the input of dense layer i (e_0 at the network's input):
+ * error blocks are laid out like the activities. The buffers are the
+ * caller's own, writable: the cast only restores what the helper took. */
 static float *error_in(const flp_lifetime *lt, int i, float *blocks, float *e0)
 {
-    return i == 0 ? e0 : blocks + lt->batch * lt->layer[i - 1].h_off;
+    return (float *)flp__lt_input(lt, i, lt->batch, e0, blocks);
 }
 
 /* The activation whose derivative modulates e_i: the one that made y_i; for
@@ -72,12 +79,16 @@ static float *feedback_grad(flp_lifetime *lt, int i)
 
 /* ---- the forward half ------------------------------------------------------- */
 
-void flp__lt_family_errors(flp_lifetime *lt, int64_t k, const float *state, const float *acts)
+/* p = softmax(yhat) into lt->s.sig and every error e_i of step k under
+ * `state`: e_0 into lt->s.e0, the others into lt->s.post (layer blocks). */
+static void errors(flp_lifetime *lt, int64_t k, const float *state, float *P, const float *acts)
 {
+    (void)P;
     int64_t B = lt->batch, n = lt->n_final;
     const flp__lt_layer *top = &lt->layer[lt->n - 1];
     const int32_t *lab = lt->labels + k * B;
     float *p = lt->s.sig, *e_top = lt->s.post + B * top->h_off;
+    const float *x = flp__lt_step_x(lt, k);
     for (int64_t b = 0; b < B; b++) {
         flp__lt_softmax(n, acts + B * top->h_off + b * n, p + b * n);
         memcpy(e_top + b * n, p + b * n, (size_t)n * sizeof *p);
@@ -86,7 +97,7 @@ void flp__lt_family_errors(flp_lifetime *lt, int64_t k, const float *state, cons
     for (int i = lt->n - 1; i >= 0; i--) {
         const flp__lt_layer *d = &lt->layer[i], *m = modulating_layer(lt, i);
         float *e = error_in(lt, i, lt->s.post, lt->s.e0);
-        const float *y = activity_in(lt, i, k, acts);
+        const float *y = flp__lt_input(lt, i, B, x, acts);
         flp__gemm_nn(B, d->n_in, d->n_out, 1.0f, lt->s.post + B * d->h_off, d->n_out, feedback_matrix(lt, i, state),
                      d->n_in, 0.0f, e, d->n_in);
         for (int64_t j = 0; j < B * d->n_in; j++)
@@ -102,7 +113,7 @@ static flp__term_in term_inputs(const flp_lifetime *lt, int i, int64_t k, const 
     int top = i == lt->n - 1;
     return (flp__term_in){
         .B = B, .n = d->n_out, .m = d->n_in,
-        .pre = activity_in(lt, i, k, acts),
+        .pre = flp__lt_input(lt, i, B, flp__lt_step_x(lt, k), acts),
         .post = top ? lt->s.sig : acts + B * d->h_off,
         .err_post = lt->s.post + B * d->h_off,
         .err_pre = error_in(lt, i, lt->s.post, lt->s.e0),
@@ -111,13 +122,17 @@ static flp__term_in term_inputs(const flp_lifetime *lt, int i, int64_t k, const 
     };
 }
 
-int flp__lt_family_update(const flp_lifetime *lt, int i, int64_t k, float *state, float *P, const float *acts)
+/* W_i += sum_t theta_t T_t for plastic layer i, the sum kept in P (state
+ * layout). */
+static int update(const flp_lifetime *lt, int i, int64_t k, float *state, float *P, float *saved,
+                  const float *acts)
 {
     const flp__lt_layer *d = &lt->layer[i];
     const flp_rule *rule = lt->rule;
     int64_t len = d->n_out * d->n_in;
     float *dW = P + d->w_off, *W = state + d->w_off;
     flp__term_in in = term_inputs(lt, i, k, state, acts);
+    flp__lt_save_layer(lt, i, state, saved);
     memset(dW, 0, (size_t)len * sizeof *dW);
     for (int t = 0; t < FLP__N_TERMS; t++)
         if (rule->terms >> t & 1)
@@ -182,9 +197,10 @@ static void terms_reverse(flp_lifetime *lt, int i, int64_t k, const float *Wk, c
 static void errors_reverse(flp_lifetime *lt, int64_t k, const float *Wk, const float *acts)
 {
     int64_t B = lt->batch;
+    const float *x = flp__lt_step_x(lt, k);
     for (int i = 0; i < lt->n; i++) {
         const flp__lt_layer *d = &lt->layer[i], *m = modulating_layer(lt, i);
-        const float *eb = error_in(lt, i, lt->s.postbar, lt->s.e0bar), *y = activity_in(lt, i, k, acts);
+        const float *eb = error_in(lt, i, lt->s.postbar, lt->s.e0bar), *y = flp__lt_input(lt, i, B, x, acts);
         const float *e_up = lt->s.post + B * d->h_off, *Bi = feedback_matrix(lt, i, Wk);
         float *u = lt->s.work, *eB = lt->s.work + B * d->n_in;
         for (int64_t j = 0; j < B * d->n_in; j++)
@@ -218,11 +234,14 @@ static void softmax_reverse(flp_lifetime *lt)
     }
 }
 
-void flp__lt_family_reverse(flp_lifetime *lt, int64_t k, float *Wk, const float *acts)
+/* Reverse of a family step from its record (W_k, then P_k, which it uses
+ * as scratch): theta's gradient, the feedback's (or, symmetric, the
+ * weights'), and the adjoint of W_k. */
+static void reverse(flp_lifetime *lt, int64_t k, float *Wk, const float *acts)
 {
     int64_t B = lt->batch;
     lt->flops += (double)B * (lt->flops_reverse + lt->flops_backprop);
-    flp__lt_family_errors(lt, k, Wk, acts);
+    errors(lt, k, Wk, NULL, acts);
     memset(lt->s.hbar, 0, (size_t)(B * lt->act_width) * sizeof(float));
     memset(lt->s.postbar, 0, (size_t)(B * lt->act_width) * sizeof(float));
     memset(lt->s.e0bar, 0, (size_t)(B * lt->layer[0].n_in) * sizeof(float));
@@ -232,7 +251,7 @@ void flp__lt_family_reverse(flp_lifetime *lt, int64_t k, float *Wk, const float 
             terms_reverse(lt, i, k, Wk, acts, Wk + lt->n_state); /* the record's P slot is free */
     errors_reverse(lt, k, Wk, acts);
     softmax_reverse(lt);
-    flp__lt_backprop(lt, Wk, B, step_x(lt, k), acts, lt->s.hbar, lt->Wbar, 0);
+    flp__lt_backprop(lt, Wk, B, flp__lt_step_x(lt, k), acts, lt->s.hbar, lt->Wbar, 0);
 }
 
 /* ---- work ----------------------------------------------------------------------- */
@@ -241,7 +260,7 @@ void flp__lt_family_reverse(flp_lifetime *lt, int64_t k, float *Wk, const float 
  * layer: errors w; terms w each (Oja 2w); in the reverse the errors, the
  * terms' values again, their VJPs (2w each, Oja 5w) and the chain (2w, 3w
  * with softplus curvature). */
-void flp__lt_family_work(flp_lifetime *lt)
+static void work(flp_lifetime *lt)
 {
     int terms = lt->rule->terms;
     for (int i = 0; i < lt->n; i++) {
@@ -252,10 +271,30 @@ void flp__lt_family_work(flp_lifetime *lt)
                 value += t == FLP_TERM_OJA ? 2 * w : w;
                 vjp += t == FLP_TERM_OJA ? 5 * w : 2 * w;
             }
-        lt->flops_dense += w;
-        lt->flops_backprop += i > 0 ? 2 * w : w;
         lt->flops_update += w + (d->plastic ? value : 0);
         lt->flops_reverse += w + (d->plastic ? value + vjp : 0) + 2 * w
                              + (i > 0 && modulating_layer(lt, i)->act == FLP__ACT_SOFTPLUS ? w : 0);
     }
 }
+
+/* The L1 penalty lambda sum |theta_t| over the enabled terms: in the loss,
+ * and its subgradient lambda sign(theta_t) in theta's gradient. */
+static void add_l1_penalty(flp_lifetime *lt, int want_gradient, float *loss)
+{
+    flp_rule *rule = lt->rule;
+    double penalty = 0.0;
+    for (int t = 0; t < FLP__N_TERMS; t++) {
+        if (!(rule->terms >> t & 1))
+            continue;
+        float th = rule->theta[t];
+        penalty += fabs((double)th);
+        if (want_gradient)
+            lt->gtheta[t] += (float)(rule->l1 * (double)((th > 0) - (th < 0)));
+    }
+    *loss += (float)(rule->l1 * penalty);
+}
+
+const flp__lt_rule flp__lt_rule_family = {
+    .check = check, .work = work, .prepare = errors, .update = update, .reverse = reverse,
+    .finish = add_l1_penalty,
+};

@@ -1,4 +1,7 @@
-/* segments.c - the checkpoint schedule of the reverse sweep.
+/* sweep.c - the inner step and the checkpoint schedule of the reverse
+ * sweep. A step is the dense forward pass, then the rule's preparation and
+ * its layers' updates in parallel; its reverse is the rule's own: both
+ * reach the rule through its table (rules.h).
  *
  * The reverse of step k needs its record (W_k and the step's activities).
  * Keeping all K records costs K copies of the plastic weights; instead a
@@ -18,7 +21,44 @@
 
 #include "core/alloc.h"
 #include "core/error.h"
-#include "lifetime/lifetime_internal.h"
+#include "lifetime/dense.h"
+#include "lifetime/frontend.h"
+#include "lifetime/rules.h"
+#include "lifetime/sweep.h"
+
+/* ---- one inner step -------------------------------------------------------- */
+
+flp_status flp__lt_step(flp_lifetime *lt, int64_t k, float *state, float *saved_W, float *acts,
+                        int have_acts)
+{
+    const flp__lt_rule *rule = lt->ops;
+    int64_t B = lt->batch;
+    if (acts == NULL)
+        acts = lt->s.acts;
+    if (!have_acts)
+        flp__lt_forward(lt, state, B, flp__lt_step_x(lt, k), acts);
+    lt->flops += (double)B * ((have_acts ? 0 : lt->flops_dense) + lt->flops_pathway + lt->flops_update);
+    /* Every layer's update reads the same forward pass: independent tasks.
+     * A record keeps what the rule makes of the step (P) so the reverse
+     * sweep need not redo it. */
+    float *P = saved_W != NULL ? saved_W + lt->n_state : lt->s.pg;
+    rule->prepare(lt, k, state, P, acts);
+    int first_bad = lt->n;
+#pragma omp parallel for schedule(dynamic, 1) num_threads(lt->threads) if (lt->threads > 1) \
+    reduction(min : first_bad)
+    for (int j = 0; j < lt->n_plastic; j++) {
+        int i = lt->order_plastic[j];
+        if (rule->update(lt, i, k, state, P, saved_W, acts) && i < first_bad)
+            first_bad = i;
+    }
+    if (first_bad < lt->n && lt->check_finite)
+        return flp__error(FLP_ERR_NONFINITE, "flp_lifetime_run: a weight of layer %d became non-finite "
+                          "at inner step %lld (plasticity too strong?)", lt->layer[first_bad].net_index,
+                          (long long)k);
+    return FLP_OK;
+}
+
+/* ---- the checkpoint schedule ------------------------------------------------ */
 
 typedef struct {
     /* floats in a checkpoint, and in a record (a checkpoint, the step's
@@ -113,7 +153,7 @@ static void unwind_range(sweep *sw, int64_t a, int64_t b, float *mem)
 {
     for (int64_t k = b - 1; k >= a; k--) {
         float *rec = mem + (k - a) * sw->z.record;
-        flp__lt_reverse_step(sw->lt, k, rec, step_acts(sw, k, rec));
+        sw->lt->ops->reverse(sw->lt, k, rec, step_acts(sw, k, rec));
     }
 }
 
@@ -159,20 +199,6 @@ static flp_status reverse_range(sweep *sw, int64_t a, int64_t b, float *state, f
     return FLP_OK;
 }
 
-/* Make the arena hold `floats`, keeping it if it is already large enough. */
-static flp_status ensure_arena(flp_lifetime *lt, int64_t floats)
-{
-    if (lt->arena != NULL && lt->arena_floats >= floats)
-        return FLP_OK;
-    flp__free(lt->arena);
-    lt->arena_floats = 0;
-    lt->arena = flp__alloc_floats(floats, "lifetime checkpoints");
-    if (lt->arena == NULL)
-        return flp__error_context(FLP_ERR_NOMEM, "flp_lifetime_run");
-    lt->arena_floats = floats;
-    return FLP_OK;
-}
-
 /* Choose the schedule for `mem` floats: store every step's activities when
  * that still leaves a one-recomputation split (or better), else keep them
  * in the records. Sets sw->z and returns the floats set aside for stored
@@ -215,7 +241,8 @@ flp_status flp__lt_sweep(flp_lifetime *lt, int want_gradient, float *loss)
                           (long long)lt->K, need);
     }
     int64_t peak = peak_floats(sw.z, lt->K, mem - stored);
-    FLP__TRY(ensure_arena(lt, stored + peak));
+    if (flp__ensure_floats(&lt->arena, &lt->arena_floats, stored + peak, "lifetime checkpoints") != FLP_OK)
+        return flp__error_context(FLP_ERR_NOMEM, "flp_lifetime_run");
     sw.acts = stored > 0 ? lt->arena : NULL;
     lt->workspace_bytes = 4 * (stored + peak + fixed);
     /* decisions use the whole budget; the schedule touches at most `peak` */

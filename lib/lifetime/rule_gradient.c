@@ -1,4 +1,4 @@
-/* gradient_rule.c - the gradient-based baseline (OML-style) as a plasticity
+/* rule_gradient.c - the gradient-based baseline (OML-style) as a plasticity
  * rule. Step k on the plastic layers, L_k the loss of the step's batch:
  *     W_{k+1} = W_k - alpha ⊙ dL_k/dW,   b_{k+1} = b_k - lr_b ⊙ dL_k/db
  * and its reverse. First order treats the inner gradient g_k as a constant;
@@ -10,48 +10,48 @@
 #include <string.h>
 
 #include "core/gemm.h"
-#include "lifetime/lifetime_internal.h"
+#include "lifetime/dense.h"
+#include "lifetime/rules.h"
 #include "plasticity/update.h"
 
-/* ---- the step's batch ----------------------------------------------------- */
+/* The step's loss follows the episode: the feedback is not read. */
+static flp_status check(const flp_lifetime *lt) { return flp__lt_check_direct_feedback(lt); }
 
-static const float *step_x(const flp_lifetime *lt, int64_t k)
+/* The products per example: the step gradient's backprop (dW from the
+ * lowest plastic layer up, dh above it) counts as the update; the reverse
+ * does products only in second order: the step's chain down to layer 0,
+ * the tangent forward and the tangent backprop. */
+static void work(flp_lifetime *lt)
 {
-    return lt->x + k * lt->batch * lt->layer[0].n_in;
+    for (int i = 0; i < lt->n; i++) {
+        const flp__lt_layer *d = &lt->layer[i];
+        double w = 2.0 * (double)d->n_out * (double)d->n_in;
+        if (i >= lt->lowest_plastic)
+            lt->flops_update += d->plastic ? (i > lt->lowest_plastic ? 2 * w : w) : (i > lt->lowest_plastic ? w : 0);
+        if (!lt->rule->second_order)
+            continue;
+        lt->flops_reverse += i > 0 ? w : 0;                                 /* chain */
+        if (i >= lt->lowest_plastic)
+            lt->flops_reverse += (d->plastic ? w : 0) + (i > lt->lowest_plastic ? w : 0); /* tangent forward */
+        lt->flops_reverse += w + (i > lt->lowest_plastic ? w : 0)          /* tangent dW */
+                             + (i > 0 ? w : 0) + (i > 0 && d->plastic ? w : 0); /* tangent dh */
+    }
 }
 
-/* Input of dense layer i for step k's batch. */
-static const float *step_input(const flp_lifetime *lt, int i, int64_t k, const float *acts)
-{
-    return i == 0 ? step_x(lt, k) : acts + lt->batch * lt->layer[i - 1].h_off;
-}
+/* ---- the step: its gradient (flp__lt_step_gradient), then a descent step ---- */
 
-/* hbar = 0 but for dL_k/dyhat in the output's block. */
-static void seed_step_loss(const flp_lifetime *lt, int64_t k, const float *acts, float *hbar)
+/* W -= alpha ⊙ gW, b -= lr_b ⊙ gb for plastic layer i. The plasticity
+ * kernels compute W += m alpha ⊙ (P - sq W): with m = -1, P = the gradient
+ * and no decay term that is the descent step, so the gradient rule shares
+ * their fused, thread-count-independent passes. */
+static int update(const flp_lifetime *lt, int i, int64_t k, float *state, float *G, float *saved,
+                  const float *acts)
 {
-    int64_t B = lt->batch, off = B * lt->layer[lt->n - 1].h_off;
-    memset(hbar, 0, (size_t)(B * lt->act_width) * sizeof *hbar);
-    const float *y = lt->classification ? NULL : lt->y + k * B * lt->n_final;
-    const int32_t *labels = lt->classification ? lt->labels + k * B : NULL;
-    flp__lt_loss(lt, B, acts + off, y, labels, hbar + off);
-}
-
-/* ---- the forward half ----------------------------------------------------- */
-
-void flp__lt_step_gradient(flp_lifetime *lt, int64_t k, const float *state, float *G, const float *acts)
-{
-    memset(G, 0, (size_t)lt->n_state * sizeof *G); /* the backprop adds into it */
-    seed_step_loss(lt, k, acts, lt->s.hbar);
-    flp__lt_backprop(lt, state, lt->batch, step_x(lt, k), acts, lt->s.hbar, G, 1);
-}
-
-/* The plasticity kernels compute W += m alpha ⊙ (P - sq W): with m = -1,
- * P = the gradient and no decay term that is the descent step, so the
- * gradient rule shares their fused, thread-count-independent passes. */
-int flp__lt_gradient_update(const flp_lifetime *lt, int i, float *state, const float *G)
-{
+    (void)k;
+    (void)acts;
     const flp__lt_layer *d = &lt->layer[i];
     int gran = lt->rule->granularity;
+    flp__lt_save_layer(lt, i, state, saved);
     int bad = flp__plastic_update(d->n_out, d->n_in, -1.0f, d->rule->alpha, gran, G + d->w_off, NULL,
                                   state + d->w_off, NULL);
     bad |= flp__plastic_update(d->n_out, 1, -1.0f, d->rule->lr_bias, flp__bias_granularity(gran), G + d->b_off,
@@ -85,11 +85,13 @@ static void tangent_forward(flp_lifetime *lt, int64_t k, const float *Wk, const 
                             float *zdot, float *hdot)
 {
     int64_t B = lt->batch;
+    const float *x = flp__lt_step_x(lt, k);
     for (int i = lt->lowest_plastic; i < lt->n; i++) {
         const flp__lt_layer *d = &lt->layer[i];
         float *zd = zdot + B * d->h_off, *hd = hdot + B * d->h_off;
         if (d->plastic)
-            flp__linear_forward(B, d->n_in, d->n_out, step_input(lt, i, k, acts), v + d->w_off, v + d->b_off, zd);
+            flp__linear_forward(B, d->n_in, d->n_out, flp__lt_input(lt, i, B, x, acts), v + d->w_off, v + d->b_off,
+                                zd);
         if (i > lt->lowest_plastic)
             flp__gemm_nt(B, d->n_out, d->n_in, 1.0f, hdot + B * lt->layer[i - 1].h_off, d->n_in,
                          flp__lt_weight(lt, i, Wk), d->n_in, d->plastic ? 1.0f : 0.0f, zd, d->n_out);
@@ -145,6 +147,7 @@ static void tangent_backward(flp_lifetime *lt, int64_t k, const float *Wk, const
 {
     int64_t B = lt->batch;
     int lowest = lt->lowest_plastic;
+    const float *x = flp__lt_step_x(lt, k);
     for (int i = lt->n - 1; i >= 0; i--) {
         const flp__lt_layer *d = &lt->layer[i];
         int64_t off = B * d->h_off, n = B * d->n_out;
@@ -154,7 +157,7 @@ static void tangent_backward(flp_lifetime *lt, int64_t k, const float *Wk, const
             curvature_term(d, n, acts + off, zbar + off, zdot + off, zbd);
         float *gW = d->plastic ? lt->Wbar + d->w_off : d->gW;
         float *gb = d->b_off >= 0 ? lt->Wbar + d->b_off : d->gb;
-        flp__linear_vjp(B, d->n_in, d->n_out, step_input(lt, i, k, acts), NULL, zbd, NULL, gW, gb);
+        flp__linear_vjp(B, d->n_in, d->n_out, flp__lt_input(lt, i, B, x, acts), NULL, zbd, NULL, gW, gb);
         if (i > lowest)
             flp__gemm_tn(d->n_out, d->n_in, B, 1.0f, zbar + off, d->n_out, hdot + B * lt->layer[i - 1].h_off,
                          d->n_in, 1.0f, gW, d->n_in);
@@ -177,14 +180,16 @@ static void hessian_vector(flp_lifetime *lt, int64_t k, const float *Wk, const f
     int64_t B = lt->batch, out = B * lt->layer[lt->n - 1].h_off;
     /* The pathway buffers are free under the gradient rule. */
     float *zbar = lt->s.hbar, *zdot = lt->s.g, *hdot = lt->s.post, *hbd = lt->s.postbar;
-    seed_step_loss(lt, k, acts, zbar);
+    flp__lt_seed_step_loss(lt, k, acts, zbar);
     flp__lt_chain(lt, Wk, B, acts, zbar, 0);
     tangent_forward(lt, k, Wk, v, acts, zdot, hdot);
     loss_tangent(lt, acts + out, hdot + out, hbd + out);
     tangent_backward(lt, k, Wk, v, acts, zbar, zdot, hdot, hbd);
 }
 
-void flp__lt_gradient_reverse(flp_lifetime *lt, int64_t k, float *Wk, const float *acts)
+/* The learning rates' gradients; under second order also the
+ * Hessian-vector product through the step's loss. */
+static void reverse(flp_lifetime *lt, int64_t k, float *Wk, const float *acts)
 {
     float *G = Wk + lt->n_state; /* the record's second slot: the step gradient */
     lt->flops += (double)lt->batch * lt->flops_reverse;
@@ -194,3 +199,9 @@ void flp__lt_gradient_reverse(flp_lifetime *lt, int64_t k, float *Wk, const floa
     if (lt->rule->second_order && lt->n_plastic > 0) /* no plastic layer: no direction, H v = 0 */
         hessian_vector(lt, k, Wk, G, acts);
 }
+
+/* The step changes the biases too; its preparation is the step gradient. */
+const flp__lt_rule flp__lt_rule_gradient = {
+    .bias_in_state = 1,
+    .check = check, .work = work, .prepare = flp__lt_step_gradient, .update = update, .reverse = reverse,
+};
