@@ -35,7 +35,8 @@
  * flp_rng.h, flp_net.h (networks), flp_plasticity.h (feedback pathways and
  * rules), flp_episode.h (episodes and task samplers), flp_lifetime.h (the
  * inner loop and its meta-gradient), flp_meta.h (Adam and checkpoints),
- * flp_batch.h (meta-batches of lifetimes run concurrently),
+ * flp_params.h (every meta-parameter as a named tensor: value, gradient,
+ * Adam's moments), flp_batch.h (meta-batches of lifetimes run concurrently),
  * flp_data.h (Omniglot and Mini-ImageNet data sets, few-shot episodes).
  * Conventions: doc/CONVENTIONS.md.
  */
@@ -49,6 +50,7 @@
 #include "flp_episode.h"
 #include "flp_lifetime.h"
 #include "flp_meta.h"
+#include "flp_params.h"
 #include "flp_batch.h"
 #include "flp_data.h"
 #include "flp_analysis.h"

@@ -1,6 +1,7 @@
 /* tensor.c - lists of meta-parameter views. */
 #include "core/tensor.h"
 
+#include <assert.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <math.h>
@@ -10,9 +11,10 @@
 #include "core/alloc.h"
 #include "core/error.h"
 
-flp_status flp__tensor_list_add(flp__tensor_list *list, float *value, float *grad, int64_t count,
-                                int group, const char *fmt, ...)
+flp_status flp__tensor_list_add(flp__tensor_list *list, float *value, float *grad, int group, int rank,
+                                const int64_t *dims, const char *fmt, ...)
 {
+    assert(rank >= 1 && rank <= FLP__TENSOR_MAX_RANK);
     if (list->n == list->cap) {
         int cap = list->cap ? 2 * list->cap : 16;
         flp__tensor *items = flp__alloc_bytes((size_t)cap * sizeof *items, "tensor list");
@@ -27,7 +29,12 @@ flp_status flp__tensor_list_add(flp__tensor_list *list, float *value, float *gra
     flp__tensor *t = &list->items[list->n++];
     t->value = value;
     t->grad = grad;
-    t->count = count;
+    t->count = 1;
+    t->rank = rank;
+    for (int d = 0; d < FLP__TENSOR_MAX_RANK; d++) {
+        t->dims[d] = d < rank ? dims[d] : 1;
+        t->count *= t->dims[d];
+    }
     t->group = group;
     va_list ap;
     va_start(ap, fmt);

@@ -15,6 +15,7 @@ const FLP_VERSION_MINOR = 1
 const FLP_VERSION_PATCH = 0
 const FLP_GROUP_COUNT = 5
 const FLP_MAX_THREADS = 1024
+const FLP_TENSOR_MAX_RANK = 4
 
 # ---- opaque handles ----
 mutable struct flp_rng end
@@ -163,6 +164,12 @@ const FLP_FEWSHOT_SHOTS = flp_fewshot_key(1)
 const FLP_FEWSHOT_QUERY_PER_CLASS = flp_fewshot_key(2)
 const FLP_FEWSHOT_ORDER = flp_fewshot_key(3)
 const FLP_FEWSHOT_BATCH = flp_fewshot_key(4)
+
+const flp_tensor_array = Cint
+const FLP_TENSOR_VALUE = flp_tensor_array(0)
+const FLP_TENSOR_GRAD = flp_tensor_array(1)
+const FLP_TENSOR_MOMENT1 = flp_tensor_array(2)
+const FLP_TENSOR_MOMENT2 = flp_tensor_array(3)
 
 # status name (without FLP_) and message, from FLP_STATUS_MAP
 const FLP_STATUS_TABLE = Dict{Cint,Tuple{String,String}}(
@@ -1703,8 +1710,63 @@ function flp_sampler_create_fewshot(train, eval, seed, out)
     @ccall libflp.flp_sampler_create_fewshot(train::Ptr{flp_dataset}, eval::Ptr{flp_dataset}, seed::UInt64, out::Ptr{Ptr{flp_sampler}})::flp_status
 end
 
+"""
+    flp_meta_tensor_count(meta, count) -> flp_status
+
+`flp_status flp_meta_tensor_count(const flp_meta *meta, int *count)` (flp_params.h)
+
+Number of tensors of the optimizer. @since 0.1
+"""
+function flp_meta_tensor_count(meta, count)
+    @ccall libflp.flp_meta_tensor_count(meta::Ptr{flp_meta}, count::Ptr{Cint})::flp_status
+end
+
+"""
+    flp_meta_tensor_info(meta, index, name, group, rank, dims, count) -> flp_status
+
+`flp_status flp_meta_tensor_info(const flp_meta *meta, int index, const char **name, flp_group *group, int *rank, int64_t *dims, int64_t *count)` (flp_params.h)
+
+Describe tensor `index` (0 <= index < count; FLP_ERR_RANGE otherwise): *name (owned by meta, valid until it is freed), *group, *rank (1 to FLP_TENSOR_MAX_RANK), dims[0..rank-1] its row-major extents (those past the rank are set to 1) and *count their product. Any output may be NULL. @since 0.1
+"""
+function flp_meta_tensor_info(meta, index, name, group, rank, dims, count)
+    @ccall libflp.flp_meta_tensor_info(meta::Ptr{flp_meta}, index::Cint, name::Ptr{Ptr{Cchar}}, group::Ptr{flp_group}, rank::Ptr{Cint}, dims::Ptr{Int64}, count::Ptr{Int64})::flp_status
+end
+
+"""
+    flp_meta_tensor_find(meta, name, index) -> flp_status
+
+`flp_status flp_meta_tensor_find(const flp_meta *meta, const char *name, int *index)` (flp_params.h)
+
+index of the tensor named `name`; FLP_ERR_INVALID (listing the names) when there is none. @since 0.1
+"""
+function flp_meta_tensor_find(meta, name, index)
+    @ccall libflp.flp_meta_tensor_find(meta::Ptr{flp_meta}, name::Cstring, index::Ptr{Cint})::flp_status
+end
+
+"""
+    flp_meta_tensor_get(meta, index, which, dst, count) -> flp_status
+
+`flp_status flp_meta_tensor_get(const flp_meta *meta, int index, flp_tensor_array which, float *dst, int64_t count)` (flp_params.h)
+
+Copy array `which` of tensor `index` into dst[count]. FLP_ERR_SHAPE (naming the tensor and its size) unless count is the tensor's element count. @since 0.1
+"""
+function flp_meta_tensor_get(meta, index, which, dst, count)
+    @ccall libflp.flp_meta_tensor_get(meta::Ptr{flp_meta}, index::Cint, which::flp_tensor_array, dst::Ptr{Cfloat}, count::Int64)::flp_status
+end
+
+"""
+    flp_meta_tensor_set(meta, index, which, src, count) -> flp_status
+
+`flp_status flp_meta_tensor_set(flp_meta *meta, int index, flp_tensor_array which, const float *src, int64_t count)` (flp_params.h)
+
+Overwrite array `which` of tensor `index` from src[count] (what a checkpoint of one's own restores, with flp_meta_tensor_get). Values and first moments must be finite, second moments finite and >= 0 (FLP_ERR_NONFINITE / FLP_ERR_RANGE naming the tensor and the entry); gradients may be anything, as with flp_meta_set_grads. A refused array leaves the tensor as it was. Writing the moments of a frozen group is allowed (the step leaves them alone). @since 0.1
+"""
+function flp_meta_tensor_set(meta, index, which, src, count)
+    @ccall libflp.flp_meta_tensor_set(meta::Ptr{flp_meta}, index::Cint, which::flp_tensor_array, src::Ptr{Cfloat}, count::Int64)::flp_status
+end
+
 # every wrapped C function, in header order
-const FLP_FUNCTIONS = (:flp_version_number, :flp_version, :flp_strerror, :flp_status_name, :flp_last_error, :flp_clear_error, :flp_set_num_threads, :flp_get_num_threads, :flp_set_kernels, :flp_kernels, :flp_kernels_reason, :flp_rng_create, :flp_rng_free, :flp_rng_seed, :flp_rng_next, :flp_rng_uniform, :flp_rng_normal, :flp_rng_get_state, :flp_rng_set_state, :flp_net_create, :flp_net_free, :flp_net_add_linear, :flp_net_add_conv2d, :flp_net_add_relu, :flp_net_add_softplus, :flp_net_add_flatten, :flp_net_num_layers, :flp_net_layer_kind, :flp_net_layer_shape, :flp_net_io_size, :flp_net_param_count, :flp_net_get_param, :flp_net_set_param, :flp_net_get_grad, :flp_net_zero_grad, :flp_net_init, :flp_net_forward, :flp_net_backward, :flp_feedback_create, :flp_feedback_free, :flp_feedback_set, :flp_feedback_get, :flp_feedback_bounds, :flp_feedback_init, :flp_feedback_count, :flp_feedback_get_param, :flp_feedback_set_param, :flp_feedback_get_grad, :flp_feedback_zero_grad, :flp_rule_create, :flp_rule_free, :flp_rule_set, :flp_rule_get, :flp_rule_bounds, :flp_rule_kind_of, :flp_rule_set_plastic_mask, :flp_rule_is_plastic, :flp_rule_alpha_count, :flp_rule_get_alpha, :flp_rule_set_alpha, :flp_rule_get_alpha_grad, :flp_rule_zero_grad, :flp_rule_lr_bias_count, :flp_rule_get_lr_bias, :flp_rule_set_lr_bias, :flp_rule_get_lr_bias_grad, :flp_rule_theta_count, :flp_rule_get_theta, :flp_rule_set_theta, :flp_rule_get_theta_grad, :flp_episode_create, :flp_episode_free, :flp_episode_set_regression, :flp_episode_set_classes, :flp_episode_shape, :flp_episode_floats, :flp_episode_labels, :flp_sampler_create_sine, :flp_sampler_free, :flp_sampler_set, :flp_sampler_get, :flp_sampler_bounds, :flp_sampler_io_size, :flp_sampler_next, :flp_lifetime_create, :flp_lifetime_free, :flp_lifetime_set, :flp_lifetime_get, :flp_lifetime_run, :flp_lifetime_final_weight, :flp_lifetime_final_bias, :flp_lifetime_predict, :flp_lifetime_stats, :flp_lifetime_work, :flp_meta_create, :flp_meta_free, :flp_meta_set, :flp_meta_get, :flp_meta_set_lr, :flp_meta_get_lr, :flp_meta_freeze, :flp_meta_set_step_decay, :flp_meta_set_schedule, :flp_meta_zero_grad, :flp_meta_scale_grad, :flp_meta_grad_count, :flp_meta_get_grads, :flp_meta_set_grads, :flp_meta_step, :flp_meta_train_step, :flp_meta_step_count, :flp_meta_grad_norm, :flp_checkpoint_save, :flp_checkpoint_load, :flp_analysis_update_trace, :flp_analysis_interference, :flp_analysis_linear_probe, :flp_batch_create, :flp_batch_free, :flp_batch_set, :flp_batch_get, :flp_batch_run, :flp_batch_train_step, :flp_dataset_open_omniglot, :flp_dataset_open_miniimagenet, :flp_dataset_open_idx, :flp_dataset_free, :flp_dataset_num_classes, :flp_dataset_class_size, :flp_dataset_class_name, :flp_dataset_example_path, :flp_dataset_image_shape, :flp_dataset_get, :flp_dataset_preload, :flp_dataset_subset, :flp_dataset_split_by_alphabet, :flp_dataset_num_alphabets, :flp_sampler_create_fewshot,)
+const FLP_FUNCTIONS = (:flp_version_number, :flp_version, :flp_strerror, :flp_status_name, :flp_last_error, :flp_clear_error, :flp_set_num_threads, :flp_get_num_threads, :flp_set_kernels, :flp_kernels, :flp_kernels_reason, :flp_rng_create, :flp_rng_free, :flp_rng_seed, :flp_rng_next, :flp_rng_uniform, :flp_rng_normal, :flp_rng_get_state, :flp_rng_set_state, :flp_net_create, :flp_net_free, :flp_net_add_linear, :flp_net_add_conv2d, :flp_net_add_relu, :flp_net_add_softplus, :flp_net_add_flatten, :flp_net_num_layers, :flp_net_layer_kind, :flp_net_layer_shape, :flp_net_io_size, :flp_net_param_count, :flp_net_get_param, :flp_net_set_param, :flp_net_get_grad, :flp_net_zero_grad, :flp_net_init, :flp_net_forward, :flp_net_backward, :flp_feedback_create, :flp_feedback_free, :flp_feedback_set, :flp_feedback_get, :flp_feedback_bounds, :flp_feedback_init, :flp_feedback_count, :flp_feedback_get_param, :flp_feedback_set_param, :flp_feedback_get_grad, :flp_feedback_zero_grad, :flp_rule_create, :flp_rule_free, :flp_rule_set, :flp_rule_get, :flp_rule_bounds, :flp_rule_kind_of, :flp_rule_set_plastic_mask, :flp_rule_is_plastic, :flp_rule_alpha_count, :flp_rule_get_alpha, :flp_rule_set_alpha, :flp_rule_get_alpha_grad, :flp_rule_zero_grad, :flp_rule_lr_bias_count, :flp_rule_get_lr_bias, :flp_rule_set_lr_bias, :flp_rule_get_lr_bias_grad, :flp_rule_theta_count, :flp_rule_get_theta, :flp_rule_set_theta, :flp_rule_get_theta_grad, :flp_episode_create, :flp_episode_free, :flp_episode_set_regression, :flp_episode_set_classes, :flp_episode_shape, :flp_episode_floats, :flp_episode_labels, :flp_sampler_create_sine, :flp_sampler_free, :flp_sampler_set, :flp_sampler_get, :flp_sampler_bounds, :flp_sampler_io_size, :flp_sampler_next, :flp_lifetime_create, :flp_lifetime_free, :flp_lifetime_set, :flp_lifetime_get, :flp_lifetime_run, :flp_lifetime_final_weight, :flp_lifetime_final_bias, :flp_lifetime_predict, :flp_lifetime_stats, :flp_lifetime_work, :flp_meta_create, :flp_meta_free, :flp_meta_set, :flp_meta_get, :flp_meta_set_lr, :flp_meta_get_lr, :flp_meta_freeze, :flp_meta_set_step_decay, :flp_meta_set_schedule, :flp_meta_zero_grad, :flp_meta_scale_grad, :flp_meta_grad_count, :flp_meta_get_grads, :flp_meta_set_grads, :flp_meta_step, :flp_meta_train_step, :flp_meta_step_count, :flp_meta_grad_norm, :flp_checkpoint_save, :flp_checkpoint_load, :flp_analysis_update_trace, :flp_analysis_interference, :flp_analysis_linear_probe, :flp_batch_create, :flp_batch_free, :flp_batch_set, :flp_batch_get, :flp_batch_run, :flp_batch_train_step, :flp_dataset_open_omniglot, :flp_dataset_open_miniimagenet, :flp_dataset_open_idx, :flp_dataset_free, :flp_dataset_num_classes, :flp_dataset_class_size, :flp_dataset_class_name, :flp_dataset_example_path, :flp_dataset_image_shape, :flp_dataset_get, :flp_dataset_preload, :flp_dataset_subset, :flp_dataset_split_by_alphabet, :flp_dataset_num_alphabets, :flp_sampler_create_fewshot, :flp_meta_tensor_count, :flp_meta_tensor_info, :flp_meta_tensor_find, :flp_meta_tensor_get, :flp_meta_tensor_set,)
 
 include("convenience.jl")
 

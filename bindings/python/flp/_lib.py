@@ -191,6 +191,12 @@ PROTOTYPES = {
     "flp_meta_grad_norm": (ST, [H, c_int, PD]),
     "flp_checkpoint_save": (ST, [c_char_p, H, H]),
     "flp_checkpoint_load": (ST, [c_char_p, H, H]),
+    # flp_params.h
+    "flp_meta_tensor_count": (ST, [H, PI]),
+    "flp_meta_tensor_info": (ST, [H, c_int, PPC, PI, PI, PI64, PI64]),
+    "flp_meta_tensor_find": (ST, [H, c_char_p, PI]),
+    "flp_meta_tensor_get": (ST, [H, c_int, c_int, A, c_int64]),
+    "flp_meta_tensor_set": (ST, [H, c_int, c_int, A, c_int64]),
     # flp_batch.h
     "flp_batch_create": (ST, [H, PH]),
     "flp_batch_free": (None, [H]),

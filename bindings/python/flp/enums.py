@@ -10,7 +10,7 @@ from enum import IntEnum
 __all__ = [
     "Status", "Group", "LayerKind", "Param", "Init", "Signal", "FeedbackKey", "FeedbackKind", "FeedbackTensor",
     "RuleKind", "RuleTerm", "Granularity", "RuleKey", "EpisodeArray", "Split", "Order", "SineKey", "FewshotKey",
-    "LifetimeKey", "MetaKey", "BatchKey",
+    "LifetimeKey", "MetaKey", "BatchKey", "TensorArray",
 ]
 
 
@@ -189,3 +189,11 @@ class MetaKey(IntEnum):
     BETA2 = 1
     EPSILON = 2
     NONFINITE = 3
+
+
+class TensorArray(IntEnum):
+    """flp_tensor_array: the arrays of a meta-parameter tensor (:meth:`flp.Meta.tensor`)."""
+    VALUE = 0
+    GRAD = 1
+    MOMENT1 = 2
+    MOMENT2 = 3
