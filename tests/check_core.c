@@ -609,6 +609,13 @@ START_TEST(test_tensor_list_growth)
     }
     ck_assert_int_eq(flp__tensor_list_total(&list), expect_total);
     ck_assert_int_eq(expect_total, N * (N + 1) / 2);
+    /* found by name, with its place in the flat layout: tensor i starts after 1 + ... + i floats */
+    int64_t offset = -1;
+    ck_assert_int_eq(flp__tensor_list_find(&list, "layer.7.B", &offset), 7);
+    ck_assert_int_eq(offset, 7 * 8 / 2);
+    ck_assert_int_eq(flp__tensor_list_find(&list, "layer.0.c", NULL), 0);
+    ck_assert_int_eq(flp__tensor_list_find(&list, "layer.7.c", &offset), -1);
+    ck_assert_int_eq(offset, 7 * 8 / 2); /* untouched */
 
     /* a name longer than the field is truncated and terminated */
     ck_flp(flp__tensor_list_add(&list, NULL, NULL, 0, 1, (int64_t[]){0}, "%s",

@@ -43,6 +43,20 @@ flp_status flp__tensor_list_add(flp__tensor_list *list, float *value, float *gra
     return FLP_OK;
 }
 
+int flp__tensor_list_find(const flp__tensor_list *list, const char *name, int64_t *offset)
+{
+    int64_t at = 0;
+    for (int i = 0; i < list->n; i++) {
+        if (strcmp(list->items[i].name, name) == 0) {
+            if (offset != NULL)
+                *offset = at;
+            return i;
+        }
+        at += list->items[i].count;
+    }
+    return -1;
+}
+
 void flp__tensor_list_clear(flp__tensor_list *list) { list->n = 0; }
 
 void flp__tensor_list_free(flp__tensor_list *list)

@@ -35,6 +35,10 @@ typedef struct {
 flp_status flp__tensor_list_add(flp__tensor_list *list, float *value, float *grad, int group, int rank,
                                 const int64_t *dims, const char *fmt, ...)
     __attribute__((format(printf, 7, 8)));
+/* Index of the tensor named `name`, or -1 if none; *offset (may be NULL)
+ * gets the floats of the tensors before it (its place in a flat array laid
+ * out in list order). */
+int flp__tensor_list_find(const flp__tensor_list *list, const char *name, int64_t *offset);
 void flp__tensor_list_clear(flp__tensor_list *list);
 void flp__tensor_list_free(flp__tensor_list *list);
 int64_t flp__tensor_list_total(const flp__tensor_list *list);

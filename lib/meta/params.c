@@ -58,13 +58,12 @@ flp_status flp_meta_tensor_find(const flp_meta *meta, const char *name, int *ind
     FLP__CHECK_NULL(meta);
     FLP__CHECK_NULL(name);
     FLP__CHECK_NULL(index);
-    for (int i = 0; i < meta->ref.n; i++) {
-        if (strcmp(meta->ref.items[i].name, name) == 0) {
-            *index = i;
-            return FLP_OK;
-        }
-    }
     const flp__tensor_list *ref = &meta->ref;
+    int found = flp__tensor_list_find(ref, name, NULL);
+    if (found >= 0) {
+        *index = found;
+        return FLP_OK;
+    }
     if (ref->n == 0)
         return flp__error(FLP_ERR_INVALID, "%s: no tensor is named '%s'; the optimizer has none",
                           __func__, name);
