@@ -1,4 +1,8 @@
 /* compare_analysis.c - see compare_analysis.h. */
+/* flp_analysis.h is libflp's experimental API: a research program pinned
+ * to its libflp. */
+#define FLP_EXPERIMENTAL
+
 #include "compare_analysis.h"
 
 #include <errno.h>

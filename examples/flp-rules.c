@@ -10,6 +10,10 @@
  * episodes. Progress and warnings go to stderr. A CSV of the episodes and,
  * when gnuplot is installed, a PNG of theta's trajectories are written.
  * Exit status: 0 done, 1 library or I/O error, 2 bad command line. */
+/* The rule family, chained feedback and re-initialised lifetimes are
+ * libflp's experimental API: a research program pinned to its libflp. */
+#define FLP_EXPERIMENTAL
+
 #include <errno.h>
 #include <getopt.h>
 #include <math.h>

@@ -590,8 +590,8 @@ START_TEST(test_tensor_list_growth)
     flp__tensor_list list = {NULL, 0, 0};
     int64_t expect_total = 0;
     for (int i = 0; i < N; i++) {
-        ck_flp(flp__tensor_list_add(&list, &values[i], &grads[i], i + 1, i % FLP_GROUP_COUNT,
-                                    "layer.%d.%s", i, i % 2 ? "B" : "c"));
+        ck_flp(flp__tensor_list_add(&list, &values[i], &grads[i], i % FLP_GROUP_COUNT, 1,
+                                    (int64_t[]){i + 1}, "layer.%d.%s", i, i % 2 ? "B" : "c"));
         expect_total += i + 1;
         ck_assert_int_eq(list.n, i + 1);
         ck_assert_int_ge(list.cap, list.n);
@@ -609,9 +609,16 @@ START_TEST(test_tensor_list_growth)
     }
     ck_assert_int_eq(flp__tensor_list_total(&list), expect_total);
     ck_assert_int_eq(expect_total, N * (N + 1) / 2);
+    /* found by name, with its place in the flat layout: tensor i starts after 1 + ... + i floats */
+    int64_t offset = -1;
+    ck_assert_int_eq(flp__tensor_list_find(&list, "layer.7.B", &offset), 7);
+    ck_assert_int_eq(offset, 7 * 8 / 2);
+    ck_assert_int_eq(flp__tensor_list_find(&list, "layer.0.c", NULL), 0);
+    ck_assert_int_eq(flp__tensor_list_find(&list, "layer.7.c", &offset), -1);
+    ck_assert_int_eq(offset, 7 * 8 / 2); /* untouched */
 
     /* a name longer than the field is truncated and terminated */
-    ck_flp(flp__tensor_list_add(&list, NULL, NULL, 0, 0, "%s",
+    ck_flp(flp__tensor_list_add(&list, NULL, NULL, 0, 1, (int64_t[]){0}, "%s",
                                 "a-very-long-tensor-name-that-does-not-fit-at-all"));
     ck_assert_uint_eq(strlen(list.items[N].name), 31);
     ck_assert_int_eq(strncmp(list.items[N].name, "a-very-long-tensor-name-that-do", 31), 0);
@@ -620,10 +627,19 @@ START_TEST(test_tensor_list_growth)
     ck_assert_int_eq(list.n, 0);
     ck_assert_int_eq(flp__tensor_list_total(&list), 0);
     ck_assert_ptr_nonnull(list.items); /* storage kept for reuse */
-    ck_flp(flp__tensor_list_add(&list, &values[0], NULL, 5, 1, "again"));
+    ck_flp(flp__tensor_list_add(&list, &values[0], NULL, 1, 2, (int64_t[]){5, 1}, "again"));
     ck_assert_int_eq(list.n, 1);
     ck_assert_str_eq(list.items[0].name, "again");
     ck_assert_int_eq(flp__tensor_list_total(&list), 5);
+    /* the count is the product of the extents; those past the rank read 1 */
+    ck_flp(flp__tensor_list_add(&list, &values[0], NULL, 0, 3, (int64_t[]){2, 3, 4}, "cube"));
+    const flp__tensor *cube = &list.items[1];
+    ck_assert_int_eq(cube->rank, 3);
+    ck_assert_int_eq(cube->count, 24);
+    ck_assert_int_eq(cube->dims[0] * 100 + cube->dims[1] * 10 + cube->dims[2], 234);
+    ck_assert_int_eq(cube->dims[3], 1);
+    ck_assert_int_eq(list.items[0].rank, 2);
+    ck_assert_int_eq(list.items[0].dims[0], 5);
 
     flp__tensor_list_free(&list);
     ck_assert_ptr_null(list.items);
@@ -638,22 +654,22 @@ START_TEST(test_tensor_list_nomem)
     static float values[17];
     flp__tensor_list list = {NULL, 0, 0};
     flp__alloc_fail_after(1);
-    ck_flp_fails(flp__tensor_list_add(&list, values, NULL, 1, 0, "x"), FLP_ERR_NOMEM);
+    ck_flp_fails(flp__tensor_list_add(&list, values, NULL, 0, 1, (int64_t[]){1}, "x"), FLP_ERR_NOMEM);
     ck_assert_int_eq(list.n, 0);
     ck_assert_ptr_null(list.items);
     flp__alloc_fail_after(0);
     for (int i = 0; i < 16; i++)
-        ck_flp(flp__tensor_list_add(&list, &values[i], NULL, 2, 0, "t%d", i));
+        ck_flp(flp__tensor_list_add(&list, &values[i], NULL, 0, 1, (int64_t[]){2}, "t%d", i));
     /* the 17th entry needs a larger array: its failure keeps the list intact */
     flp__alloc_fail_after(1);
-    ck_flp_fails(flp__tensor_list_add(&list, &values[16], NULL, 2, 0, "t16"), FLP_ERR_NOMEM);
+    ck_flp_fails(flp__tensor_list_add(&list, &values[16], NULL, 0, 1, (int64_t[]){2}, "t16"), FLP_ERR_NOMEM);
     flp__alloc_fail_after(0);
     ck_assert_int_eq(list.n, 16);
     ck_assert_int_eq(list.cap, 16);
     for (int i = 0; i < 16; i++)
         ck_assert_ptr_eq(list.items[i].value, &values[i]);
     ck_assert_int_eq(flp__tensor_list_total(&list), 32);
-    ck_flp(flp__tensor_list_add(&list, &values[16], NULL, 2, 0, "t16"));
+    ck_flp(flp__tensor_list_add(&list, &values[16], NULL, 0, 1, (int64_t[]){2}, "t16"));
     ck_assert_str_eq(list.items[16].name, "t16");
     ck_assert_str_eq(list.items[3].name, "t3");
     flp__tensor_list_free(&list);

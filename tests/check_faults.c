@@ -22,14 +22,7 @@
 
 /* N_IN -> linear 8 -> relu -> linear 8 -> relu -> linear N_OUT, Oja, every
  * linear layer plastic with alpha `alpha`. */
-typedef struct {
-    flp_net *net;
-    flp_feedback *fb;
-    flp_rule *rule;
-    flp_lifetime *lt;
-    flp_meta *meta;
-    flp_episode *ep;
-} rig;
+typedef tu_rig rig;
 
 static void rig_make(rig *r, double alpha)
 {
@@ -51,16 +44,6 @@ static void rig_make(rig *r, double alpha)
     ck_flp(flp_meta_create(r->net, r->fb, r->rule, &r->meta));
     ck_flp(flp_episode_create(&r->ep));
     flp_rng_free(rng);
-}
-
-static void rig_free(rig *r)
-{
-    flp_episode_free(r->ep);
-    flp_meta_free(r->meta);
-    flp_lifetime_free(r->lt);
-    flp_rule_free(r->rule);
-    flp_feedback_free(r->fb);
-    flp_net_free(r->net);
 }
 
 /* A regression episode: x, y uniform in [-1, 1), the first `steps` of them. */
@@ -169,7 +152,7 @@ START_TEST(test_overflowing_input)
     for (int i = 0; i < BATCH * N_IN; i++)
         d.x[5 * BATCH * N_IN + i] = 3e37f;
     ck_assert_int_eq(check_fault(&r, &d), 5);
-    rig_free(&r);
+    tu_free_rig(&r);
 }
 END_TEST
 
@@ -194,7 +177,7 @@ START_TEST(test_overflowing_query)
     double norm;
     ck_flp(flp_meta_grad_norm(r.meta, -1, &norm));
     ck_assert(norm == 0);
-    rig_free(&r);
+    tu_free_rig(&r);
 }
 END_TEST
 
@@ -207,7 +190,7 @@ START_TEST(test_exploding_plasticity)
     data_fill(&d);
     long long k = check_fault(&r, &d);
     ck_assert_msg(k > 0, "the weights should take a few steps to blow up (step %lld)", k);
-    rig_free(&r);
+    tu_free_rig(&r);
 }
 END_TEST
 
@@ -241,7 +224,7 @@ START_TEST(test_nonfinite_input_refused)
             ck_flp(flp_lifetime_run(r.lt, r.ep, 0, &loss));
             ck_assert_msg(loss == ref, "a refused episode changed the episode");
         }
-    rig_free(&r);
+    tu_free_rig(&r);
 }
 END_TEST
 
@@ -277,7 +260,7 @@ START_TEST(test_zero_variance)
     int64_t steps;
     ck_flp(flp_meta_step_count(r.meta, &steps));
     ck_assert_int_eq(steps, 3);
-    rig_free(&r);
+    tu_free_rig(&r);
 }
 END_TEST
 

@@ -275,16 +275,7 @@ static void fd_check(setup *s, fd_tensor *t, uint64_t seed)
 /* A random labelled episode of K steps of `batch`. */
 static void random_episode(setup *s, int64_t K, int64_t batch, int64_t n_in, int64_t n_out, int64_t Q, uint64_t seed)
 {
-    float *x = malloc((size_t)(K * batch * n_in) * sizeof *x), *xq = malloc((size_t)(Q * n_in) * sizeof *xq);
-    int32_t *l = malloc((size_t)(K * batch) * sizeof *l), *lq = malloc((size_t)Q * sizeof *lq);
-    tu_fill_uniform(x, K * batch * n_in, 0, 1, seed);
-    tu_fill_uniform(xq, Q * n_in, 0, 1, seed + 1);
-    for (int64_t i = 0; i < K * batch; i++)
-        l[i] = (int32_t)((i * 7 + (int64_t)seed) % n_out);
-    for (int64_t i = 0; i < Q; i++)
-        lq[i] = (int32_t)((i * 3 + (int64_t)seed) % n_out);
-    ck_flp(flp_episode_set_classes(s->ep, K, batch, n_in, n_out, x, l, Q, xq, lq));
-    free(x), free(xq), free(l), free(lq);
+    tu_labelled_episode(s->ep, K, batch, n_in, n_out, Q, seed);
 }
 
 /* _i: bit 0 symmetric feedback, bit 1 batch 3, bits 2-3 which term is off

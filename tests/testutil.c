@@ -112,3 +112,24 @@ void tu_zero_grads(flp_net *net, flp_feedback *fb, flp_rule *rule)
     ck_flp(flp_feedback_zero_grad(fb));
     ck_flp(flp_rule_zero_grad(rule));
 }
+
+void tu_free_rig(tu_rig *r)
+{
+    flp_meta_free(r->meta);
+    tu_free_lifetime(r->lt, r->rule, r->fb, r->net, r->ep);
+}
+
+void tu_labelled_episode(flp_episode *ep, int64_t K, int64_t batch, int64_t n_in, int64_t n_classes,
+                         int64_t Q, uint64_t seed)
+{
+    float *x = malloc((size_t)(K * batch * n_in) * sizeof *x), *xq = malloc((size_t)(Q * n_in) * sizeof *xq);
+    int32_t *l = malloc((size_t)(K * batch) * sizeof *l), *lq = malloc((size_t)Q * sizeof *lq);
+    tu_fill_uniform(x, K * batch * n_in, 0, 1, seed);
+    tu_fill_uniform(xq, Q * n_in, 0, 1, seed + 1);
+    for (int64_t i = 0; i < K * batch; i++)
+        l[i] = (int32_t)((i * 7 + (int64_t)seed) % n_classes);
+    for (int64_t i = 0; i < Q; i++)
+        lq[i] = (int32_t)((i * 3 + (int64_t)seed) % n_classes);
+    ck_flp(flp_episode_set_classes(ep, K, batch, n_in, n_classes, x, l, Q, xq, lq));
+    free(x), free(xq), free(l), free(lq);
+}

@@ -60,6 +60,24 @@ const char *tu_shared_path(const char *relative);
  * it), so that a suite run by hand finds its files as under meson test. */
 const char *tu_tests_dir(void);
 
+/* A random labelled episode: K steps of `batch` examples and Q queries of
+ * n_in values uniform in [0, 1) from `seed`; labels (i * 7 + seed) % n_classes
+ * for training example i, (i * 3 + seed) % n_classes for query i. */
+void tu_labelled_episode(flp_episode *ep, int64_t K, int64_t batch, int64_t n_in, int64_t n_classes,
+                         int64_t Q, uint64_t seed);
+
+/* The handles of one meta-training setup, and their release (any may be
+ * NULL; the optimizer and the lifetime first: they refer to the others). */
+typedef struct {
+    flp_net *net;
+    flp_feedback *fb;
+    flp_rule *rule;
+    flp_lifetime *lt;
+    flp_meta *meta;
+    flp_episode *ep;
+} tu_rig;
+void tu_free_rig(tu_rig *r);
+
 /* Free the handles of a lifetime under test (any may be NULL), the
  * lifetime first: it refers to the others. */
 void tu_free_lifetime(flp_lifetime *lt, flp_rule *rule, flp_feedback *fb, flp_net *net, flp_episode *ep);

@@ -13,7 +13,10 @@ binding's tests use to check their prototypes against the headers. It reads
 the subset of C the public headers use: opaque `typedef struct x x;`,
 `typedef enum { A = 0, ... } name;` (and the FLP_STATUS_MAP X-macro),
 `#define NAME integer`, one function-pointer typedef, and declarations
-`FLP_API ret name(params);`. The C side checks the result independently
+`FLP_API ret name(params);`. What `#ifdef FLP_EXPERIMENTAL ... #endif`
+encloses (functions and enumerators) is parsed like the rest and marked
+experimental: the Julia docstrings say so, and the Python binding's tests
+check that its docstrings do. The C side checks the result independently
 (tests/julia_wrapper.sh lists the FLP_API names with tests/api-names.sh).
 """
 
@@ -47,6 +50,7 @@ class Function:
     header: str
     doc: str = ""
     deprecated: bool = False
+    experimental: bool = False      # declared under #ifdef FLP_EXPERIMENTAL
 
 
 @dataclass
@@ -57,6 +61,7 @@ class Api:
     callbacks: dict = field(default_factory=dict)      # typedef name -> C signature text
     defines: dict = field(default_factory=dict)        # NAME -> int
     statuses: list = field(default_factory=list)       # [(NAME, value, message)]
+    experimental: set = field(default_factory=set)     # names declared under FLP_EXPERIMENTAL
 
 
 _TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|/\*.*?\*/|//[^\n]*|.', re.S)
@@ -121,6 +126,22 @@ def parse_param(text):
     return Param(m.group(2), _norm_type(ctype))
 
 
+_EXPERIMENTAL_MARK = "FLP__EXPERIMENTAL_DECLARATION"
+
+
+def _conditional(line, stack, where):
+    """Follow the #if nesting of one preprocessor line; True inside an
+    `#ifdef FLP_EXPERIMENTAL` block (which may hold no #else)."""
+    d = re.match(r"#\s*(\w+)\s*(\w*)", line)
+    word = d.group(1) if d else ""
+    if word.startswith("if"):
+        stack.append(word == "ifdef" and d.group(2) == "FLP_EXPERIMENTAL")
+    elif word in ("else", "elif") and stack and stack[-1]:
+        raise ValueError(f"{where}: #{word} inside #ifdef FLP_EXPERIMENTAL")
+    elif word == "endif" and stack:
+        stack.pop()
+
+
 def parse_headers(incdir=None):
     """Parse include/flp/*.h into an :class:`Api`."""
     incdir = incdir or os.path.join(REPO, "include")
@@ -134,10 +155,11 @@ def parse_headers(incdir=None):
         docs = doc_comments(raw)
         text = strip_comments(raw)
         text = re.sub(r"\\\n", " ", text)  # join continuation lines
-        code_lines = []
+        code_lines, conditions = [], []
         for line in text.splitlines():
             s = line.strip()
             if s.startswith("#"):
+                _conditional(s, conditions, h)
                 m = re.match(r"#\s*define\s+(FLP_[A-Z0-9_]+)\s+\(?(-?\d+)\)?\s*$", s)
                 if m:
                     api.defines[m.group(1)] = int(m.group(2))
@@ -145,6 +167,9 @@ def parse_headers(incdir=None):
                     for n, v, msg in re.findall(r'X\(\s*(\w+)\s*,\s*(-?\d+)\s*,\s*("(?:[^"\\]|\\.)*")\s*\)', s):
                         api.statuses.append((n, int(v), msg[1:-1]))
                 continue
+            if any(conditions):
+                api.experimental.update(re.findall(r"\b(FLP_[A-Z0-9_]+)\s*=", line))
+                line = re.sub(r"\bFLP_API\b", "FLP_API " + _EXPERIMENTAL_MARK, line)
             code_lines.append(line)
         code = " ".join(code_lines)
         code = re.sub(r'extern\s*"C"\s*\{', " ", code)
@@ -173,7 +198,9 @@ def parse_headers(incdir=None):
             if not re.search(r"\bFLP_API\b", stmt):
                 continue
             deprecated = "FLP_DEPRECATED" in stmt
-            s = re.sub(r'FLP_DEPRECATED\s*\(\s*"(?:[^"\\]|\\.)*"\s*\)', " ", stmt)
+            experimental = _EXPERIMENTAL_MARK in stmt
+            s = stmt.replace(_EXPERIMENTAL_MARK, " ")
+            s = re.sub(r'FLP_DEPRECATED\s*\(\s*"(?:[^"\\]|\\.)*"\s*\)', " ", s)
             s = re.sub(r"__attribute__\s*\(\((?:[^()]|\([^()]*\))*\)\)", " ", s)
             s = re.sub(r"\bFLP_API\b", " ", s).strip()
             fm = re.match(r"^(.*?)\b([A-Za-z_]\w*)\s*\((.*)\)\s*$", s, re.S)
@@ -181,7 +208,9 @@ def parse_headers(incdir=None):
                 raise ValueError(f"{h}: cannot parse declaration {s!r}")
             params = [p for p in (parse_param(x) for x in fm.group(3).split(",")) if p]
             api.functions.append(Function(fm.group(2), _norm_type(fm.group(1)), params, h,
-                                          docs.get(fm.group(2), ""), deprecated))
+                                          docs.get(fm.group(2), ""), deprecated, experimental))
+            if experimental:
+                api.experimental.add(fm.group(2))
     return api
 
 
@@ -248,7 +277,8 @@ def generate_julia(api, headers_label="include/flp"):
     for name, items in api.enums.items():
         w(f"const {name} = Cint")
         for en, v in items:
-            w(f"const {en} = {name}({v})")
+            mark = "  # experimental (FLP_EXPERIMENTAL)" if en in api.experimental else ""
+            w(f"const {en} = {name}({v}){mark}")
         w("")
     if api.statuses:
         w("# status name (without FLP_) and message, from FLP_STATUS_MAP")
@@ -271,6 +301,9 @@ def generate_julia(api, headers_label="include/flp"):
         w(f"    {f.name}({', '.join(args)}) -> {ret}")
         w("")
         w(f"`{c_signature(f)}` ({f.header})")
+        if f.experimental:
+            w("")
+            w("Experimental (`FLP_EXPERIMENTAL` in C): may change or disappear in any release.")
         if f.doc:
             w("")
             w(f.doc.replace("\\", "\\\\").replace("$", "\\$").replace('"""', '\\"\\"\\"'))
@@ -281,6 +314,9 @@ def generate_julia(api, headers_label="include/flp"):
         w("")
     w("# every wrapped C function, in header order")
     w("const FLP_FUNCTIONS = (" + ", ".join(f":{f.name}" for f in api.functions) + ",)")
+    w("# those outside the ABI promise: FLP_EXPERIMENTAL in C, may change in any release")
+    w("const FLP_EXPERIMENTAL_FUNCTIONS = (" +
+      ", ".join(f":{f.name}" for f in api.functions if f.experimental) + ",)")
     w("")
     w('include("convenience.jl")')
     w("")

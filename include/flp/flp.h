@@ -35,8 +35,17 @@
  * flp_rng.h, flp_net.h (networks), flp_plasticity.h (feedback pathways and
  * rules), flp_episode.h (episodes and task samplers), flp_lifetime.h (the
  * inner loop and its meta-gradient), flp_meta.h (Adam and checkpoints),
- * flp_batch.h (meta-batches of lifetimes run concurrently),
- * flp_data.h (Omniglot and Mini-ImageNet data sets, few-shot episodes).
+ * flp_params.h (every meta-parameter as a named tensor: value, gradient,
+ * Adam's moments), flp_batch.h (meta-batches of lifetimes run concurrently),
+ * flp_data.h (Omniglot and Mini-ImageNet data sets, few-shot episodes),
+ * flp_analysis.h (what a lifetime does to the network).
+ *
+ * Experimental parts: the rule family over chained feedback, the gradient
+ * rule's second order, re-initialised lifetimes and the analyses may still
+ * change. They are declared only where FLP_EXPERIMENTAL is defined before
+ * this header is included (#define FLP_EXPERIMENTAL, or -DFLP_EXPERIMENTAL),
+ * and a program that uses them must be built against one exact libflp
+ * version. Everything else keeps its ABI within a major version.
  * Conventions: doc/CONVENTIONS.md.
  */
 #ifndef FLP_H
@@ -49,6 +58,7 @@
 #include "flp_episode.h"
 #include "flp_lifetime.h"
 #include "flp_meta.h"
+#include "flp_params.h"
 #include "flp_batch.h"
 #include "flp_data.h"
 #include "flp_analysis.h"

@@ -12,6 +12,12 @@
  * and "the step's loss" L_k is the loss of step k's batch under W(k): the
  * mean squared error over every output, or the mean cross-entropy for a
  * labelled episode.
+ *
+ * Experimental, the whole header: seen only where FLP_EXPERIMENTAL is
+ * defined before it is included. The shared library exports these
+ * functions, but what they measure and how may change in any release: a
+ * program that uses them must be built and shipped against one exact libflp
+ * version (doc/CONVENTIONS.md).
  */
 #ifndef FLP_ANALYSIS_H
 #define FLP_ANALYSIS_H
@@ -23,6 +29,8 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+
+#ifdef FLP_EXPERIMENTAL
 
 /** Update magnitude and alignment with the gradient, per step and per
  *  plastic layer (Figure 2D and 2C). For inner step k of `ep` and the j-th
@@ -63,6 +71,8 @@ FLP_API flp_status flp_analysis_interference(flp_lifetime *lt, const flp_episode
 FLP_API flp_status flp_analysis_linear_probe(flp_lifetime *lt, const flp_episode *ep, double ridge,
                                              double *fit_mse, double *query_mse, float *readout,
                                              int64_t count);
+
+#endif /* FLP_EXPERIMENTAL */
 
 #ifdef __cplusplus
 }

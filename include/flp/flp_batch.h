@@ -52,12 +52,15 @@ typedef enum {
     FLP_BATCH_MEMORY_BUDGET = 1,
     /* Each worker lifetime's FLP_LIFETIME_CHECK_FINITE (0 or 1; default 1). */
     FLP_BATCH_CHECK_FINITE = 2,
-    /* Each worker lifetime's FLP_LIFETIME_REINIT and FLP_LIFETIME_REINIT_SEED
+#ifdef FLP_EXPERIMENTAL
+    /* Experimental (doc/CONVENTIONS.md), as the lifetime's keys they set.
+     * Each worker lifetime's FLP_LIFETIME_REINIT and FLP_LIFETIME_REINIT_SEED
      * (weights drawn afresh per lifetime, e.g. for the rule family; default
      * 0 and 0): the draw depends on the episode only, so a meta-batch still
      * sums exactly what single lifetimes give. */
     FLP_BATCH_REINIT = 3,
     FLP_BATCH_REINIT_SEED = 4
+#endif
 } flp_batch_key;
 
 /** Create a meta-batch for `meta`, which must outlive it and must have been

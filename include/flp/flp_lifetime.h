@@ -9,16 +9,16 @@
  * exact gradient of that loss with respect to every meta-parameter — the
  * initial weights and all biases of the network, B, c and beta of the
  * feedback, alpha of the rule (the biases' learning rates of the gradient
- * rule, theta of the rule family) — and ADDS it to their gradients (read them with
- * flp_net_get_grad, flp_feedback_get_grad, flp_rule_get_alpha_grad,
- * flp_rule_get_lr_bias_grad).
+ * rule, theta of the rule family) — and ADDS it to their gradients (read them
+ * by name with flp_meta_tensor_get, flp_params.h, or with flp_net_get_grad,
+ * flp_feedback_get_grad, flp_rule_get_alpha_grad, flp_rule_get_lr_bias_grad).
  *
  * Under FLP_RULE_GRADIENT a step is a step of gradient descent on the loss
  * of the step's batch (mean squared error, or mean cross-entropy for a
  * labelled episode, whatever the feedback's signal), on the weights and
  * biases of the plastic layers; the feedback pathways are unused and their
- * gradients stay zero. The meta-gradient is first order unless
- * FLP_RULE_SECOND_ORDER is set (see flp_plasticity.h).
+ * gradients stay zero. The meta-gradient is first order unless the
+ * experimental FLP_RULE_SECOND_ORDER is set (see flp_plasticity.h).
  *
  * Memory. The reverse sweep needs every step's weights. The lifetime keeps
  * checkpoints of the plastic weights and recomputes the steps in between,
@@ -66,7 +66,9 @@ typedef enum {
     /* 1 (default): check plastic weights for NaN/inf after every step and
      * stop with FLP_ERR_NONFINITE naming the step and layer. */
     FLP_LIFETIME_CHECK_FINITE = 1,
-    /* 1: draw the plastic layers' initial weights afresh at every run
+#ifdef FLP_EXPERIMENTAL
+    /* Experimental (doc/CONVENTIONS.md), for the rule family's protocol.
+     * 1: draw the plastic layers' initial weights afresh at every run
      * (Xavier uniform, U(-a, a) with a = sqrt(6 / (n_in + n_out))) instead
      * of starting from the network's; they then get no meta-gradient. The
      * draw is a pure function of FLP_LIFETIME_REINIT_SEED and the episode's
@@ -74,6 +76,7 @@ typedef enum {
     FLP_LIFETIME_REINIT = 2,
     /* Seed of those draws: an integer in [0, 2^53]. Default 0. */
     FLP_LIFETIME_REINIT_SEED = 3
+#endif
 } flp_lifetime_key;
 
 /** Create a lifetime over the three handles, which must outlive it. The

@@ -25,11 +25,13 @@
  * for weights AND biases of the plastic layers; alpha_l are the weights'
  * learning rates and lr_b_l (flp_rule_lr_bias_*) the biases'. The hidden
  * multiplier does not apply to it. In the meta-gradient the inner gradient
- * is a constant by default (first order, as in the reference); with
+ * is a constant (first order, as in the reference); with the experimental
  * FLP_RULE_SECOND_ORDER the lifetime differentiates through it exactly
  * (Hessian-vector products through the network).
  *
- * Chained feedback and the rule family (Shervani-Tabar & Rosenbaum). With
+ * Chained feedback and the rule family (Shervani-Tabar & Rosenbaum; both
+ * experimental: the section at the end of this header, seen with
+ * FLP_EXPERIMENTAL defined, doc/CONVENTIONS.md). With
  * FLP_FEEDBACK_KIND = FLP_FEEDBACK_CHAINED the error flows down layer by
  * layer through matrices B_l shaped like the forward weights W_l
  * ([n_l, n_{l-1}]; fixed random for feedback alignment, or meta-learned):
@@ -104,17 +106,13 @@ typedef enum {
      * Default 0: the signal is a constant in the meta-gradient, as in the
      * reference code. The error signal y - yhat is always differentiated. */
     FLP_FEEDBACK_DIFFERENTIATE_SIGNAL = 4,
+#ifdef FLP_EXPERIMENTAL
     /* flp_feedback_kind; default FLP_FEEDBACK_DIRECT. Switching between
      * direct and chained (or symmetric) pathways reallocates every B with
      * its new shape, zeroed (c = 0, beta = 1). */
     FLP_FEEDBACK_KIND = 5
+#endif
 } flp_feedback_key;
-
-typedef enum {
-    FLP_FEEDBACK_DIRECT = 0,    /* FLP pathways from the output: B_l [n_l, n_out] */
-    FLP_FEEDBACK_CHAINED = 1,   /* errors layer by layer: B_l shaped like W_l */
-    FLP_FEEDBACK_SYMMETRIC = 2  /* chained through W_l itself (backprop); B_l unused */
-} flp_feedback_kind;
 
 typedef enum {
     FLP_FEEDBACK_B = 0,    /* [n_l, n_out], or [n_l, n_{l-1}] when chained */
@@ -153,15 +151,10 @@ typedef enum {
     FLP_RULE_OJA = 0,
     FLP_RULE_HEBB = 1,
     FLP_RULE_GRADIENT = 2,  /* gradient descent on the step's loss (see above) */
+#ifdef FLP_EXPERIMENTAL
     FLP_RULE_FAMILY = 3     /* weighted sum of candidate terms over chained feedback */
+#endif
 } flp_rule_kind;
-
-/* Terms of FLP_RULE_FAMILY: index of theta_t, and bit t of FLP_RULE_TERMS. */
-typedef enum {
-    FLP_TERM_PSEUDO_GRADIENT = 0,  /* -e_{l+1}^T y_l */
-    FLP_TERM_ERROR_HEBB = 1,       /* -e_{l+1}^T e_l */
-    FLP_TERM_OJA = 2               /* y_{l+1}^T y_l - (y_{l+1}^T y_{l+1}) W_l */
-} flp_rule_term;
 
 typedef enum {
     FLP_GRANULARITY_SYNAPSE = 0,  /* alpha_l is [n_l, n_{l-1}] */
@@ -181,6 +174,7 @@ typedef enum {
     /* Fill every alpha with this value (default 0); under the gradient rule
      * also every bias learning rate. */
     FLP_RULE_ALPHA_INIT = 3,
+#ifdef FLP_EXPERIMENTAL
     /* Gradient rule only (others ignore it): 1 differentiates through the
      * inner gradient in the meta-gradient (exact second order); 0 (default)
      * treats it as a constant (first order, as the reference). */
@@ -192,6 +186,7 @@ typedef enum {
     /* Rule family: lambda >= 0 of the L1 penalty lambda sum_t |theta_t| over
      * the enabled terms, added to the meta-loss. Default 0. */
     FLP_RULE_THETA_L1 = 6
+#endif
 } flp_rule_key;
 
 /** Create a rule for `net` with every linear layer plastic. @since 0.1 */
@@ -226,13 +221,40 @@ FLP_API flp_status flp_rule_get_lr_bias(const flp_rule *rule, int layer, float *
 FLP_API flp_status flp_rule_set_lr_bias(flp_rule *rule, int layer, const float *src, int64_t count);
 FLP_API flp_status flp_rule_get_lr_bias_grad(const flp_rule *rule, int layer, float *dst, int64_t count);
 
+/* ======================================================================
+ * Experimental: chained feedback, the rule family and the gradient rule's
+ * second order (with the keys FLP_FEEDBACK_KIND, FLP_RULE_SECOND_ORDER,
+ * FLP_RULE_TERMS, FLP_RULE_THETA_L1 and the kind FLP_RULE_FAMILY above).
+ * Seen only where FLP_EXPERIMENTAL is defined before this header is
+ * included. The shared library exports them, but they may change or
+ * disappear in any release: a program that uses them must be built and
+ * shipped against one exact libflp version (doc/CONVENTIONS.md).
+ * ====================================================================== */
+#ifdef FLP_EXPERIMENTAL
+
+typedef enum {
+    FLP_FEEDBACK_DIRECT = 0,    /* FLP pathways from the output: B_l [n_l, n_out] */
+    FLP_FEEDBACK_CHAINED = 1,   /* errors layer by layer: B_l shaped like W_l */
+    FLP_FEEDBACK_SYMMETRIC = 2  /* chained through W_l itself (backprop); B_l unused */
+} flp_feedback_kind;
+
+/* Terms of FLP_RULE_FAMILY: index of theta_t, and bit t of FLP_RULE_TERMS. */
+typedef enum {
+    FLP_TERM_PSEUDO_GRADIENT = 0,  /* -e_{l+1}^T y_l */
+    FLP_TERM_ERROR_HEBB = 1,       /* -e_{l+1}^T e_l */
+    FLP_TERM_OJA = 2               /* y_{l+1}^T y_l - (y_{l+1}^T y_{l+1}) W_l */
+} flp_rule_term;
+
 /** Coefficients theta of a rule family, one per term (flp_rule_term):
- *  count, get, set, gradient. FLP_ERR_INVALID for a rule of another kind.
- *  Defaults 0. @since 0.1 */
+ *  count, get, set, gradient (also reached as the tensor "rule.theta",
+ *  flp_params.h). FLP_ERR_INVALID for a rule of another kind. Defaults 0.
+ *  @since 0.1 */
 FLP_API flp_status flp_rule_theta_count(const flp_rule *rule, int64_t *count);
 FLP_API flp_status flp_rule_get_theta(const flp_rule *rule, float *dst, int64_t count);
 FLP_API flp_status flp_rule_set_theta(flp_rule *rule, const float *src, int64_t count);
 FLP_API flp_status flp_rule_get_theta_grad(const flp_rule *rule, float *dst, int64_t count);
+
+#endif /* FLP_EXPERIMENTAL */
 
 #ifdef __cplusplus
 }

@@ -1,6 +1,7 @@
 /* tensor.c - lists of meta-parameter views. */
 #include "core/tensor.h"
 
+#include <assert.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <math.h>
@@ -10,9 +11,10 @@
 #include "core/alloc.h"
 #include "core/error.h"
 
-flp_status flp__tensor_list_add(flp__tensor_list *list, float *value, float *grad, int64_t count,
-                                int group, const char *fmt, ...)
+flp_status flp__tensor_list_add(flp__tensor_list *list, float *value, float *grad, int group, int rank,
+                                const int64_t *dims, const char *fmt, ...)
 {
+    assert(rank >= 1 && rank <= FLP__TENSOR_MAX_RANK);
     if (list->n == list->cap) {
         int cap = list->cap ? 2 * list->cap : 16;
         flp__tensor *items = flp__alloc_bytes((size_t)cap * sizeof *items, "tensor list");
@@ -27,13 +29,32 @@ flp_status flp__tensor_list_add(flp__tensor_list *list, float *value, float *gra
     flp__tensor *t = &list->items[list->n++];
     t->value = value;
     t->grad = grad;
-    t->count = count;
+    t->count = 1;
+    t->rank = rank;
+    for (int d = 0; d < FLP__TENSOR_MAX_RANK; d++) {
+        t->dims[d] = d < rank ? dims[d] : 1;
+        t->count *= t->dims[d];
+    }
     t->group = group;
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(t->name, sizeof t->name, fmt, ap);
     va_end(ap);
     return FLP_OK;
+}
+
+int flp__tensor_list_find(const flp__tensor_list *list, const char *name, int64_t *offset)
+{
+    int64_t at = 0;
+    for (int i = 0; i < list->n; i++) {
+        if (strcmp(list->items[i].name, name) == 0) {
+            if (offset != NULL)
+                *offset = at;
+            return i;
+        }
+        at += list->items[i].count;
+    }
+    return -1;
 }
 
 void flp__tensor_list_clear(flp__tensor_list *list) { list->n = 0; }

@@ -147,15 +147,28 @@ flp_status flp_net_init(flp_net *net, flp_init scheme, flp_rng *rng)
     return FLP_OK;
 }
 
+/* A weight's extents: [out, in], or [out_c, in_c, kh, kw] for a convolution. */
+static int weight_dims(const flp__layer *l, int64_t dims[FLP__TENSOR_MAX_RANK])
+{
+    if (l->kind == FLP_LAYER_CONV2D) {
+        const flp__conv_geom *g = &l->conv;
+        dims[0] = g->out_c, dims[1] = g->in_c, dims[2] = g->kh, dims[3] = g->kw;
+        return 4;
+    }
+    dims[0] = l->out_size, dims[1] = l->in_size;
+    return 2;
+}
+
 flp_status flp__net_tensors(flp_net *net, flp__tensor_list *list)
 {
     for (int i = 0; i < net->n_layers; i++) {
         flp__layer *l = &net->layers[i];
+        int64_t dims[FLP__TENSOR_MAX_RANK];
         if (l->n_weight > 0)
-            FLP__TRY(flp__tensor_list_add(list, l->W, l->gW, l->n_weight, FLP_GROUP_WEIGHTS,
-                                          "net.%d.weight", i));
+            FLP__TRY(flp__tensor_list_add(list, l->W, l->gW, FLP_GROUP_WEIGHTS, weight_dims(l, dims),
+                                          dims, "net.%d.weight", i));
         if (l->n_bias > 0)
-            FLP__TRY(flp__tensor_list_add(list, l->b, l->gb, l->n_bias, FLP_GROUP_WEIGHTS,
+            FLP__TRY(flp__tensor_list_add(list, l->b, l->gb, FLP_GROUP_WEIGHTS, 1, &l->n_bias,
                                           "net.%d.bias", i));
     }
     return FLP_OK;

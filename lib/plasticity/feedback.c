@@ -269,10 +269,10 @@ flp_status flp__feedback_tensors(flp_feedback *fb, flp__tensor_list *list)
         flp__pathway *p = &fb->path[l];
         if (p->B == NULL)
             continue;
-        FLP__TRY(flp__tensor_list_add(list, p->B, p->gB, p->n_post * p->n_cols, FLP_GROUP_FEEDBACK,
-                                      "feedback.%d.B", l));
-        FLP__TRY(flp__tensor_list_add(list, p->c, p->gc, p->n_post, FLP_GROUP_FEEDBACK, "feedback.%d.c", l));
-        FLP__TRY(flp__tensor_list_add(list, p->beta, p->gbeta, 1, FLP_GROUP_STRENGTH, "feedback.%d.beta", l));
+        const int64_t B_dims[2] = {p->n_post, p->n_cols}, one = 1;
+        FLP__TRY(flp__tensor_list_add(list, p->B, p->gB, FLP_GROUP_FEEDBACK, 2, B_dims, "feedback.%d.B", l));
+        FLP__TRY(flp__tensor_list_add(list, p->c, p->gc, FLP_GROUP_FEEDBACK, 1, &p->n_post, "feedback.%d.c", l));
+        FLP__TRY(flp__tensor_list_add(list, p->beta, p->gbeta, FLP_GROUP_STRENGTH, 1, &one, "feedback.%d.beta", l));
     }
     return FLP_OK;
 }

@@ -397,17 +397,28 @@ flp_status flp_rule_get_theta_grad(const flp_rule *rule, float *dst, int64_t cou
 
 /* The family's meta-parameters are its coefficients theta (its alphas are
  * unused); the other kinds' are the alphas and bias learning rates. */
+/* alpha's extents at the rule's granularity: [n_l, n_{l-1}], [n_l] or [1]. */
+static int alpha_dims(const flp_rule *rule, const flp__plastic_layer *p, int64_t dims[2])
+{
+    dims[0] = rule->granularity == FLP_GRANULARITY_LAYER ? 1 : p->rows;
+    dims[1] = p->cols;
+    return rule->granularity == FLP_GRANULARITY_SYNAPSE ? 2 : 1;
+}
+
 flp_status flp__rule_tensors(flp_rule *rule, flp__tensor_list *list)
 {
-    if (rule->kind == FLP_RULE_FAMILY)
-        return flp__tensor_list_add(list, rule->theta, rule->gtheta, FLP__N_TERMS, FLP_GROUP_RULE, "rule.theta");
+    if (rule->kind == FLP_RULE_FAMILY) {
+        const int64_t n_terms = FLP__N_TERMS;
+        return flp__tensor_list_add(list, rule->theta, rule->gtheta, FLP_GROUP_RULE, 1, &n_terms, "rule.theta");
+    }
     for (int l = 0; l < rule->n_layers; l++) {
         flp__plastic_layer *p = &rule->layer[l];
+        int64_t dims[2];
         if (p->alpha != NULL)
-            FLP__TRY(flp__tensor_list_add(list, p->alpha, p->galpha, p->n_alpha, FLP_GROUP_PLASTICITY,
-                                          "rule.%d.alpha", l));
+            FLP__TRY(flp__tensor_list_add(list, p->alpha, p->galpha, FLP_GROUP_PLASTICITY,
+                                          alpha_dims(rule, p, dims), dims, "rule.%d.alpha", l));
         if (p->n_lr_bias > 0)
-            FLP__TRY(flp__tensor_list_add(list, p->lr_bias, p->glr_bias, p->n_lr_bias, FLP_GROUP_PLASTICITY,
+            FLP__TRY(flp__tensor_list_add(list, p->lr_bias, p->glr_bias, FLP_GROUP_PLASTICITY, 1, &p->n_lr_bias,
                                           "rule.%d.lr_bias", l));
     }
     return FLP_OK;

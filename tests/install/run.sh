@@ -2,7 +2,8 @@
 # run.sh BUILDDIR SRCDIR SANITIZE CC... - install BUILDDIR into a scratch
 # DESTDIR and use it the way an outside project would: compile consumer.c with
 # nothing but `pkg-config --cflags --libs libflp`, run it against the installed
-# library, and check the installed library's SONAME.
+# library, and check the installed library's SONAME; experimental.c compiles
+# and runs with -DFLP_EXPERIMENTAL and does not compile without it.
 #
 # SANITIZE is the build's b_sanitize value. A library built with sanitizers
 # needs their runtimes loaded first, so the consumer is then linked with the
@@ -43,6 +44,16 @@ exe=$dest/consumer
 "${cc[@]}" -std=c11 -Wall -Wextra -Werror "${san[@]}" "$srcdir/consumer.c" -o "$exe" "${flags[@]}" \
     || fail "consumer.c did not compile against the installed headers and library"
 
+# The experimental API: declared with FLP_EXPERIMENTAL (and exported by the
+# library), hidden without it.
+"${cc[@]}" -std=c11 -Wall -Wextra -Werror "${san[@]}" -DFLP_EXPERIMENTAL "$srcdir/experimental.c" \
+    -o "$dest/experimental" "${flags[@]}" \
+    || fail "experimental.c did not compile with -DFLP_EXPERIMENTAL against the installed headers"
+read -r -a cflags <<<"$(pkg-config --cflags libflp)"
+if "${cc[@]}" -std=c11 -fsyntax-only "$srcdir/experimental.c" "${cflags[@]}" 2>/dev/null; then
+    fail "experimental.c compiled without FLP_EXPERIMENTAL: the headers do not gate the experimental API"
+fi
+
 libdir=
 for f in "${flags[@]}"; do
     case $f in -L*) libdir=${f#-L} ;; esac
@@ -52,6 +63,8 @@ done
 # The consumer must load the installed copy, not the build tree's.
 LD_LIBRARY_PATH=$libdir${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH} "$exe" "$version" \
     || fail "consumer failed"
+LD_LIBRARY_PATH=$libdir${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH} "$dest/experimental" \
+    || fail "the experimental program failed"
 loaded=$(LD_LIBRARY_PATH=$libdir LD_TRACE_LOADED_OBJECTS=1 "$exe" | awk '/libflp/ {print $3}')
 case $loaded in
     "$libdir"/*) ;;

@@ -15,6 +15,7 @@ const FLP_VERSION_MINOR = 1
 const FLP_VERSION_PATCH = 0
 const FLP_GROUP_COUNT = 5
 const FLP_MAX_THREADS = 1024
+const FLP_TENSOR_MAX_RANK = 4
 
 # ---- opaque handles ----
 mutable struct flp_rng end
@@ -76,12 +77,7 @@ const FLP_FEEDBACK_RELU = flp_feedback_key(1)
 const FLP_FEEDBACK_CLAMP_OUTPUT = flp_feedback_key(2)
 const FLP_FEEDBACK_POST_PRESYNAPTIC = flp_feedback_key(3)
 const FLP_FEEDBACK_DIFFERENTIATE_SIGNAL = flp_feedback_key(4)
-const FLP_FEEDBACK_KIND = flp_feedback_key(5)
-
-const flp_feedback_kind = Cint
-const FLP_FEEDBACK_DIRECT = flp_feedback_kind(0)
-const FLP_FEEDBACK_CHAINED = flp_feedback_kind(1)
-const FLP_FEEDBACK_SYMMETRIC = flp_feedback_kind(2)
+const FLP_FEEDBACK_KIND = flp_feedback_key(5)  # experimental (FLP_EXPERIMENTAL)
 
 const flp_feedback_tensor = Cint
 const FLP_FEEDBACK_B = flp_feedback_tensor(0)
@@ -92,12 +88,7 @@ const flp_rule_kind = Cint
 const FLP_RULE_OJA = flp_rule_kind(0)
 const FLP_RULE_HEBB = flp_rule_kind(1)
 const FLP_RULE_GRADIENT = flp_rule_kind(2)
-const FLP_RULE_FAMILY = flp_rule_kind(3)
-
-const flp_rule_term = Cint
-const FLP_TERM_PSEUDO_GRADIENT = flp_rule_term(0)
-const FLP_TERM_ERROR_HEBB = flp_rule_term(1)
-const FLP_TERM_OJA = flp_rule_term(2)
+const FLP_RULE_FAMILY = flp_rule_kind(3)  # experimental (FLP_EXPERIMENTAL)
 
 const flp_granularity = Cint
 const FLP_GRANULARITY_SYNAPSE = flp_granularity(0)
@@ -109,9 +100,19 @@ const FLP_RULE_GRANULARITY = flp_rule_key(0)
 const FLP_RULE_PLASTIC_LAST = flp_rule_key(1)
 const FLP_RULE_HIDDEN_MULTIPLIER = flp_rule_key(2)
 const FLP_RULE_ALPHA_INIT = flp_rule_key(3)
-const FLP_RULE_SECOND_ORDER = flp_rule_key(4)
-const FLP_RULE_TERMS = flp_rule_key(5)
-const FLP_RULE_THETA_L1 = flp_rule_key(6)
+const FLP_RULE_SECOND_ORDER = flp_rule_key(4)  # experimental (FLP_EXPERIMENTAL)
+const FLP_RULE_TERMS = flp_rule_key(5)  # experimental (FLP_EXPERIMENTAL)
+const FLP_RULE_THETA_L1 = flp_rule_key(6)  # experimental (FLP_EXPERIMENTAL)
+
+const flp_feedback_kind = Cint
+const FLP_FEEDBACK_DIRECT = flp_feedback_kind(0)  # experimental (FLP_EXPERIMENTAL)
+const FLP_FEEDBACK_CHAINED = flp_feedback_kind(1)  # experimental (FLP_EXPERIMENTAL)
+const FLP_FEEDBACK_SYMMETRIC = flp_feedback_kind(2)  # experimental (FLP_EXPERIMENTAL)
+
+const flp_rule_term = Cint
+const FLP_TERM_PSEUDO_GRADIENT = flp_rule_term(0)  # experimental (FLP_EXPERIMENTAL)
+const FLP_TERM_ERROR_HEBB = flp_rule_term(1)  # experimental (FLP_EXPERIMENTAL)
+const FLP_TERM_OJA = flp_rule_term(2)  # experimental (FLP_EXPERIMENTAL)
 
 const flp_episode_array = Cint
 const FLP_EPISODE_X = flp_episode_array(0)
@@ -141,8 +142,8 @@ const FLP_SINE_SHUFFLE_EXAMPLES = flp_sine_key(6)
 const flp_lifetime_key = Cint
 const FLP_LIFETIME_MEMORY_BUDGET = flp_lifetime_key(0)
 const FLP_LIFETIME_CHECK_FINITE = flp_lifetime_key(1)
-const FLP_LIFETIME_REINIT = flp_lifetime_key(2)
-const FLP_LIFETIME_REINIT_SEED = flp_lifetime_key(3)
+const FLP_LIFETIME_REINIT = flp_lifetime_key(2)  # experimental (FLP_EXPERIMENTAL)
+const FLP_LIFETIME_REINIT_SEED = flp_lifetime_key(3)  # experimental (FLP_EXPERIMENTAL)
 
 const flp_meta_key = Cint
 const FLP_META_BETA1 = flp_meta_key(0)
@@ -154,8 +155,8 @@ const flp_batch_key = Cint
 const FLP_BATCH_THREADS = flp_batch_key(0)
 const FLP_BATCH_MEMORY_BUDGET = flp_batch_key(1)
 const FLP_BATCH_CHECK_FINITE = flp_batch_key(2)
-const FLP_BATCH_REINIT = flp_batch_key(3)
-const FLP_BATCH_REINIT_SEED = flp_batch_key(4)
+const FLP_BATCH_REINIT = flp_batch_key(3)  # experimental (FLP_EXPERIMENTAL)
+const FLP_BATCH_REINIT_SEED = flp_batch_key(4)  # experimental (FLP_EXPERIMENTAL)
 
 const flp_fewshot_key = Cint
 const FLP_FEWSHOT_WAYS = flp_fewshot_key(0)
@@ -163,6 +164,12 @@ const FLP_FEWSHOT_SHOTS = flp_fewshot_key(1)
 const FLP_FEWSHOT_QUERY_PER_CLASS = flp_fewshot_key(2)
 const FLP_FEWSHOT_ORDER = flp_fewshot_key(3)
 const FLP_FEWSHOT_BATCH = flp_fewshot_key(4)
+
+const flp_tensor_array = Cint
+const FLP_TENSOR_VALUE = flp_tensor_array(0)
+const FLP_TENSOR_GRAD = flp_tensor_array(1)
+const FLP_TENSOR_MOMENT1 = flp_tensor_array(2)
+const FLP_TENSOR_MOMENT2 = flp_tensor_array(3)
 
 # status name (without FLP_) and message, from FLP_STATUS_MAP
 const FLP_STATUS_TABLE = Dict{Cint,Tuple{String,String}}(
@@ -916,7 +923,9 @@ end
 
 `flp_status flp_rule_theta_count(const flp_rule *rule, int64_t *count)` (flp_plasticity.h)
 
-Coefficients theta of a rule family, one per term (flp_rule_term): count, get, set, gradient. FLP_ERR_INVALID for a rule of another kind. Defaults 0. @since 0.1
+Experimental (`FLP_EXPERIMENTAL` in C): may change or disappear in any release.
+
+Coefficients theta of a rule family, one per term (flp_rule_term): count, get, set, gradient (also reached as the tensor "rule.theta", flp_params.h). FLP_ERR_INVALID for a rule of another kind. Defaults 0. @since 0.1
 """
 function flp_rule_theta_count(rule, count)
     @ccall libflp.flp_rule_theta_count(rule::Ptr{flp_rule}, count::Ptr{Int64})::flp_status
@@ -927,7 +936,9 @@ end
 
 `flp_status flp_rule_get_theta(const flp_rule *rule, float *dst, int64_t count)` (flp_plasticity.h)
 
-Coefficients theta of a rule family, one per term (flp_rule_term): count, get, set, gradient. FLP_ERR_INVALID for a rule of another kind. Defaults 0. @since 0.1
+Experimental (`FLP_EXPERIMENTAL` in C): may change or disappear in any release.
+
+Coefficients theta of a rule family, one per term (flp_rule_term): count, get, set, gradient (also reached as the tensor "rule.theta", flp_params.h). FLP_ERR_INVALID for a rule of another kind. Defaults 0. @since 0.1
 """
 function flp_rule_get_theta(rule, dst, count)
     @ccall libflp.flp_rule_get_theta(rule::Ptr{flp_rule}, dst::Ptr{Cfloat}, count::Int64)::flp_status
@@ -938,7 +949,9 @@ end
 
 `flp_status flp_rule_set_theta(flp_rule *rule, const float *src, int64_t count)` (flp_plasticity.h)
 
-Coefficients theta of a rule family, one per term (flp_rule_term): count, get, set, gradient. FLP_ERR_INVALID for a rule of another kind. Defaults 0. @since 0.1
+Experimental (`FLP_EXPERIMENTAL` in C): may change or disappear in any release.
+
+Coefficients theta of a rule family, one per term (flp_rule_term): count, get, set, gradient (also reached as the tensor "rule.theta", flp_params.h). FLP_ERR_INVALID for a rule of another kind. Defaults 0. @since 0.1
 """
 function flp_rule_set_theta(rule, src, count)
     @ccall libflp.flp_rule_set_theta(rule::Ptr{flp_rule}, src::Ptr{Cfloat}, count::Int64)::flp_status
@@ -949,7 +962,9 @@ end
 
 `flp_status flp_rule_get_theta_grad(const flp_rule *rule, float *dst, int64_t count)` (flp_plasticity.h)
 
-Coefficients theta of a rule family, one per term (flp_rule_term): count, get, set, gradient. FLP_ERR_INVALID for a rule of another kind. Defaults 0. @since 0.1
+Experimental (`FLP_EXPERIMENTAL` in C): may change or disappear in any release.
+
+Coefficients theta of a rule family, one per term (flp_rule_term): count, get, set, gradient (also reached as the tensor "rule.theta", flp_params.h). FLP_ERR_INVALID for a rule of another kind. Defaults 0. @since 0.1
 """
 function flp_rule_get_theta_grad(rule, dst, count)
     @ccall libflp.flp_rule_get_theta_grad(rule::Ptr{flp_rule}, dst::Ptr{Cfloat}, count::Int64)::flp_status
@@ -1444,6 +1459,8 @@ end
 
 `flp_status flp_analysis_update_trace(flp_lifetime *lt, const flp_episode *ep, int64_t steps, int n_plastic, double *norm, double *cosine)` (flp_analysis.h)
 
+Experimental (`FLP_EXPERIMENTAL` in C): may change or disappear in any release.
+
 Update magnitude and alignment with the gradient, per step and per plastic layer (Figure 2D and 2C). For inner step k of `ep` and the j-th plastic linear layer l (lowest first), norm[k * n_plastic + j] = ||dW_l|| (Frobenius) and cosine[k * n_plastic + j] = <dW_l, -dL_k/dW_l> / (||dW_l|| ||dL_k/dW_l||), 0 when either is 0. Either output may be NULL. `steps` must be the episode's step count and `n_plastic` the number of plastic layers (FLP_ERR_SHAPE otherwise, saying what was expected). FLP_ERR_NONFINITE if a weight became non-finite, as in a run. @since 0.1
 """
 function flp_analysis_update_trace(lt, ep, steps, n_plastic, norm, cosine)
@@ -1455,6 +1472,8 @@ end
 
 `flp_status flp_analysis_interference(flp_lifetime *lt, const flp_episode *ep, int64_t steps_per_task, int64_t n_tasks, double *out)` (flp_analysis.h)
 
+Experimental (`FLP_EXPERIMENTAL` in C): may change or disappear in any release.
+
 Interference (Figure 2B): for an episode that shows n_tasks tasks one after the other, steps_per_task consecutive steps each (continual order), out[t] is the mean squared change of the network's outputs, over every output of every example of the steps of tasks 0..t-1, between the weights before task t's first step and after its last; out[0] = 0 (no earlier data). The episode must have n_tasks * steps_per_task steps (FLP_ERR_SHAPE otherwise). @since 0.1
 """
 function flp_analysis_interference(lt, ep, steps_per_task, n_tasks, out)
@@ -1465,6 +1484,8 @@ end
     flp_analysis_linear_probe(lt, ep, ridge, fit_mse, query_mse, readout, count) -> flp_status
 
 `flp_status flp_analysis_linear_probe(flp_lifetime *lt, const flp_episode *ep, double ridge, double *fit_mse, double *query_mse, float *readout, int64_t count)` (flp_analysis.h)
+
+Experimental (`FLP_EXPERIMENTAL` in C): may change or disappear in any release.
 
 Linear probe of the initial features (Figure 2A): with the network's initial weights frozen (no plasticity), fit the readout (the last linear layer: weights and bias) to the examples of every step of the regression episode `ep` by ridge least squares, solved exactly (to convergence): min_{w, b} mean over examples and outputs of (h w_o + b_o - y_o)^2 + ridge * ||w||^2     (the bias is not penalised) where h is the input of the readout. *fit_mse gets the objective's squared-error term on those examples, *query_mse the MSE of the fitted readout on the episode's query set (either may be NULL). `readout`, if not NULL, gets the fit: count = n_out * (n_h + 1) floats, row o holding w_o then b_o. ridge must be > 0 and finite (a feature that is always 0, a dead ReLU, would leave the problem singular otherwise). FLP_ERR_UNSUPPORTED for a labelled episode or a network with a single linear layer. The lifetime's final weights are its initial ones afterwards. @since 0.1
 """
@@ -1703,8 +1724,65 @@ function flp_sampler_create_fewshot(train, eval, seed, out)
     @ccall libflp.flp_sampler_create_fewshot(train::Ptr{flp_dataset}, eval::Ptr{flp_dataset}, seed::UInt64, out::Ptr{Ptr{flp_sampler}})::flp_status
 end
 
+"""
+    flp_meta_tensor_count(meta, count) -> flp_status
+
+`flp_status flp_meta_tensor_count(const flp_meta *meta, int *count)` (flp_params.h)
+
+Number of tensors of the optimizer. @since 0.1
+"""
+function flp_meta_tensor_count(meta, count)
+    @ccall libflp.flp_meta_tensor_count(meta::Ptr{flp_meta}, count::Ptr{Cint})::flp_status
+end
+
+"""
+    flp_meta_tensor_info(meta, index, name, group, rank, dims, count) -> flp_status
+
+`flp_status flp_meta_tensor_info(const flp_meta *meta, int index, const char **name, flp_group *group, int *rank, int64_t *dims, int64_t *count)` (flp_params.h)
+
+Describe tensor `index` (0 <= index < count; FLP_ERR_RANGE otherwise): *name (owned by meta, valid until it is freed), *group, *rank (1 to FLP_TENSOR_MAX_RANK), dims[0..rank-1] its row-major extents (those past the rank are set to 1) and *count their product. Any output may be NULL. @since 0.1
+"""
+function flp_meta_tensor_info(meta, index, name, group, rank, dims, count)
+    @ccall libflp.flp_meta_tensor_info(meta::Ptr{flp_meta}, index::Cint, name::Ptr{Ptr{Cchar}}, group::Ptr{flp_group}, rank::Ptr{Cint}, dims::Ptr{Int64}, count::Ptr{Int64})::flp_status
+end
+
+"""
+    flp_meta_tensor_find(meta, name, index) -> flp_status
+
+`flp_status flp_meta_tensor_find(const flp_meta *meta, const char *name, int *index)` (flp_params.h)
+
+index of the tensor named `name`; FLP_ERR_INVALID (listing the names) when there is none. @since 0.1
+"""
+function flp_meta_tensor_find(meta, name, index)
+    @ccall libflp.flp_meta_tensor_find(meta::Ptr{flp_meta}, name::Cstring, index::Ptr{Cint})::flp_status
+end
+
+"""
+    flp_meta_tensor_get(meta, index, which, dst, count) -> flp_status
+
+`flp_status flp_meta_tensor_get(const flp_meta *meta, int index, flp_tensor_array which, float *dst, int64_t count)` (flp_params.h)
+
+Copy array `which` of tensor `index` into dst[count]. FLP_ERR_SHAPE (naming the tensor and its size) unless count is the tensor's element count. @since 0.1
+"""
+function flp_meta_tensor_get(meta, index, which, dst, count)
+    @ccall libflp.flp_meta_tensor_get(meta::Ptr{flp_meta}, index::Cint, which::flp_tensor_array, dst::Ptr{Cfloat}, count::Int64)::flp_status
+end
+
+"""
+    flp_meta_tensor_set(meta, index, which, src, count) -> flp_status
+
+`flp_status flp_meta_tensor_set(flp_meta *meta, int index, flp_tensor_array which, const float *src, int64_t count)` (flp_params.h)
+
+Overwrite array `which` of tensor `index` from src[count] (what a checkpoint of one's own restores, with flp_meta_tensor_get). Values and first moments must be finite, second moments finite and >= 0 (FLP_ERR_NONFINITE / FLP_ERR_RANGE naming the tensor and the entry); gradients may be anything, as with flp_meta_set_grads. A refused array leaves the tensor as it was. Writing the moments of a frozen group is allowed (the step leaves them alone). @since 0.1
+"""
+function flp_meta_tensor_set(meta, index, which, src, count)
+    @ccall libflp.flp_meta_tensor_set(meta::Ptr{flp_meta}, index::Cint, which::flp_tensor_array, src::Ptr{Cfloat}, count::Int64)::flp_status
+end
+
 # every wrapped C function, in header order
-const FLP_FUNCTIONS = (:flp_version_number, :flp_version, :flp_strerror, :flp_status_name, :flp_last_error, :flp_clear_error, :flp_set_num_threads, :flp_get_num_threads, :flp_set_kernels, :flp_kernels, :flp_kernels_reason, :flp_rng_create, :flp_rng_free, :flp_rng_seed, :flp_rng_next, :flp_rng_uniform, :flp_rng_normal, :flp_rng_get_state, :flp_rng_set_state, :flp_net_create, :flp_net_free, :flp_net_add_linear, :flp_net_add_conv2d, :flp_net_add_relu, :flp_net_add_softplus, :flp_net_add_flatten, :flp_net_num_layers, :flp_net_layer_kind, :flp_net_layer_shape, :flp_net_io_size, :flp_net_param_count, :flp_net_get_param, :flp_net_set_param, :flp_net_get_grad, :flp_net_zero_grad, :flp_net_init, :flp_net_forward, :flp_net_backward, :flp_feedback_create, :flp_feedback_free, :flp_feedback_set, :flp_feedback_get, :flp_feedback_bounds, :flp_feedback_init, :flp_feedback_count, :flp_feedback_get_param, :flp_feedback_set_param, :flp_feedback_get_grad, :flp_feedback_zero_grad, :flp_rule_create, :flp_rule_free, :flp_rule_set, :flp_rule_get, :flp_rule_bounds, :flp_rule_kind_of, :flp_rule_set_plastic_mask, :flp_rule_is_plastic, :flp_rule_alpha_count, :flp_rule_get_alpha, :flp_rule_set_alpha, :flp_rule_get_alpha_grad, :flp_rule_zero_grad, :flp_rule_lr_bias_count, :flp_rule_get_lr_bias, :flp_rule_set_lr_bias, :flp_rule_get_lr_bias_grad, :flp_rule_theta_count, :flp_rule_get_theta, :flp_rule_set_theta, :flp_rule_get_theta_grad, :flp_episode_create, :flp_episode_free, :flp_episode_set_regression, :flp_episode_set_classes, :flp_episode_shape, :flp_episode_floats, :flp_episode_labels, :flp_sampler_create_sine, :flp_sampler_free, :flp_sampler_set, :flp_sampler_get, :flp_sampler_bounds, :flp_sampler_io_size, :flp_sampler_next, :flp_lifetime_create, :flp_lifetime_free, :flp_lifetime_set, :flp_lifetime_get, :flp_lifetime_run, :flp_lifetime_final_weight, :flp_lifetime_final_bias, :flp_lifetime_predict, :flp_lifetime_stats, :flp_lifetime_work, :flp_meta_create, :flp_meta_free, :flp_meta_set, :flp_meta_get, :flp_meta_set_lr, :flp_meta_get_lr, :flp_meta_freeze, :flp_meta_set_step_decay, :flp_meta_set_schedule, :flp_meta_zero_grad, :flp_meta_scale_grad, :flp_meta_grad_count, :flp_meta_get_grads, :flp_meta_set_grads, :flp_meta_step, :flp_meta_train_step, :flp_meta_step_count, :flp_meta_grad_norm, :flp_checkpoint_save, :flp_checkpoint_load, :flp_analysis_update_trace, :flp_analysis_interference, :flp_analysis_linear_probe, :flp_batch_create, :flp_batch_free, :flp_batch_set, :flp_batch_get, :flp_batch_run, :flp_batch_train_step, :flp_dataset_open_omniglot, :flp_dataset_open_miniimagenet, :flp_dataset_open_idx, :flp_dataset_free, :flp_dataset_num_classes, :flp_dataset_class_size, :flp_dataset_class_name, :flp_dataset_example_path, :flp_dataset_image_shape, :flp_dataset_get, :flp_dataset_preload, :flp_dataset_subset, :flp_dataset_split_by_alphabet, :flp_dataset_num_alphabets, :flp_sampler_create_fewshot,)
+const FLP_FUNCTIONS = (:flp_version_number, :flp_version, :flp_strerror, :flp_status_name, :flp_last_error, :flp_clear_error, :flp_set_num_threads, :flp_get_num_threads, :flp_set_kernels, :flp_kernels, :flp_kernels_reason, :flp_rng_create, :flp_rng_free, :flp_rng_seed, :flp_rng_next, :flp_rng_uniform, :flp_rng_normal, :flp_rng_get_state, :flp_rng_set_state, :flp_net_create, :flp_net_free, :flp_net_add_linear, :flp_net_add_conv2d, :flp_net_add_relu, :flp_net_add_softplus, :flp_net_add_flatten, :flp_net_num_layers, :flp_net_layer_kind, :flp_net_layer_shape, :flp_net_io_size, :flp_net_param_count, :flp_net_get_param, :flp_net_set_param, :flp_net_get_grad, :flp_net_zero_grad, :flp_net_init, :flp_net_forward, :flp_net_backward, :flp_feedback_create, :flp_feedback_free, :flp_feedback_set, :flp_feedback_get, :flp_feedback_bounds, :flp_feedback_init, :flp_feedback_count, :flp_feedback_get_param, :flp_feedback_set_param, :flp_feedback_get_grad, :flp_feedback_zero_grad, :flp_rule_create, :flp_rule_free, :flp_rule_set, :flp_rule_get, :flp_rule_bounds, :flp_rule_kind_of, :flp_rule_set_plastic_mask, :flp_rule_is_plastic, :flp_rule_alpha_count, :flp_rule_get_alpha, :flp_rule_set_alpha, :flp_rule_get_alpha_grad, :flp_rule_zero_grad, :flp_rule_lr_bias_count, :flp_rule_get_lr_bias, :flp_rule_set_lr_bias, :flp_rule_get_lr_bias_grad, :flp_rule_theta_count, :flp_rule_get_theta, :flp_rule_set_theta, :flp_rule_get_theta_grad, :flp_episode_create, :flp_episode_free, :flp_episode_set_regression, :flp_episode_set_classes, :flp_episode_shape, :flp_episode_floats, :flp_episode_labels, :flp_sampler_create_sine, :flp_sampler_free, :flp_sampler_set, :flp_sampler_get, :flp_sampler_bounds, :flp_sampler_io_size, :flp_sampler_next, :flp_lifetime_create, :flp_lifetime_free, :flp_lifetime_set, :flp_lifetime_get, :flp_lifetime_run, :flp_lifetime_final_weight, :flp_lifetime_final_bias, :flp_lifetime_predict, :flp_lifetime_stats, :flp_lifetime_work, :flp_meta_create, :flp_meta_free, :flp_meta_set, :flp_meta_get, :flp_meta_set_lr, :flp_meta_get_lr, :flp_meta_freeze, :flp_meta_set_step_decay, :flp_meta_set_schedule, :flp_meta_zero_grad, :flp_meta_scale_grad, :flp_meta_grad_count, :flp_meta_get_grads, :flp_meta_set_grads, :flp_meta_step, :flp_meta_train_step, :flp_meta_step_count, :flp_meta_grad_norm, :flp_checkpoint_save, :flp_checkpoint_load, :flp_analysis_update_trace, :flp_analysis_interference, :flp_analysis_linear_probe, :flp_batch_create, :flp_batch_free, :flp_batch_set, :flp_batch_get, :flp_batch_run, :flp_batch_train_step, :flp_dataset_open_omniglot, :flp_dataset_open_miniimagenet, :flp_dataset_open_idx, :flp_dataset_free, :flp_dataset_num_classes, :flp_dataset_class_size, :flp_dataset_class_name, :flp_dataset_example_path, :flp_dataset_image_shape, :flp_dataset_get, :flp_dataset_preload, :flp_dataset_subset, :flp_dataset_split_by_alphabet, :flp_dataset_num_alphabets, :flp_sampler_create_fewshot, :flp_meta_tensor_count, :flp_meta_tensor_info, :flp_meta_tensor_find, :flp_meta_tensor_get, :flp_meta_tensor_set,)
+# those outside the ABI promise: FLP_EXPERIMENTAL in C, may change in any release
+const FLP_EXPERIMENTAL_FUNCTIONS = (:flp_rule_theta_count, :flp_rule_get_theta, :flp_rule_set_theta, :flp_rule_get_theta_grad, :flp_analysis_update_trace, :flp_analysis_interference, :flp_analysis_linear_probe,)
 
 include("convenience.jl")
 

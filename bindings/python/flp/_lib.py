@@ -42,6 +42,14 @@ PU64 = POINTER(c_uint64)
 PPF = POINTER(c_void_p)  # const float ** / const int32_t **
 PPC = POINTER(c_char_p)  # const char ** (a string owned by libflp)
 
+#: The functions the C headers declare only under ``FLP_EXPERIMENTAL``: exported,
+#: but outside the ABI promise (they may change or disappear in any release;
+#: doc/CONVENTIONS.md). tests/test_abi_coverage.py checks the set against the headers.
+EXPERIMENTAL = frozenset({
+    "flp_rule_theta_count", "flp_rule_get_theta", "flp_rule_set_theta", "flp_rule_get_theta_grad",
+    "flp_analysis_update_trace", "flp_analysis_interference", "flp_analysis_linear_probe",
+})
+
 #: flp_lr_schedule: double (*)(flp_group group, int64_t step, double base_lr, void *user)
 LR_SCHEDULE = CFUNCTYPE(c_double, c_int, c_int64, c_double, c_void_p)
 
@@ -118,6 +126,7 @@ PROTOTYPES = {
     "flp_rule_get_lr_bias": (ST, [H, c_int, A, c_int64]),
     "flp_rule_set_lr_bias": (ST, [H, c_int, A, c_int64]),
     "flp_rule_get_lr_bias_grad": (ST, [H, c_int, A, c_int64]),
+    # flp_plasticity.h, experimental section
     "flp_rule_theta_count": (ST, [H, PI64]),
     "flp_rule_get_theta": (ST, [H, A, c_int64]),
     "flp_rule_set_theta": (ST, [H, A, c_int64]),
@@ -166,7 +175,7 @@ PROTOTYPES = {
     "flp_lifetime_predict": (ST, [H, c_int64, A, A]),
     "flp_lifetime_stats": (ST, [H, PI64, PI64]),
     "flp_lifetime_work": (ST, [H, PD]),
-    # flp_analysis.h
+    # flp_analysis.h (experimental, the whole header)
     "flp_analysis_update_trace": (ST, [H, H, c_int64, c_int, PD, PD]),
     "flp_analysis_interference": (ST, [H, H, c_int64, c_int64, PD]),
     "flp_analysis_linear_probe": (ST, [H, H, c_double, PD, PD, A, c_int64]),
@@ -191,6 +200,12 @@ PROTOTYPES = {
     "flp_meta_grad_norm": (ST, [H, c_int, PD]),
     "flp_checkpoint_save": (ST, [c_char_p, H, H]),
     "flp_checkpoint_load": (ST, [c_char_p, H, H]),
+    # flp_params.h
+    "flp_meta_tensor_count": (ST, [H, PI]),
+    "flp_meta_tensor_info": (ST, [H, c_int, PPC, PI, PI, PI64, PI64]),
+    "flp_meta_tensor_find": (ST, [H, c_char_p, PI]),
+    "flp_meta_tensor_get": (ST, [H, c_int, c_int, A, c_int64]),
+    "flp_meta_tensor_set": (ST, [H, c_int, c_int, A, c_int64]),
     # flp_batch.h
     "flp_batch_create": (ST, [H, PH]),
     "flp_batch_free": (None, [H]),

@@ -3,6 +3,10 @@
 Values are those of ``include/flp/*.h`` (the test suite checks that they
 agree). Enums only ever grow at the end, so functions that return a value
 from the library accept numbers these classes do not list yet.
+
+Members the C headers declare only under ``FLP_EXPERIMENTAL`` are listed as
+experimental in their class's docstring: they may change or disappear in any
+release (doc/CONVENTIONS.md).
 """
 
 from enum import IntEnum
@@ -10,7 +14,7 @@ from enum import IntEnum
 __all__ = [
     "Status", "Group", "LayerKind", "Param", "Init", "Signal", "FeedbackKey", "FeedbackKind", "FeedbackTensor",
     "RuleKind", "RuleTerm", "Granularity", "RuleKey", "EpisodeArray", "Split", "Order", "SineKey", "FewshotKey",
-    "LifetimeKey", "MetaKey", "BatchKey",
+    "LifetimeKey", "MetaKey", "BatchKey", "TensorArray",
 ]
 
 
@@ -68,7 +72,9 @@ class Signal(IntEnum):
 
 
 class FeedbackKey(IntEnum):
-    """flp_feedback_key: settings of a :class:`flp.Feedback`."""
+    """flp_feedback_key: settings of a :class:`flp.Feedback`.
+
+    Experimental: KIND (chained feedback)."""
     SIGNAL = 0
     RELU = 1
     CLAMP_OUTPUT = 2
@@ -78,7 +84,9 @@ class FeedbackKey(IntEnum):
 
 
 class FeedbackKind(IntEnum):
-    """flp_feedback_kind: direct FLP pathways, or errors chained layer by layer."""
+    """flp_feedback_kind: direct FLP pathways, or errors chained layer by layer.
+
+    Experimental, every member: DIRECT, CHAINED, SYMMETRIC."""
     DIRECT = 0
     CHAINED = 1
     SYMMETRIC = 2
@@ -92,7 +100,9 @@ class FeedbackTensor(IntEnum):
 
 
 class RuleKind(IntEnum):
-    """flp_rule_kind."""
+    """flp_rule_kind.
+
+    Experimental: FAMILY (the rule family over chained feedback)."""
     OJA = 0
     HEBB = 1
     GRADIENT = 2
@@ -100,7 +110,9 @@ class RuleKind(IntEnum):
 
 
 class RuleTerm(IntEnum):
-    """flp_rule_term: the rule family's candidate terms (index of theta)."""
+    """flp_rule_term: the rule family's candidate terms (index of theta).
+
+    Experimental, every member: PSEUDO_GRADIENT, ERROR_HEBB, OJA."""
     PSEUDO_GRADIENT = 0
     ERROR_HEBB = 1
     OJA = 2
@@ -114,7 +126,10 @@ class Granularity(IntEnum):
 
 
 class RuleKey(IntEnum):
-    """flp_rule_key: settings of a :class:`flp.Rule`."""
+    """flp_rule_key: settings of a :class:`flp.Rule`.
+
+    Experimental: SECOND_ORDER (the gradient rule's), TERMS, THETA_L1 (the
+    rule family's)."""
     GRANULARITY = 0
     PLASTIC_LAST = 1
     HIDDEN_MULTIPLIER = 2
@@ -167,7 +182,9 @@ class FewshotKey(IntEnum):
 
 
 class LifetimeKey(IntEnum):
-    """flp_lifetime_key: settings of a :class:`flp.Lifetime`."""
+    """flp_lifetime_key: settings of a :class:`flp.Lifetime`.
+
+    Experimental: REINIT, REINIT_SEED (weights drawn afresh per lifetime)."""
     MEMORY_BUDGET = 0
     CHECK_FINITE = 1
     REINIT = 2
@@ -175,7 +192,9 @@ class LifetimeKey(IntEnum):
 
 
 class BatchKey(IntEnum):
-    """flp_batch_key: settings of a meta-batch (flp_batch)."""
+    """flp_batch_key: settings of a meta-batch (flp_batch).
+
+    Experimental: REINIT, REINIT_SEED (as the lifetime's)."""
     THREADS = 0
     MEMORY_BUDGET = 1
     CHECK_FINITE = 2
@@ -189,3 +208,11 @@ class MetaKey(IntEnum):
     BETA2 = 1
     EPSILON = 2
     NONFINITE = 3
+
+
+class TensorArray(IntEnum):
+    """flp_tensor_array: the arrays of a meta-parameter tensor (:meth:`flp.Meta.tensor`)."""
+    VALUE = 0
+    GRAD = 1
+    MOMENT1 = 2
+    MOMENT2 = 3

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import os
 from collections import namedtuple
-from ctypes import byref, c_double, c_float, c_int, c_int64, c_uint64, c_void_p
+from ctypes import byref, c_char_p, c_double, c_float, c_int, c_int64, c_uint64, c_void_p
 
 import numpy as np
 
@@ -19,10 +19,10 @@ from . import _lib
 from ._base import (Handle, as_input, bounds, check, check_output, create, get_double, lib, ptr,
                     shape_error)
 from .enums import (BatchKey, EpisodeArray, FeedbackKey, FewshotKey, FeedbackTensor, Granularity, Group, Init, LayerKind,
-                    LifetimeKey, MetaKey, Param, RuleKey, RuleKind, SineKey, Split)
+                    LifetimeKey, MetaKey, Param, RuleKey, RuleKind, SineKey, Split, TensorArray)
 
 __all__ = ["Rng", "Net", "Feedback", "Rule", "Episode", "EpisodeShape", "Sampler", "Lifetime",
-           "LifetimeStats", "Meta", "Batch", "checkpoint_save", "checkpoint_load"]
+           "LifetimeStats", "Meta", "TensorInfo", "Batch", "checkpoint_save", "checkpoint_load"]
 
 
 def _prod(shape):
@@ -722,6 +722,9 @@ class Lifetime(Handle):
         return f.value
 
 
+TensorInfo = namedtuple("TensorInfo", "name group shape")
+
+
 # =============================================================================
 class Meta(Handle):
     """The meta-optimizer: Adam over the meta-parameters of ``net`` and,
@@ -847,6 +850,46 @@ class Meta(Handle):
     def grad_norm(self, group=None):
         """L2 norm of the accumulated gradients of ``group`` (all groups if None)."""
         return get_double(lib.flp_meta_grad_norm, self, -1 if group is None else int(group))
+
+    # ---- named tensors (flp_params.h) ----
+    def tensors(self):
+        """Every meta-parameter as a :class:`TensorInfo` (name, :class:`Group`,
+        shape), in the optimizer's order: the checkpoint's, and that of
+        :meth:`get_grads`."""
+        n = c_int()
+        check(lib.flp_meta_tensor_count(self, byref(n)))
+        return [self._tensor_info(i) for i in range(n.value)]
+
+    def _tensor_info(self, index):
+        name, group, rank = c_char_p(), c_int(), c_int()
+        dims = (c_int64 * 4)()
+        check(lib.flp_meta_tensor_info(self, index, byref(name), byref(group), byref(rank), dims, None))
+        return TensorInfo(name.value.decode("ascii"), _enum_or_int(Group, group.value),
+                          tuple(dims[:rank.value]))
+
+    def _tensor_index(self, tensor):
+        if isinstance(tensor, str):
+            i = c_int()
+            check(lib.flp_meta_tensor_find(self, tensor.encode("ascii"), byref(i)))
+            return i.value
+        return int(tensor)
+
+    def tensor(self, tensor, which=TensorArray.VALUE, out=None):
+        """Array ``which`` (:class:`TensorArray`: value, gradient, Adam's first
+        or second moment) of a tensor given by name ("net.2.weight") or index,
+        shaped like the tensor: a new array or written into ``out``."""
+        i = self._tensor_index(tensor)
+        shape = self._tensor_info(i).shape
+        out = check_output(out, shape, exact=False)
+        check(lib.flp_meta_tensor_get(self, i, int(which), ptr(out), out.size))
+        return out
+
+    def set_tensor(self, tensor, value, which=TensorArray.VALUE):
+        """Overwrite array ``which`` of a tensor (by name or index) from
+        ``value`` (any shape with the tensor's element count). Values and first
+        moments must be finite, second moments finite and >= 0."""
+        a = as_input(value)
+        check(lib.flp_meta_tensor_set(self, self._tensor_index(tensor), int(which), ptr(a), a.size))
 
     def save(self, path, sampler=None):
         """Write a checkpoint (atomically) of this optimizer and its handles,

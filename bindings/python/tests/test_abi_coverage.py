@@ -2,6 +2,7 @@
 import ctypes
 import importlib.util
 import os
+import re
 import sys
 
 import pytest
@@ -77,7 +78,8 @@ ENUMS = {"flp_status": flp.Status, "flp_group": flp.Group, "flp_layer_kind": flp
          "flp_rule_key": flp.RuleKey, "flp_episode_array": flp.EpisodeArray,
          "flp_split": flp.Split, "flp_order": flp.Order, "flp_sine_key": flp.SineKey,
          "flp_fewshot_key": flp.FewshotKey,
-         "flp_lifetime_key": flp.LifetimeKey, "flp_meta_key": flp.MetaKey}
+         "flp_lifetime_key": flp.LifetimeKey, "flp_meta_key": flp.MetaKey,
+         "flp_tensor_array": flp.TensorArray}
 
 
 @pytest.mark.parametrize("cname", sorted(ENUMS))
@@ -88,3 +90,24 @@ def test_enum_values_match_the_headers(cname):
         matches = [k for k, v in c.items() if k.endswith("_" + member.name) and v == member.value]
         assert matches, f"{py.__name__}.{member.name} = {member.value} is not in {cname}: {c}"
     assert len(py) == len(c), f"{cname} has {len(c)} values, {py.__name__} {len(py)}"
+
+
+def test_experimental_functions_match_the_headers():
+    """_lib.EXPERIMENTAL lists exactly what the headers gate behind FLP_EXPERIMENTAL."""
+    gated = {f.name for f in API.functions if f.experimental}
+    assert gated, "the header parser found no FLP_EXPERIMENTAL section"
+    assert set(_lib.EXPERIMENTAL) == gated
+
+
+@pytest.mark.parametrize("cname", sorted(ENUMS))
+def test_experimental_members_are_documented(cname):
+    """Every enum member the headers gate is named as experimental in its
+    class's docstring, and no other member is."""
+    py = ENUMS[cname]
+    doc = py.__doc__ or ""
+    said = set()
+    for line in doc.split("Experimental", 1)[1:]:
+        said = set(re.findall(r"\b[A-Z][A-Z0-9_]+\b", line)) & set(py.__members__)
+    gated = {m.name for m in py for k, v in API.enums[cname]
+             if k in API.experimental and k.endswith("_" + m.name) and v == m.value}
+    assert said == gated, f"{py.__name__}: docstring names {sorted(said)} as experimental, the headers gate {sorted(gated)}"
