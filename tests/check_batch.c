@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "core/alloc.h"
+#include "lifetime/lifetime_internal.h"
 #include "testutil.h"
 
 #define N_EPISODES 5
@@ -325,6 +326,55 @@ START_TEST(test_alloc_failures)
 }
 END_TEST
 
+/* A run into a sink binds the handles' gradients by name to a list laid out
+ * like the optimizer's: the handles' own list in its order gives their
+ * gradient exactly; a list that lacks one of their tensors (feedback left
+ * out) is refused, leaving the sink alone; a tensor they lack stays unbound. */
+START_TEST(test_sink_binding)
+{
+    rig r;
+    rig_make(&r, FLP_RULE_OJA);
+    float want_loss, loss;
+    ck_flp(flp_meta_zero_grad(r.meta));
+    ck_flp(flp_lifetime_run(r.lt, r.ep[0], 1, &want_loss));
+    float *want = grads(&r);
+    flp__tensor_list full = {0}, net_only = {0}, extra = {0};
+    ck_flp(flp__net_tensors(r.net, &full));
+    ck_flp(flp__feedback_tensors(r.fb, &full));
+    ck_flp(flp__rule_tensors(r.rule, &full));
+    ck_assert_int_eq(flp__tensor_list_total(&full), r.n_grad);
+    float *sink = malloc((size_t)r.n_grad * sizeof *sink);
+    ck_assert_ptr_nonnull(sink);
+    ck_flp(flp__lt_run_private(r.lt, r.ep[0], &full, sink, 1, &loss));
+    check_same("gradient in the sink", sink, want, r.n_grad);
+    check_same("loss", &loss, &want_loss, 1);
+
+    ck_flp(flp__net_tensors(r.net, &net_only));
+    for (int64_t j = 0; j < r.n_grad; j++)
+        sink[j] = 7.0f;
+    ck_flp_fails(flp__lt_run_private(r.lt, r.ep[0], &net_only, sink, 1, &loss), FLP_ERR_STATE);
+    ck_assert_ptr_nonnull(strstr(flp_last_error(), "tensor list"));
+    ck_assert(sink[0] == 7.0f); /* refused before anything was written */
+
+    ck_flp(flp__net_tensors(r.net, &extra));
+    ck_flp(flp__feedback_tensors(r.fb, &extra));
+    ck_flp(flp__rule_tensors(r.rule, &extra));
+    int64_t one = 1;
+    ck_flp(flp__tensor_list_add(&extra, sink, sink, FLP_GROUP_RULE, 1, &one, "rule.theta"));
+    float *big = malloc((size_t)(r.n_grad + 1) * sizeof *big);
+    ck_assert_ptr_nonnull(big);
+    ck_flp(flp__lt_run_private(r.lt, r.ep[0], &extra, big, 1, &loss)); /* the extra slot stays unbound */
+    check_same("gradient beside an unbound tensor", big, want, r.n_grad);
+    free(big);
+    free(sink);
+    free(want);
+    flp__tensor_list_free(&full);
+    flp__tensor_list_free(&net_only);
+    flp__tensor_list_free(&extra);
+    rig_free(&r);
+}
+END_TEST
+
 Suite *make_batch_suite(void)
 {
     Suite *s = suite_create("batch");
@@ -333,6 +383,7 @@ Suite *make_batch_suite(void)
     tcase_add_test(tc, test_adds);
     tcase_add_loop_test(tc, test_train_step, 0, 2);
     tcase_add_test(tc, test_flat_grads);
+    tcase_add_test(tc, test_sink_binding);
     tcase_add_test(tc, test_settings);
     tcase_add_test(tc, test_bad_input);
     tcase_add_test(tc, test_alloc_failures);

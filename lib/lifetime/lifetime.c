@@ -2,6 +2,7 @@
  * operations (chosen once, at creation), the layout of each run, the runs
  * themselves (the sweep does the steps) and their results. */
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "core/alloc.h"
@@ -135,6 +136,7 @@ void flp_lifetime_free(flp_lifetime *lt)
     flp__free(lt->front_grad);
     flp__free(lt->layer);
     flp__free(lt->order_all);
+    flp__tensor_list_free(&lt->tensors);
     flp__free(lt);
 }
 
@@ -379,69 +381,79 @@ static void export_state_grad(flp_lifetime *lt)
     }
 }
 
-/* Send every layer's meta-gradients to the handles' own arrays. */
-static void bind_handle_grads(flp_lifetime *lt)
+/* The meta-parameters of the lifetime's handles, as the optimizer and the
+ * checkpoints see them, rebuilt for every run (the capacity stays, so
+ * nothing is allocated once the first run has sized it). */
+static flp_status list_own_tensors(flp_lifetime *lt)
 {
-    for (int i = 0; i < lt->n; i++) {
-        flp__lt_layer *d = &lt->layer[i];
-        d->gW = d->net_layer->gW;
-        d->gb = d->net_layer->gb;
-        d->gB = d->path->gB;
-        d->gc = d->path->gc;
-        d->gbeta = d->path->gbeta;
-        /* the family's alphas are no meta-parameter (flp__rule_tensors) */
-        d->galpha = lt->rule->kind == FLP_RULE_FAMILY ? NULL : d->rule->galpha;
-        /* the rule's block keeps glr_bias beside galpha even when empty */
-        d->glr_bias = d->rule->n_lr_bias > 0 ? d->rule->glr_bias : NULL;
-    }
-    lt->gtheta = lt->rule->gtheta;
-    for (int li = 0; li < lt->front; li++) {
-        lt->front_grad[2 * li] = lt->net->layers[li].gW;
-        lt->front_grad[2 * li + 1] = lt->net->layers[li].gb;
-    }
+    flp__tensor_list_clear(&lt->tensors);
+    FLP__TRY(flp__net_tensors(lt->net, &lt->tensors));
+    FLP__TRY(flp__feedback_tensors(lt->fb, &lt->tensors));
+    return flp__rule_tensors(lt->rule, &lt->tensors);
 }
 
-/* The place in `sink` (laid out like `list`) of the handle gradient array
- * `grad`; NULL stays NULL. Sets *missing when `grad` is not in the list. */
-static float *sink_slot(const flp__tensor_list *list, float *sink, float *grad, int *missing)
+/* One binding of the gradients: where they go and how it went. */
+typedef struct {
+    const flp_lifetime *lt;
+    const flp__tensor_list *list; /* the tensors to bind to */
+    float *sink;                  /* laid out like list, or NULL: the arrays the list points at */
+    int bound, missing;           /* tensors bound; a tensor of the handles absent from list */
+} grad_binding;
+
+/* Where the run accumulates the gradient of the handles' tensor `name`
+ * ("net.3.weight", "rule.theta"): its place in the sink, or the list entry's
+ * own array; NULL when the handles have no such meta-parameter. */
+static float *grad_slot(grad_binding *b, const char *name)
 {
-    if (grad == NULL)
+    if (flp__tensor_list_find(&b->lt->tensors, name, NULL) < 0)
         return NULL;
     int64_t off = 0;
-    for (int t = 0; t < list->n; t++) {
-        if (list->items[t].grad == grad)
-            return sink + off;
-        off += list->items[t].count;
+    int t = flp__tensor_list_find(b->list, name, &off);
+    if (t < 0) {
+        b->missing = 1;
+        return NULL;
     }
-    *missing = 1;
-    return NULL;
+    b->bound++;
+    return b->sink != NULL ? b->sink + off : b->list->items[t].grad;
 }
 
-/* Send every layer's meta-gradients to their slots in `sink`. */
-static flp_status bind_sink_grads(flp_lifetime *lt, const flp__tensor_list *list, float *sink)
+/* The same for tensor "HANDLE.LAYER.WHAT" ("feedback.4.B"). */
+static float *layer_slot(grad_binding *b, const char *handle, int layer, const char *what)
 {
-    int missing = 0;
-    bind_handle_grads(lt);
+    char name[32];
+    snprintf(name, sizeof name, "%s.%d.%s", handle, layer, what);
+    return grad_slot(b, name);
+}
+
+/* Bind every meta-gradient a run accumulates to the tensors of `list` by
+ * name: to the handles' own arrays (list = the lifetime's own, sink NULL)
+ * or to a flat sink laid out like the optimizer's list (meta-batches),
+ * which is zeroed. Every tensor of the handles is bound exactly once. */
+static flp_status bind_grads(flp_lifetime *lt, const flp__tensor_list *list, float *sink)
+{
+    FLP__TRY(list_own_tensors(lt));
+    grad_binding b = {lt, list, sink, 0, 0};
     for (int i = 0; i < lt->n; i++) {
         flp__lt_layer *d = &lt->layer[i];
-        float **slots[] = {&d->gW, &d->gb, &d->gB, &d->gc, &d->gbeta, &d->galpha, &d->glr_bias};
-        for (size_t j = 0; j < sizeof slots / sizeof slots[0]; j++)
-            *slots[j] = sink_slot(list, sink, *slots[j], &missing);
-        if (missing)
-            return flp__error(FLP_ERR_STATE, "flp_lifetime_run: a meta-parameter of layer %d is not in "
-                              "the optimizer's tensor list (were the handles changed?)", d->net_index);
+        int k = d->net_index;
+        d->gW = layer_slot(&b, "net", k, "weight");
+        d->gb = layer_slot(&b, "net", k, "bias");
+        d->gB = layer_slot(&b, "feedback", k, "B");
+        d->gc = layer_slot(&b, "feedback", k, "c");
+        d->gbeta = layer_slot(&b, "feedback", k, "beta");
+        d->galpha = layer_slot(&b, "rule", k, "alpha");
+        d->glr_bias = layer_slot(&b, "rule", k, "lr_bias");
     }
-    for (int j = 0; j < 2 * lt->front; j++) {
-        lt->front_grad[j] = sink_slot(list, sink, lt->front_grad[j], &missing);
-        if (missing)
-            return flp__error(FLP_ERR_STATE, "flp_lifetime_run: a meta-parameter of layer %d is not in "
-                              "the optimizer's tensor list (were the handles changed?)", j / 2);
+    for (int li = 0; li < lt->front; li++) {
+        lt->front_grad[2 * li] = layer_slot(&b, "net", li, "weight");
+        lt->front_grad[2 * li + 1] = layer_slot(&b, "net", li, "bias");
     }
-    lt->gtheta = lt->rule->kind == FLP_RULE_FAMILY ? sink_slot(list, sink, lt->gtheta, &missing) : NULL;
-    if (missing)
-        return flp__error(FLP_ERR_STATE, "flp_lifetime_run: the rule's theta is not in the optimizer's "
-                          "tensor list (was the rule changed?)");
-    memset(sink, 0, (size_t)flp__tensor_list_total(list) * sizeof *sink);
+    lt->gtheta = grad_slot(&b, "rule.theta");
+    if (b.missing || b.bound != lt->tensors.n)
+        return flp__error(FLP_ERR_STATE, "flp_lifetime_run: the handles' meta-parameters are not those of the "
+                          "optimizer's tensor list (were the handles changed?)");
+    if (sink != NULL)
+        memset(sink, 0, (size_t)flp__tensor_list_total(list) * sizeof *sink);
     return FLP_OK;
 }
 
@@ -487,7 +499,9 @@ flp_status flp_lifetime_run(flp_lifetime *lt, const flp_episode *ep, int want_gr
     FLP__CHECK_NULL(ep);
     FLP__CHECK_NULL(loss);
     FLP__TRY(flp_get_num_threads(&lt->threads));
-    bind_handle_grads(lt);
+    flp_status st = bind_grads(lt, &lt->tensors, NULL);
+    if (st != FLP_OK)
+        return flp__error_context(st, "%s", __func__);
     return run(lt, ep, want_gradient, loss);
 }
 
@@ -495,7 +509,7 @@ flp_status flp__lt_run_private(flp_lifetime *lt, const flp_episode *ep, const fl
                                float *sink, int threads, float *loss)
 {
     lt->threads = threads;
-    FLP__TRY(bind_sink_grads(lt, list, sink));
+    FLP__TRY(bind_grads(lt, list, sink));
     return run(lt, ep, 1, loss);
 }
 

@@ -96,6 +96,7 @@ struct flp_lifetime {
     int lowest_plastic;         /* dense index of the lowest plastic layer (n if none) */
     const struct flp__lt_rule *ops; /* the rule's operations (rules.h), chosen at creation */
     float *gtheta;              /* where the family's theta gradient goes (like the layers' g*) */
+    flp__tensor_list tensors;   /* the handles' meta-parameters, by name: what the run binds */
     int reinit;                 /* FLP_LIFETIME_REINIT */
     double reinit_seed;         /* FLP_LIFETIME_REINIT_SEED */
     int threads;                /* threads for the parallel phases (flp_get_num_threads) */
