@@ -101,9 +101,20 @@ static void usage(FILE *f)
         SINE_WIDTH);
 }
 
-enum {
-    OPT_WIDTH = 256, OPT_THREADS, OPT_REPEATS, OPT_JSON, OPT_HELP, OPT_META_BATCH
-};
+enum { OPT_WIDTH = 256, OPT_THREADS, OPT_REPEATS, OPT_JSON, OPT_META_BATCH };
+
+static void parse_option(void *ctx, int c, const char *name, const char *arg)
+{
+    options *o = ctx;
+    switch (c) {
+    case SINE_OPTION: sine_option_parse(&o->cfg, name, arg); break;
+    case OPT_WIDTH: o->cfg.width = cli_parse_long("width", arg, 1, 1L << 16); break;
+    case OPT_THREADS: o->threads = (int)cli_parse_long("threads", arg, 1, 4096); break;
+    case OPT_REPEATS: o->repeats = (int)cli_parse_long("repeats", arg, 1, 100000); break;
+    case OPT_META_BATCH: o->meta_batch = (int)cli_parse_long("meta-batch", arg, 1, 1 << 16); break;
+    case OPT_JSON: o->json = 1; break;
+    }
+}
 
 static const struct option long_options[] = {
     {"width", required_argument, NULL, OPT_WIDTH},
@@ -114,32 +125,16 @@ static const struct option long_options[] = {
     {"meta-batch", required_argument, NULL, OPT_META_BATCH},
     {"memory-mib", required_argument, NULL, SINE_OPTION},
     {"json", no_argument, NULL, OPT_JSON},
-    {"help", no_argument, NULL, OPT_HELP},
+    CLI_HELP_OPTION,
     {NULL, 0, NULL, 0},
 };
 
 static options parse_args(int argc, char **argv)
 {
-    options o;
-    memset(&o, 0, sizeof o);
-    o.cfg = sine_config_default();
+    options o = {.cfg = sine_config_default(), .repeats = 5, .meta_batch = 1};
     o.cfg.plastic = o.cfg.depth + 1;
-    o.repeats = 5;
-    o.meta_batch = 1;
-    int c, idx = 0;
-    while ((c = getopt_long(argc, argv, "", long_options, &idx)) != -1) {
-        switch (c) {
-        case SINE_OPTION: sine_option_parse(&o.cfg, long_options[idx].name, optarg); break;
-        case OPT_WIDTH: o.cfg.width = cli_parse_long("width", optarg, 1, 1L << 16); break;
-        case OPT_THREADS: o.threads = (int)cli_parse_long("threads", optarg, 1, 4096); break;
-        case OPT_REPEATS: o.repeats = (int)cli_parse_long("repeats", optarg, 1, 100000); break;
-        case OPT_META_BATCH: o.meta_batch = (int)cli_parse_long("meta-batch", optarg, 1, 1 << 16); break;
-        case OPT_JSON: o.json = 1; break;
-        case OPT_HELP: usage(stdout); exit(0);
-        default: usage(stderr); exit(2);
-        }
-    }
-    if (optind != argc - 1 || strcmp(argv[optind], "sine") != 0)
+    int first = cli_parse_options(argc, argv, long_options, parse_option, &o);
+    if (first != argc - 1 || strcmp(argv[first], "sine") != 0)
         cli_bad_usage("expected exactly one benchmark name, 'sine'");
     return o;
 }
@@ -340,7 +335,7 @@ static results run(const options *o)
      * alpha < 0 blows long lifetimes up. Keeping alpha at its initial value
      * keeps any lifetime finite; the work is the same (alpha's gradient is
      * still computed; Adam leaves the frozen group alone). */
-    CLI_CHECK(flp_meta_freeze(m.meta, FLP_GROUP_PLASTICITY, 1));
+    CLI_CHECK(flp_meta_freeze(m.h.meta, FLP_GROUP_PLASTICITY, 1));
     flp_episode **eps = calloc((size_t)o->meta_batch, sizeof *eps);
     if (!eps) {
         fprintf(stderr, "flp-bench: out of memory\n");
@@ -349,7 +344,7 @@ static results run(const options *o)
     for (int i = 0; i < o->meta_batch; i++)
         CLI_CHECK(flp_episode_create(&eps[i]));
     flp_batch *batch;
-    CLI_CHECK(flp_batch_create(m.meta, &batch));
+    CLI_CHECK(flp_batch_create(m.h.meta, &batch));
     if (o->cfg.memory_mib >= 0)
         CLI_CHECK(flp_batch_set(batch, FLP_BATCH_MEMORY_BUDGET, o->cfg.memory_mib * 1048576.0));
     r.seconds = time_meta_steps(o, &m, batch, eps, &r.seconds_min, &r.seconds_max);
@@ -361,11 +356,11 @@ static results run(const options *o)
      * meta-batch's worker lifetimes are internal. */
     float loss;
     CLI_CHECK(flp_sampler_next(m.sampler, FLP_SPLIT_EVAL, eps[0]));
-    CLI_CHECK(flp_lifetime_run(m.lt, eps[0], 1, &loss));
+    CLI_CHECK(flp_lifetime_run(m.h.lt, eps[0], 1, &loss));
     int64_t workspace;
-    CLI_CHECK(flp_lifetime_stats(m.lt, &workspace, &r.recomputed));
+    CLI_CHECK(flp_lifetime_stats(m.h.lt, &workspace, &r.recomputed));
     double flops;
-    CLI_CHECK(flp_lifetime_work(m.lt, &flops));
+    CLI_CHECK(flp_lifetime_work(m.h.lt, &flops));
     r.gflop = o->meta_batch * flops / 1e9;
     r.gflops = r.gflop / r.seconds;
     r.workspace_mib = (double)workspace / 1048576.0;

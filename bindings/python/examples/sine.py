@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Meta-train FLP on incremental sine waves from Python, then evaluate it.
 
-A small version of examples/flp-sine.c (Lindsey & Litwin-Kumar 2020, §4.1):
+A small version of apps/flp-sine/flp-sine.c (Lindsey & Litwin-Kumar 2020, §4.1):
 network 11-W-W-3W-W-1 with ReLU, Oja plasticity in the last 3 layers, error
 feedback, Adam at the paper's rates. Prints the query MSE on fresh
 sinusoids before and after meta-training.
