@@ -579,6 +579,25 @@ START_TEST(test_alloc_bad_count)
 }
 END_TEST
 
+/* Sizes within 63 bytes of SIZE_MAX, rounded up to whole 64-byte units,
+ * wrapped to 0 and came back as one 64-byte block: every size no block can
+ * have (beyond PTRDIFF_MAX) must fail as out of memory, never succeed
+ * small, and without asking malloc. */
+START_TEST(test_alloc_rounding_wrap)
+{
+    static const size_t huge[] = {SIZE_MAX, SIZE_MAX - 1, SIZE_MAX - 62, SIZE_MAX - 63,
+                                  (size_t)PTRDIFF_MAX + 1, (size_t)PTRDIFF_MAX};
+    for (size_t k = 0; k < sizeof huge / sizeof huge[0]; k++) {
+        flp_clear_error();
+        void *p = flp__alloc_bytes(huge[k], "sprocket");
+        ck_assert_msg(p == NULL, "%zu bytes came back as a block", huge[k]);
+        ck_msg_has("sprocket");
+        ck_msg_has("out of memory");
+    }
+    flp_clear_error();
+}
+END_TEST
+
 /* ======================================================================
  * Tensor lists and checked copies
  * ====================================================================== */
@@ -747,6 +766,7 @@ Suite *make_core_suite(void)
     tcase_add_test(tc, test_alloc_fault_injection);
     tcase_add_test(tc, test_alloc_alignment);
     tcase_add_test(tc, test_alloc_bad_count);
+    tcase_add_test(tc, test_alloc_rounding_wrap);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("tensor");
