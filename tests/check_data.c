@@ -21,6 +21,7 @@
 #include "core/alloc.h"
 #include "data/image.h"
 #include "tasks/sampler_internal.h"
+#include "testimage.h"
 #include "testutil.h"
 
 /* Paths are built in fixed 4 KiB buffers from a short temporary root; GCC
@@ -113,91 +114,6 @@ static uint8_t *read_bytes(const char *path, size_t *n)
     return buf;
 }
 
-/* A PNG of w x h pixels of `ch` samples each (ch = 1 gray, 2 gray+alpha,
- * 3 RGB, 4 RGBA, or color_type PALETTE with indices), sample values given
- * as integers of `depth` bits. */
-static void write_png(const char *path, int w, int h, int color_type, int depth, const uint16_t *v,
-                      const png_color *palette, int n_palette)
-{
-    FILE *f = fopen(path, "wb");
-    ck_assert_msg(f != NULL, "cannot write %s", path);
-    png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, NULL, NULL, NULL);
-    png_infop info = png_create_info_struct(png);
-    ck_assert(png && info);
-    if (setjmp(png_jmpbuf(png)))
-        ck_abort_msg("libpng failed writing %s", path);
-    png_init_io(png, f);
-    png_set_IHDR(png, info, (png_uint_32)w, (png_uint_32)h, depth, color_type, PNG_INTERLACE_NONE,
-                 PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
-    if (color_type == PNG_COLOR_TYPE_PALETTE)
-        png_set_PLTE(png, info, palette, n_palette);
-    png_write_info(png, info);
-    int ch = color_type == PNG_COLOR_TYPE_GRAY || color_type == PNG_COLOR_TYPE_PALETTE ? 1
-           : color_type == PNG_COLOR_TYPE_GRAY_ALPHA ? 2
-           : color_type == PNG_COLOR_TYPE_RGB ? 3 : 4;
-    size_t rowbytes = ((size_t)w * (size_t)ch * (size_t)depth + 7) / 8;
-    uint8_t *row = calloc(rowbytes, 1);
-    for (int y = 0; y < h; y++) {
-        memset(row, 0, rowbytes);
-        for (int i = 0; i < w * ch; i++) {
-            unsigned s = v[y * w * ch + i];
-            if (depth == 16) {
-                row[2 * i] = (uint8_t)(s >> 8);
-                row[2 * i + 1] = (uint8_t)s;
-            } else if (depth == 8) {
-                row[i] = (uint8_t)s;
-            } else {
-                int per = 8 / depth, shift = 8 - depth * (i % per + 1);
-                row[i / per] |= (uint8_t)(s << shift);
-            }
-        }
-        png_write_row(png, row);
-    }
-    png_write_end(png, NULL);
-    png_destroy_write_struct(&png, &info);
-    free(row);
-    fclose(f);
-}
-
-/* An 8-bit gray PNG from bytes. */
-static void write_gray_png(const char *path, int w, int h, const uint8_t *px)
-{
-    uint16_t *v = malloc(sizeof *v * (size_t)(w * h));
-    for (int i = 0; i < w * h; i++)
-        v[i] = px[i];
-    write_png(path, w, h, PNG_COLOR_TYPE_GRAY, 8, v, NULL, 0);
-    free(v);
-}
-
-/* A baseline JPEG of w x h pixels, comps = 1 (gray) or 3 (RGB, interleaved). */
-static void write_jpeg(const char *path, int w, int h, int comps, const uint8_t *px, int quality)
-{
-    FILE *f = fopen(path, "wb");
-    ck_assert_msg(f != NULL, "cannot write %s", path);
-    struct jpeg_compress_struct c;
-    struct jpeg_error_mgr jerr;
-    c.err = jpeg_std_error(&jerr);
-    jpeg_create_compress(&c);
-    jpeg_stdio_dest(&c, f);
-    c.image_width = (JDIMENSION)w;
-    c.image_height = (JDIMENSION)h;
-    c.input_components = comps;
-    c.in_color_space = comps == 1 ? JCS_GRAYSCALE : JCS_RGB;
-    jpeg_set_defaults(&c);
-    jpeg_set_quality(&c, quality, TRUE);
-    if (comps == 3) { /* no chroma subsampling: small images keep their colours */
-        c.comp_info[0].h_samp_factor = c.comp_info[0].v_samp_factor = 1;
-    }
-    jpeg_start_compress(&c, TRUE);
-    while (c.next_scanline < c.image_height) {
-        JSAMPROW r = (JSAMPROW)(px + (size_t)c.next_scanline * (size_t)(w * comps));
-        jpeg_write_scanlines(&c, &r, 1);
-    }
-    jpeg_finish_compress(&c);
-    jpeg_destroy_compress(&c);
-    fclose(f);
-}
-
 /* ======================================================================
  * PNG
  * ====================================================================== */
@@ -242,7 +158,7 @@ START_TEST(test_png_formats)
         g1[i] = i * 17 / 255.0;
         g3[i] = g3[N + i] = g3[2 * N + i] = g1[i];
     }
-    write_png(tpath("g8.png"), W, H, PNG_COLOR_TYPE_GRAY, 8, v, NULL, 0);
+    tu_write_png(tpath("g8.png"), W, H, PNG_COLOR_TYPE_GRAY, 8, v, NULL, 0);
     expect_png(tpath("g8.png"), W, H, g1, g3);
     /* 1-bit gray (Omniglot's format) */
     for (int i = 0; i < N; i++) {
@@ -250,7 +166,7 @@ START_TEST(test_png_formats)
         g1[i] = v[i];
         g3[i] = g3[N + i] = g3[2 * N + i] = g1[i];
     }
-    write_png(tpath("g1.png"), W, H, PNG_COLOR_TYPE_GRAY, 1, v, NULL, 0);
+    tu_write_png(tpath("g1.png"), W, H, PNG_COLOR_TYPE_GRAY, 1, v, NULL, 0);
     expect_png(tpath("g1.png"), W, H, g1, g3);
     /* 4-bit and 16-bit gray */
     for (int i = 0; i < N; i++) {
@@ -258,14 +174,14 @@ START_TEST(test_png_formats)
         g1[i] = (i % 16) / 15.0;
         g3[i] = g3[N + i] = g3[2 * N + i] = g1[i];
     }
-    write_png(tpath("g4.png"), W, H, PNG_COLOR_TYPE_GRAY, 4, v, NULL, 0);
+    tu_write_png(tpath("g4.png"), W, H, PNG_COLOR_TYPE_GRAY, 4, v, NULL, 0);
     expect_png(tpath("g4.png"), W, H, g1, g3);
     for (int i = 0; i < N; i++) {
         v[i] = (uint16_t)(i * 4111 + 3);
         g1[i] = (i * 4111 + 3) / 65535.0;
         g3[i] = g3[N + i] = g3[2 * N + i] = g1[i];
     }
-    write_png(tpath("g16.png"), W, H, PNG_COLOR_TYPE_GRAY, 16, v, NULL, 0);
+    tu_write_png(tpath("g16.png"), W, H, PNG_COLOR_TYPE_GRAY, 16, v, NULL, 0);
     expect_png(tpath("g16.png"), W, H, g1, g3);
     /* RGB and RGBA (alpha ignored): planes out, luma for one channel */
     for (int a = 0; a < 2; a++) {
@@ -283,7 +199,7 @@ START_TEST(test_png_formats)
             g1[i] = (0.299 * r + 0.587 * g + 0.114 * b) / 255.0;
         }
         const char *name = a ? "rgba.png" : "rgb.png";
-        write_png(tpath(name), W, H, a ? PNG_COLOR_TYPE_RGBA : PNG_COLOR_TYPE_RGB, 8, v, NULL, 0);
+        tu_write_png(tpath(name), W, H, a ? PNG_COLOR_TYPE_RGBA : PNG_COLOR_TYPE_RGB, 8, v, NULL, 0);
         expect_png(tpath(name), W, H, g1, g3);
     }
     /* palette */
@@ -296,7 +212,7 @@ START_TEST(test_png_formats)
         g3[2 * N + i] = pal[k].blue / 255.0;
         g1[i] = (0.299 * pal[k].red + 0.587 * pal[k].green + 0.114 * pal[k].blue) / 255.0;
     }
-    write_png(tpath("pal.png"), W, H, PNG_COLOR_TYPE_PALETTE, 2, v, pal, 4);
+    tu_write_png(tpath("pal.png"), W, H, PNG_COLOR_TYPE_PALETTE, 2, v, pal, 4);
     expect_png(tpath("pal.png"), W, H, g1, g3);
 }
 END_TEST
@@ -307,7 +223,7 @@ static uint8_t *noisy_png(const char *path, size_t *n)
     uint8_t px[32 * 32];
     for (int i = 0; i < 32 * 32; i++)
         px[i] = (uint8_t)((i * 2654435761u) >> 24);
-    write_gray_png(path, 32, 32, px);
+    tu_write_gray_png(path, 32, 32, px);
     return read_bytes(path, n);
 }
 
@@ -378,8 +294,8 @@ START_TEST(test_jpeg_roundtrip)
             gray[i] = (uint8_t)(30 + 5 * x + 3 * y);
             want1[i] = gray[i] / 255.0;
         }
-    write_jpeg(tpath("rgb.jpg"), W, H, 3, rgb, 95);
-    write_jpeg(tpath("gray.jpg"), W, H, 1, gray, 95);
+    tu_write_jpeg(tpath("rgb.jpg"), W, H, 3, rgb, 95, TU_JPEG_BASELINE);
+    tu_write_jpeg(tpath("gray.jpg"), W, H, 1, gray, 95, TU_JPEG_BASELINE);
     float *img;
     int64_t h, w;
     /* smooth images at quality 95 come back within a few levels */
@@ -425,7 +341,7 @@ START_TEST(test_jpeg_corrupt)
     uint8_t px[3 * W * H];
     for (int i = 0; i < 3 * W * H; i++)
         px[i] = (uint8_t)((i * 2654435761u) >> 24); /* noise: plenty of entropy-coded data */
-    write_jpeg(tpath("good.jpg"), W, H, 3, px, 90);
+    tu_write_jpeg(tpath("good.jpg"), W, H, 3, px, 90, TU_JPEG_BASELINE);
     size_t n;
     uint8_t *good = read_bytes(tpath("good.jpg"), &n);
     ck_flp(flp__jpeg_read(tpath("good.jpg"), 3, &img, &h, &w));
@@ -648,7 +564,7 @@ static void write_omni_image(const char *path, int cls, int drawer)
         px[i] = (uint8_t)(i % 5 == 0 ? 0 : 255 - 10 * (i % 3));
     px[0] = (uint8_t)(255 - (1 + 16 * cls));
     px[1] = (uint8_t)(255 - (1 + 16 * drawer));
-    write_gray_png(path, GS, GS, px);
+    tu_write_gray_png(path, GS, GS, px);
 }
 
 static void make_omniglot(const char *root)
@@ -757,7 +673,7 @@ START_TEST(test_omniglot_resized)
     for (int i = 0; i < 16; i++)
         px[i] = (uint8_t)(255 - 17 * i);
     snprintf(path, sizeof path, "%s/alpha/char/0001_01.png", root);
-    write_gray_png(path, 4, 4, px);
+    tu_write_gray_png(path, 4, 4, px);
     flp_dataset *ds;
     ck_flp(flp_dataset_open_omniglot(root, 2, &ds));
     float img[4];
@@ -1030,7 +946,7 @@ static void make_mini(void)
                 for (int k = 0; k < 3; k++)
                     px[3 * p + k] = (uint8_t)rgb[k];
             snprintf(path, sizeof path, "%s/images/%s", mini_root, mini_names[c][i]);
-            write_jpeg(path, W, H, 3, px, 95);
+            tu_write_jpeg(path, W, H, 3, px, 95, TU_JPEG_BASELINE);
             len += (size_t)snprintf(csv + len, sizeof csv - len, "%s,%s\r\n", mini_names[c][i],
                                     mini_labels[c]);
         }

@@ -54,16 +54,22 @@ flp_status flp__csv_read(const char *path, flp__csv *out)
     memset(out, 0, sizeof *out);
     uint8_t *raw;
     size_t len;
-    FLP__TRY(flp__read_file(path, SIZE_MAX / 4, "CSV text", &raw, &len));
+    FLP__TRY(flp__read_file(path, FLP_LIMIT_CSV_BYTES, "CSV text", &raw, &len));
     char *text = (char *)raw;
     if (memchr(text, '\0', len) != NULL) {
         flp__free(text);
         return flp__error(FLP_ERR_FORMAT, "'%s' holds a NUL byte: not a text CSV file", path);
     }
-    /* Upper bound on rows: line ends + 1. */
+    /* Upper bound on rows: lines that hold a comma (blank lines do not
+     * count, so that a file of line ends costs no more than its size). */
     int64_t max_rows = 1;
-    for (size_t i = 0; i < len; i++)
-        max_rows += text[i] == '\n';
+    for (size_t i = 0, comma = 0; i < len; i++) {
+        comma |= text[i] == ',';
+        if (text[i] == '\n') {
+            max_rows += comma != 0;
+            comma = 0;
+        }
+    }
     char **fn = flp__alloc_bytes((size_t)(max_rows + 1) * sizeof *fn, "CSV filenames");
     char **lab = flp__alloc_bytes((size_t)max_rows * sizeof *lab, "CSV labels");
     int64_t *lines = flp__alloc_bytes((size_t)max_rows * sizeof *lines, "CSV line numbers");

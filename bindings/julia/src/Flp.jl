@@ -50,6 +50,11 @@ const FLP_GROUP_PLASTICITY = flp_group(2)
 const FLP_GROUP_STRENGTH = flp_group(3)
 const FLP_GROUP_RULE = flp_group(4)
 
+const flp_limit = Cint
+const FLP_LIMIT_IMAGE_PIXELS = flp_limit(0)
+const FLP_LIMIT_IDX_BYTES = flp_limit(1)
+const FLP_LIMIT_CSV_BYTES = flp_limit(2)
+
 const flp_layer_kind = Cint
 const FLP_LAYER_LINEAR = flp_layer_kind(0)
 const FLP_LAYER_CONV2D = flp_layer_kind(1)
@@ -304,6 +309,39 @@ How that set came to be chosen ("libflp's choice from the CPU's features", "BLIS
 """
 function flp_kernels_reason()
     @ccall libflp.flp_kernels_reason()::Cstring
+end
+
+"""
+    flp_set_limit(limit, value) -> flp_status
+
+`flp_status flp_set_limit(flp_limit limit, int64_t value)` (flp_common.h)
+
+Set a limit (within flp_limit_bounds; FLP_ERR_RANGE otherwise, or for an unknown limit). Applies to every later read, on every thread. @since 0.1
+"""
+function flp_set_limit(limit, value)
+    @ccall libflp.flp_set_limit(limit::flp_limit, value::Int64)::flp_status
+end
+
+"""
+    flp_get_limit(limit, value) -> flp_status
+
+`flp_status flp_get_limit(flp_limit limit, int64_t *value)` (flp_common.h)
+
+A limit's current value. @since 0.1
+"""
+function flp_get_limit(limit, value)
+    @ccall libflp.flp_get_limit(limit::flp_limit, value::Ptr{Int64})::flp_status
+end
+
+"""
+    flp_limit_bounds(limit, lo, hi) -> flp_status
+
+`flp_status flp_limit_bounds(flp_limit limit, int64_t *lo, int64_t *hi)` (flp_common.h)
+
+The values a limit accepts, lo to hi inclusive. @since 0.1
+"""
+function flp_limit_bounds(limit, lo, hi)
+    @ccall libflp.flp_limit_bounds(limit::flp_limit, lo::Ptr{Int64}, hi::Ptr{Int64})::flp_status
 end
 
 """
@@ -1704,7 +1742,7 @@ function flp_sampler_create_fewshot(train, eval, seed, out)
 end
 
 # every wrapped C function, in header order
-const FLP_FUNCTIONS = (:flp_version_number, :flp_version, :flp_strerror, :flp_status_name, :flp_last_error, :flp_clear_error, :flp_set_num_threads, :flp_get_num_threads, :flp_set_kernels, :flp_kernels, :flp_kernels_reason, :flp_rng_create, :flp_rng_free, :flp_rng_seed, :flp_rng_next, :flp_rng_uniform, :flp_rng_normal, :flp_rng_get_state, :flp_rng_set_state, :flp_net_create, :flp_net_free, :flp_net_add_linear, :flp_net_add_conv2d, :flp_net_add_relu, :flp_net_add_softplus, :flp_net_add_flatten, :flp_net_num_layers, :flp_net_layer_kind, :flp_net_layer_shape, :flp_net_io_size, :flp_net_param_count, :flp_net_get_param, :flp_net_set_param, :flp_net_get_grad, :flp_net_zero_grad, :flp_net_init, :flp_net_forward, :flp_net_backward, :flp_feedback_create, :flp_feedback_free, :flp_feedback_set, :flp_feedback_get, :flp_feedback_bounds, :flp_feedback_init, :flp_feedback_count, :flp_feedback_get_param, :flp_feedback_set_param, :flp_feedback_get_grad, :flp_feedback_zero_grad, :flp_rule_create, :flp_rule_free, :flp_rule_set, :flp_rule_get, :flp_rule_bounds, :flp_rule_kind_of, :flp_rule_set_plastic_mask, :flp_rule_is_plastic, :flp_rule_alpha_count, :flp_rule_get_alpha, :flp_rule_set_alpha, :flp_rule_get_alpha_grad, :flp_rule_zero_grad, :flp_rule_lr_bias_count, :flp_rule_get_lr_bias, :flp_rule_set_lr_bias, :flp_rule_get_lr_bias_grad, :flp_rule_theta_count, :flp_rule_get_theta, :flp_rule_set_theta, :flp_rule_get_theta_grad, :flp_episode_create, :flp_episode_free, :flp_episode_set_regression, :flp_episode_set_classes, :flp_episode_shape, :flp_episode_floats, :flp_episode_labels, :flp_sampler_create_sine, :flp_sampler_free, :flp_sampler_set, :flp_sampler_get, :flp_sampler_bounds, :flp_sampler_io_size, :flp_sampler_next, :flp_lifetime_create, :flp_lifetime_free, :flp_lifetime_set, :flp_lifetime_get, :flp_lifetime_run, :flp_lifetime_final_weight, :flp_lifetime_final_bias, :flp_lifetime_predict, :flp_lifetime_stats, :flp_lifetime_work, :flp_meta_create, :flp_meta_free, :flp_meta_set, :flp_meta_get, :flp_meta_set_lr, :flp_meta_get_lr, :flp_meta_freeze, :flp_meta_set_step_decay, :flp_meta_set_schedule, :flp_meta_zero_grad, :flp_meta_scale_grad, :flp_meta_grad_count, :flp_meta_get_grads, :flp_meta_set_grads, :flp_meta_step, :flp_meta_train_step, :flp_meta_step_count, :flp_meta_grad_norm, :flp_checkpoint_save, :flp_checkpoint_load, :flp_analysis_update_trace, :flp_analysis_interference, :flp_analysis_linear_probe, :flp_batch_create, :flp_batch_free, :flp_batch_set, :flp_batch_get, :flp_batch_run, :flp_batch_train_step, :flp_dataset_open_omniglot, :flp_dataset_open_miniimagenet, :flp_dataset_open_idx, :flp_dataset_free, :flp_dataset_num_classes, :flp_dataset_class_size, :flp_dataset_class_name, :flp_dataset_example_path, :flp_dataset_image_shape, :flp_dataset_get, :flp_dataset_preload, :flp_dataset_subset, :flp_dataset_split_by_alphabet, :flp_dataset_num_alphabets, :flp_sampler_create_fewshot,)
+const FLP_FUNCTIONS = (:flp_version_number, :flp_version, :flp_strerror, :flp_status_name, :flp_last_error, :flp_clear_error, :flp_set_num_threads, :flp_get_num_threads, :flp_set_kernels, :flp_kernels, :flp_kernels_reason, :flp_set_limit, :flp_get_limit, :flp_limit_bounds, :flp_rng_create, :flp_rng_free, :flp_rng_seed, :flp_rng_next, :flp_rng_uniform, :flp_rng_normal, :flp_rng_get_state, :flp_rng_set_state, :flp_net_create, :flp_net_free, :flp_net_add_linear, :flp_net_add_conv2d, :flp_net_add_relu, :flp_net_add_softplus, :flp_net_add_flatten, :flp_net_num_layers, :flp_net_layer_kind, :flp_net_layer_shape, :flp_net_io_size, :flp_net_param_count, :flp_net_get_param, :flp_net_set_param, :flp_net_get_grad, :flp_net_zero_grad, :flp_net_init, :flp_net_forward, :flp_net_backward, :flp_feedback_create, :flp_feedback_free, :flp_feedback_set, :flp_feedback_get, :flp_feedback_bounds, :flp_feedback_init, :flp_feedback_count, :flp_feedback_get_param, :flp_feedback_set_param, :flp_feedback_get_grad, :flp_feedback_zero_grad, :flp_rule_create, :flp_rule_free, :flp_rule_set, :flp_rule_get, :flp_rule_bounds, :flp_rule_kind_of, :flp_rule_set_plastic_mask, :flp_rule_is_plastic, :flp_rule_alpha_count, :flp_rule_get_alpha, :flp_rule_set_alpha, :flp_rule_get_alpha_grad, :flp_rule_zero_grad, :flp_rule_lr_bias_count, :flp_rule_get_lr_bias, :flp_rule_set_lr_bias, :flp_rule_get_lr_bias_grad, :flp_rule_theta_count, :flp_rule_get_theta, :flp_rule_set_theta, :flp_rule_get_theta_grad, :flp_episode_create, :flp_episode_free, :flp_episode_set_regression, :flp_episode_set_classes, :flp_episode_shape, :flp_episode_floats, :flp_episode_labels, :flp_sampler_create_sine, :flp_sampler_free, :flp_sampler_set, :flp_sampler_get, :flp_sampler_bounds, :flp_sampler_io_size, :flp_sampler_next, :flp_lifetime_create, :flp_lifetime_free, :flp_lifetime_set, :flp_lifetime_get, :flp_lifetime_run, :flp_lifetime_final_weight, :flp_lifetime_final_bias, :flp_lifetime_predict, :flp_lifetime_stats, :flp_lifetime_work, :flp_meta_create, :flp_meta_free, :flp_meta_set, :flp_meta_get, :flp_meta_set_lr, :flp_meta_get_lr, :flp_meta_freeze, :flp_meta_set_step_decay, :flp_meta_set_schedule, :flp_meta_zero_grad, :flp_meta_scale_grad, :flp_meta_grad_count, :flp_meta_get_grads, :flp_meta_set_grads, :flp_meta_step, :flp_meta_train_step, :flp_meta_step_count, :flp_meta_grad_norm, :flp_checkpoint_save, :flp_checkpoint_load, :flp_analysis_update_trace, :flp_analysis_interference, :flp_analysis_linear_probe, :flp_batch_create, :flp_batch_free, :flp_batch_set, :flp_batch_get, :flp_batch_run, :flp_batch_train_step, :flp_dataset_open_omniglot, :flp_dataset_open_miniimagenet, :flp_dataset_open_idx, :flp_dataset_free, :flp_dataset_num_classes, :flp_dataset_class_size, :flp_dataset_class_name, :flp_dataset_example_path, :flp_dataset_image_shape, :flp_dataset_get, :flp_dataset_preload, :flp_dataset_subset, :flp_dataset_split_by_alphabet, :flp_dataset_num_alphabets, :flp_sampler_create_fewshot,)
 
 include("convenience.jl")
 

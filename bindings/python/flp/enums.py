@@ -10,7 +10,7 @@ from enum import IntEnum
 __all__ = [
     "Status", "Group", "LayerKind", "Param", "Init", "Signal", "FeedbackKey", "FeedbackKind", "FeedbackTensor",
     "RuleKind", "RuleTerm", "Granularity", "RuleKey", "EpisodeArray", "Split", "Order", "SineKey", "FewshotKey",
-    "LifetimeKey", "MetaKey", "BatchKey",
+    "LifetimeKey", "MetaKey", "BatchKey", "Limit",
 ]
 
 
@@ -189,3 +189,10 @@ class MetaKey(IntEnum):
     BETA2 = 1
     EPSILON = 2
     NONFINITE = 3
+
+
+class Limit(IntEnum):
+    """flp_limit (flp_common.h): resource limits on what a file may declare."""
+    IMAGE_PIXELS = 0
+    IDX_BYTES = 1
+    CSV_BYTES = 2
