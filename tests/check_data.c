@@ -525,6 +525,16 @@ START_TEST(test_csv_errors)
         {"filename,label\n\"a.jpg\",n1\n", "bad6.csv:2:", "quoted"},
         {"", "bad7.csv:1:", "empty file"},
         {"filename,label\n\n", "bad8.csv:3:", "no rows"},
+        /* names that reach outside images/ */
+        {"filename,label\na.jpg,n1\n../secret.jpg,n1\n", "bad9.csv:3:", "holds a '/'"},
+        {"filename,label\n/etc/passwd,n1\n", "bad10.csv:2:", "holds a '/'"},
+        {"filename,label\nsub/a.jpg,n1\n", "bad11.csv:2:", "without folders"},
+        {"filename,label\n..,n1\n", "bad12.csv:2:", "is '.' or '..'"},
+        /* one file twice: the earliest repeat is named, with its first line */
+        {"filename,label\na.jpg,n1\nb.jpg,n2\na.jpg,n3\n", "bad13.csv:4:",
+         "'a.jpg' is listed again (first on line 2)"},
+        {"filename,label\na.jpg,x\nb.jpg,x\nb.jpg,y\na.jpg,x\n", "bad14.csv:4:",
+         "'b.jpg' is listed again (first on line 3)"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         char name[32];
@@ -1038,6 +1048,11 @@ START_TEST(test_mini_errors)
     ck_flp_fails(flp_dataset_open_miniimagenet(mini_root, "test", 84, &ds), FLP_ERR_IO);
     expect_message_has("n0000000000000042.jpg");
     expect_message_has("test.csv:3");
+    /* a file name reaching outside images/ is refused, naming the line */
+    write_text(path, "filename,label\n../train.csv,n1\n");
+    ck_flp_fails(flp_dataset_open_miniimagenet(mini_root, "test", 84, &ds), FLP_ERR_FORMAT);
+    expect_message_has("test.csv:2:");
+    expect_message_has("'/'");
     /* a malformed CSV */
     write_text(path, "filename,label\nno-comma-here\n");
     ck_flp_fails(flp_dataset_open_miniimagenet(mini_root, "test", 84, &ds), FLP_ERR_FORMAT);
