@@ -93,8 +93,9 @@ def set_kernels(name):
     """Choose BLIS's kernel set before libflp's first product: "auto" (libflp's
     choice from the CPU's features, the default), "blis" (BLIS's own) or a set
     ("skx", "zen3", "haswell", ...). FLP_KERNELS in the environment does the same."""
+    from ._base import c_text
     from ._lib import check
-    check(_clib.flp_set_kernels(str(name).encode("utf-8")))
+    check(_clib.flp_set_kernels(c_text(str(name), "name")))
 
 
 def set_limit(limit, value):

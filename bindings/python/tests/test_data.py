@@ -190,6 +190,16 @@ def test_empty_character_folder_and_corrupt_png(omniglot_dir):
     assert "empty" in str(e.value)
 
 
+def test_paths_and_names_with_a_nul_are_refused(omniglot_dir):
+    with pytest.raises(flp.InvalidArgumentError) as e:
+        flp.Dataset.open_omniglot(str(omniglot_dir) + "\0/elsewhere", 8)
+    assert "directory" in str(e.value) and "NUL" in str(e.value)
+    with pytest.raises(flp.InvalidArgumentError):
+        flp.Dataset.open_idx(omniglot_dir, "train\0x")
+    with pytest.raises(flp.InvalidArgumentError):
+        flp.Dataset.open_miniimagenet(bytes(omniglot_dir) + b"\0", "train")
+
+
 def test_limits(tmp_path):
     assert flp.get_limit(flp.Limit.IMAGE_PIXELS) == 1 << 24
     assert flp.limit_bounds(flp.Limit.CSV_BYTES) == (1, 1 << 40)
