@@ -6,6 +6,7 @@
  * lifetime. */
 #include <dirent.h>
 #include <errno.h>
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -381,6 +382,80 @@ START_TEST(test_schedule_callback)
     ck_assert_ptr_nonnull(strstr(flp_last_error(), "schedule returned nan"));
     ck_flp_fails(flp_meta_get_lr(r.meta, FLP_GROUP_WEIGHTS, &lr), FLP_ERR_RANGE);
     snap_check_same(&before, r.meta, "refused step");
+    free(before.data);
+    rig_free(&r);
+}
+END_TEST
+
+/* A rate above FLT_MAX moves a float parameter to inf: refused by the
+ * setter, and from a callback or step decay by the step, which then
+ * applies nothing. FLT_MAX itself is a rate. */
+static double sched_huge(flp_group group, int64_t step, double base, void *user)
+{
+    (void)group;
+    (void)step;
+    (void)base;
+    (void)user;
+    return 1e39;
+}
+
+START_TEST(test_lr_bounds)
+{
+    rig r;
+    rig_make(&r, 1);
+    static const double bad[] = {1e39, (double)FLT_MAX * 1.0000001, INFINITY, NAN, -1e-9};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        ck_flp_fails(flp_meta_set_lr(r.meta, FLP_GROUP_WEIGHTS, bad[i]), FLP_ERR_RANGE);
+        ck_assert_msg(strstr(flp_last_error(), "FLT_MAX"), "%s", flp_last_error());
+        double lr;
+        ck_flp(flp_meta_get_lr(r.meta, FLP_GROUP_WEIGHTS, &lr));
+        ck_assert_double_eq(lr, 1e-3);
+    }
+    ck_flp(flp_meta_set_lr(r.meta, FLP_GROUP_RULE, FLT_MAX));
+    ck_flp(flp_meta_set_lr(r.meta, FLP_GROUP_RULE, 1e-3));
+
+    set_grads(r.meta, 0);
+    snapshot before = snap_take(r.meta);
+    ck_flp(flp_meta_set_schedule(r.meta, sched_huge, NULL));
+    ck_flp_fails(flp_meta_step(r.meta), FLP_ERR_RANGE);
+    ck_assert_msg(strstr(flp_last_error(), "schedule returned 1e+39"), "%s", flp_last_error());
+    snap_check_same(&before, r.meta, "huge scheduled rate");
+    ck_flp(flp_meta_set_schedule(r.meta, NULL, NULL));
+
+    /* decay by 1e30 at steps 0 and 1: 1e27 at step 0, 1e57 at step 1 */
+    const int64_t ms[2] = {0, 1};
+    ck_flp(flp_meta_set_step_decay(r.meta, FLP_GROUP_FEEDBACK, 1e30, ms, 2));
+    ck_flp(flp_meta_set_lr(r.meta, FLP_GROUP_FEEDBACK, 1e-3));
+    ck_flp(flp_meta_step(r.meta));
+    free(before.data);
+    before = snap_take(r.meta);
+    ck_flp_fails(flp_meta_step(r.meta), FLP_ERR_RANGE);
+    ck_assert_msg(strstr(flp_last_error(), "step decay takes group 1's learning rate to 1e+57"), "%s",
+                  flp_last_error());
+    snap_check_same(&before, r.meta, "decayed past FLT_MAX");
+    free(before.data);
+    rig_free(&r);
+}
+END_TEST
+
+/* The step count stops at 2^53 with a clean refusal: from INT64_MAX it
+ * used to overflow (UBSan) and go negative. */
+START_TEST(test_step_count_bound)
+{
+    rig r;
+    rig_make(&r, 1);
+    set_grads(r.meta, 0);
+    r.meta->step = FLP__META_MAX_STEPS - 1;
+    ck_flp(flp_meta_step(r.meta));
+    int64_t steps;
+    ck_flp(flp_meta_step_count(r.meta, &steps));
+    ck_assert_int_eq(steps, FLP__META_MAX_STEPS);
+    snapshot before = snap_take(r.meta);
+    ck_flp_fails(flp_meta_step(r.meta), FLP_ERR_RANGE);
+    ck_assert_msg(strstr(flp_last_error(), "2^53"), "%s", flp_last_error());
+    snap_check_same(&before, r.meta, "step at the maximum");
+    ck_flp(flp_meta_step_count(r.meta, &steps));
+    ck_assert_int_eq(steps, FLP__META_MAX_STEPS);
     free(before.data);
     rig_free(&r);
 }
@@ -1248,6 +1323,8 @@ Suite *make_meta_suite(void)
     tcase_add_test(adam, test_net_only);
     tcase_add_test(adam, test_step_decay_milestones);
     tcase_add_test(adam, test_schedule_callback);
+    tcase_add_test(adam, test_lr_bounds);
+    tcase_add_test(adam, test_step_count_bound);
     tcase_add_test(adam, test_freeze);
     tcase_add_test(adam, test_nonfinite_skip);
     tcase_add_test(adam, test_nonfinite_zero);

@@ -53,7 +53,10 @@ FLP_API void flp_meta_free(flp_meta *meta);
 FLP_API flp_status flp_meta_set(flp_meta *meta, flp_meta_key key, double value);
 FLP_API flp_status flp_meta_get(const flp_meta *meta, flp_meta_key key, double *value);
 
-/** Base learning rate of a group (>= 0). @since 0.1 */
+/** Base learning rate of a group, 0 to FLT_MAX (FLP_ERR_RANGE otherwise:
+ *  a larger step is more than a float parameter holds). A schedule
+ *  callback's or step decay's rate outside that range makes the step fail
+ *  with FLP_ERR_RANGE, applying nothing. @since 0.1 */
 FLP_API flp_status flp_meta_set_lr(flp_meta *meta, flp_group group, double lr);
 /** Learning rate of a group at the current step, after schedule and decay. @since 0.1 */
 FLP_API flp_status flp_meta_get_lr(const flp_meta *meta, flp_group group, double *lr);
@@ -83,7 +86,9 @@ FLP_API flp_status flp_meta_get_grads(const flp_meta *meta, float *dst, int64_t 
  *  flp_meta_get_grads. Non-finite values are accepted: flp_meta_step deals
  *  with them. FLP_ERR_SHAPE unless count = flp_meta_grad_count. @since 0.1 */
 FLP_API flp_status flp_meta_set_grads(flp_meta *meta, const float *src, int64_t count);
-/** Apply one Adam step with the accumulated gradients. @since 0.1 */
+/** Apply one Adam step with the accumulated gradients. A meta-optimizer
+ *  takes at most 2^53 steps (the count stays exact as a double): the next
+ *  one fails with FLP_ERR_RANGE, applying nothing. @since 0.1 */
 FLP_API flp_status flp_meta_step(flp_meta *meta);
 /** Zero the gradients, run `lt` on `ep` with gradient, step. *loss gets the
  *  query loss (may be NULL). @since 0.1 */
