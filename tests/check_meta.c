@@ -10,12 +10,15 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <signal.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
 
 #include "core/alloc.h"
+#include "checkpoint/checkpoint_file.h"
 #include "checkpoint/checkpoint_format.h"
 #include "meta/meta_internal.h"
 #include "tasks/sampler_internal.h"
@@ -1041,6 +1044,15 @@ START_TEST(test_checkpoint_flipped_bytes)
 }
 END_TEST
 
+/* Rewrite the header CRC, byte-swapped when `swapped`. */
+static void fix_header_crc(uint8_t *buf, int swapped)
+{
+    uint32_t crc = (uint32_t)crc32_z(0L, buf, 24);
+    if (swapped)
+        crc = crc >> 24 | (crc >> 8 & 0xff00u) | (crc << 8 & 0xff0000u) | crc << 24;
+    memcpy(buf + 24, &crc, 4);
+}
+
 START_TEST(test_checkpoint_header_checks)
 {
     corrupt_rig c;
@@ -1051,22 +1063,32 @@ START_TEST(test_checkpoint_header_checks)
     RESET();
     memcpy(buf, "NOTACKPT", 8);
     expect_refused(&c, buf, c.size, FLP_ERR_FORMAT, "wrong magic", "magic");
+    /* Files of another version or machine carry a header CRC of their own
+     * (a machine of the other byte order stores it swapped). */
     RESET();
     x = 99;
     memcpy(buf + 8, &x, 4);
+    fix_header_crc(buf, 0);
     expect_refused(&c, buf, c.size, FLP_ERR_VERSION, "format version 99", "version");
     ck_assert_ptr_nonnull(strstr(flp_last_error(), "reads versions 1 to 2"));
     RESET();
     x = 0x04030201u;
     memcpy(buf + 16, &x, 4);
+    fix_header_crc(buf, 1);
     expect_refused(&c, buf, c.size, FLP_ERR_VERSION, "opposite byte order", "endianness");
     RESET();
     x = 0x0000803fu;
     memcpy(buf + 20, &x, 4);
+    fix_header_crc(buf, 0);
     expect_refused(&c, buf, c.size, FLP_ERR_VERSION, "float layout", "float layout");
-    RESET();
-    buf[12] ^= 1; /* the writer's libflp version: covered by the header CRC */
-    expect_refused(&c, buf, c.size, FLP_ERR_FORMAT, "header", "header crc");
+    /* Damage to any header field is damage, not a version problem: the CRC
+     * is checked before the fields are read. */
+    for (int at = 8; at < 28; at++) {
+        RESET();
+        buf[at] ^= 1;
+        expect_refused(&c, buf, c.size, FLP_ERR_FORMAT, "has a corrupt header (CRC mismatch)",
+                       "header crc");
+    }
     /* Data after the end marker. */
     uint8_t *longer = malloc((size_t)c.size + 1);
     memcpy(longer, c.file, (size_t)c.size);
@@ -1213,26 +1235,39 @@ START_TEST(test_checkpoint_io_errors)
     write_all(tmp_path("file"), (const uint8_t *)"x", 1);
     ck_flp_fails(flp_checkpoint_save(tmp_path("file/x.ckpt"), r.meta, NULL), FLP_ERR_IO);
     ck_assert_msg(strstr(flp_last_error(), strerror(ENOTDIR)) != NULL, "%s", flp_last_error());
-    /* An existing file survives a failed save: the temporary name is taken
-     * by a directory, so the write never starts. */
+    /* An existing file survives a failed write (the file size limit stops
+     * it), and nothing is left beside it, with O_TMPFILE and without. */
     const char *path = tmp_path("keep.ckpt");
     write_all(path, (const uint8_t *)"old contents", 12);
-    char tmp[300];
-    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
-    ck_assert_int_eq(mkdir(tmp, 0700), 0);
-    ck_flp_fails(flp_checkpoint_save(path, r.meta, NULL), FLP_ERR_IO);
-    long size;
-    uint8_t *got = read_all(path, &size);
-    ck_assert(size == 12 && memcmp(got, "old contents", 12) == 0);
-    free(got);
-    rmdir(tmp);
-    /* The rename fails (the target is a non-empty directory): the written
-     * temporary file is removed. */
+    signal(SIGXFSZ, SIG_IGN);
+    struct rlimit was;
+    getrlimit(RLIMIT_FSIZE, &was);
+    struct rlimit small = {100, was.rlim_max}; /* the soft limit only: it must go back up */
+    for (int use = 0; use < 2; use++) {
+        flp__ckpt_use_tmpfile(use);
+        int before_n = dir_entries();
+        /* no check between the two setrlimit: Check writes its own files */
+        int limited = setrlimit(RLIMIT_FSIZE, &small);
+        flp_status st = flp_checkpoint_save(path, r.meta, NULL);
+        int restored = setrlimit(RLIMIT_FSIZE, &was);
+        ck_assert(limited == 0 && restored == 0);
+        ck_assert_msg(st == FLP_ERR_IO && strstr(flp_last_error(), strerror(EFBIG)) != NULL, "%s: %s",
+                      flp_status_name(st), flp_last_error());
+        ck_assert_int_eq(dir_entries(), before_n);
+        long size;
+        uint8_t *got = read_all(path, &size);
+        ck_assert(size == 12 && memcmp(got, "old contents", 12) == 0);
+        free(got);
+    }
+    flp__ckpt_use_tmpfile(1);
+    /* A directory is not replaced (nor written into) */
     const char *target = tmp_path("target");
     ck_assert_int_eq(mkdir(target, 0700), 0);
     write_all(tmp_path("target/inside"), (const uint8_t *)"x", 1);
     int before_n = dir_entries();
     ck_flp_fails(flp_checkpoint_save(target, r.meta, NULL), FLP_ERR_IO);
+    ck_assert_msg(strstr(flp_last_error(), "is a directory: a checkpoint replaces only a regular file"),
+                  "%s", flp_last_error());
     ck_assert_int_eq(dir_entries(), before_n);
     snap_check_same(&before, r.meta, "io errors");
     free(before.data);
