@@ -117,10 +117,20 @@ FLP_API flp_status flp_meta_grad_norm(const flp_meta *meta, int group, double *n
  * untouched.
  * ====================================================================== */
 
-/** Write a checkpoint of `meta` (and `sampler`, may be NULL). @since 0.1 */
+/** Write a checkpoint of `meta` (and `sampler`, may be NULL). A `path`
+ *  that is a symbolic link has the file it points to replaced (the link
+ *  stays; a link to a missing file is refused); anything but a regular file
+ *  or a missing path (a device, a FIFO, a directory) is refused with
+ *  FLP_ERR_IO. Non-finite parameters or moments, which the loader would
+ *  refuse, fail with FLP_ERR_NONFINITE and write nothing. The data goes
+ *  into an unnamed file where the system offers O_TMPFILE, else into
+ *  PATH.tmp.PID.N beside the target; a process killed between creating
+ *  that name and the rename leaves it behind (doc/RELIABILITY.md). @since 0.1 */
 FLP_API flp_status flp_checkpoint_save(const char *path, const flp_meta *meta,
                                        const flp_sampler *sampler);
-/** Restore a checkpoint into handles configured as when it was saved. @since 0.1 */
+/** Restore a checkpoint into handles configured as when it was saved. Only
+ *  a regular file is read (FLP_ERR_IO names what else `path` is), and never
+ *  more of it than the handles can take. @since 0.1 */
 FLP_API flp_status flp_checkpoint_load(const char *path, flp_meta *meta, flp_sampler *sampler);
 
 #ifdef __cplusplus
