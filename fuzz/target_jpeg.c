@@ -19,8 +19,7 @@ flp_status flp_fuzz_run(const uint8_t *data, size_t size)
     return flp_fuzz_decode_image(flp__jpeg_read, data, size);
 }
 
-static void write_jpeg(const char *path, int w, int h, int comps, J_COLOR_SPACE cs, int progressive,
-                       int arithmetic)
+static void write_jpeg(const char *path, int w, int h, int comps, J_COLOR_SPACE cs, int progressive)
 {
     FILE *f = fopen(path, "wb");
     FLP_FUZZ_CHECK(f != NULL);
@@ -37,7 +36,6 @@ static void write_jpeg(const char *path, int w, int h, int comps, J_COLOR_SPACE 
     jpeg_set_quality(&c, 75, TRUE);
     if (progressive)
         jpeg_simple_progression(&c);
-    c.arith_code = arithmetic;
     jpeg_start_compress(&c, TRUE);
     JSAMPLE row[32 * 4];
     for (int y = 0; y < h; y++) {
@@ -57,20 +55,17 @@ void flp_fuzz_seeds(flp_fuzz_emit emit, void *ctx)
         const char *name;
         int w, h, comps;
         J_COLOR_SPACE cs;
-        int progressive, arithmetic;
+        int progressive;
     } kinds[] = {
-        {"gray.jpg", 16, 9, 1, JCS_GRAYSCALE, 0, 0},
-        {"rgb.jpg", 17, 8, 3, JCS_RGB, 0, 0},
-        {"rgb-progressive.jpg", 12, 12, 3, JCS_RGB, 1, 0},
-        {"cmyk.jpg", 8, 8, 4, JCS_CMYK, 0, 0},
-        {"rgb-arithmetic.jpg", 10, 7, 3, JCS_RGB, 0, 1},
-        {"gray-progressive-arithmetic.jpg", 9, 9, 1, JCS_GRAYSCALE, 1, 1},
+        {"gray.jpg", 16, 9, 1, JCS_GRAYSCALE, 0},
+        {"rgb.jpg", 17, 8, 3, JCS_RGB, 0},
+        {"rgb-progressive.jpg", 12, 12, 3, JCS_RGB, 1},
+        {"cmyk.jpg", 8, 8, 4, JCS_CMYK, 0},
     };
     char path[256];
     snprintf(path, sizeof path, "%s.seed", flp_fuzz_file(NULL, 0));
     for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++) {
-        write_jpeg(path, kinds[i].w, kinds[i].h, kinds[i].comps, kinds[i].cs, kinds[i].progressive,
-                   kinds[i].arithmetic);
+        write_jpeg(path, kinds[i].w, kinds[i].h, kinds[i].comps, kinds[i].cs, kinds[i].progressive);
         flp_fuzz_emit_file(emit, ctx, kinds[i].name, path);
     }
 }

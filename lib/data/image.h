@@ -23,7 +23,9 @@
  * if it is corrupt or truncated, FLP_ERR_NOMEM. */
 flp_status flp__png_read(const char *path, int channels, float **out, int64_t *h, int64_t *w);
 /* JPEG through libjpeg-turbo: gray, YCbCr/RGB and CMYK/YCCK files,
- * baseline, progressive (at most 500 scans) or arithmetic-coded. A file
+ * baseline or progressive (at most 500 scans), Huffman-coded; an
+ * arithmetic-coded file is refused as FLP_ERR_UNSUPPORTED (libjpeg decodes
+ * its damaged data without a warning). A file
  * that libjpeg would only warn about because its data is damaged (premature
  * end, bad Huffman code, ...) is refused as FLP_ERR_FORMAT; harmless
  * warnings (unknown JFIF revision, extraneous bytes before a marker) are

@@ -161,10 +161,23 @@ flp_status flp__jpeg_read(const char *path, int channels, float **out, int64_t *
     jp->created = 1;
     jpeg_stdio_src(&jp->cinfo, jp->fp);
     jpeg_read_header(&jp->cinfo, TRUE);
+    /* libjpeg decodes arithmetic-coded data that stops short (at a marker)
+     * as zeros, without a warning: a file missing most of its data comes
+     * out as a valid flat image. Huffman-coded damage is caught (damaged()
+     * above); arithmetic coding is refused rather than trusted. */
+    if (jp->cinfo.arith_code) {
+        release(jp);
+        return flp__error(FLP_ERR_UNSUPPORTED,
+                          "'%s' is an arithmetic-coded JPEG, which libflp does not read: damaged "
+                          "arithmetic-coded data decodes without an error, so a truncated file "
+                          "could not be told from a good one (convert it losslessly to Huffman "
+                          "coding: jpegtran -optimize IN > OUT)",
+                          path);
+    }
     /* The bound on memory and time, before jpeg_start_decompress: that
-     * allocates for the declared size (a progressive or arithmetic-coded
-     * file, its whole coefficient array) and a few corrupt bytes can
-     * declare 65500 x 65500 pixels. */
+     * allocates for the declared size (a progressive file, its whole
+     * coefficient array) and a few corrupt bytes can declare 65500 x 65500
+     * pixels. */
     const uint64_t pixels = (uint64_t)jp->cinfo.image_width * jp->cinfo.image_height;
     if (pixels > flp__limit(FLP_LIMIT_IMAGE_PIXELS)) {
         unsigned dw = jp->cinfo.image_width, dh = jp->cinfo.image_height;
