@@ -23,38 +23,16 @@
 #include "checkpoint/checkpoint_file.h"
 #include "checkpoint/checkpoint_format.h"
 #include "meta/meta_internal.h"
+#include "testfile.h"
 #include "testutil.h"
 
-static char dir[256];
-
-static void dir_setup(void)
-{
-    const char *base = getenv("TMPDIR");
-    snprintf(dir, sizeof dir, "%s/flp-ckpt-XXXXXX", base && *base ? base : "/tmp");
-    ck_assert_msg(mkdtemp(dir) != NULL, "mkdtemp: %s", strerror(errno));
-}
-
-static void dir_teardown(void)
-{
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    ck_assert_int_eq(system(cmd), 0);
-}
-
-static const char *path_of(const char *name)
-{
-    static char p[4][512];
-    static int k;
-    k = (k + 1) % 4;
-    snprintf(p[k], sizeof p[k], "%s/%s", dir, name);
-    return p[k];
-}
+static void dir_setup(void) { tu_scratch_begin("ckpt"); }
 
 /* Names in the folder other than `except` (NULL: all), one per line into
  * out[size]; returns how many. */
 static int others(const char *except, char *out, size_t size)
 {
-    DIR *d = opendir(dir);
+    DIR *d = opendir(tu_scratch_dir());
     ck_assert_ptr_nonnull(d);
     int n = 0;
     size_t at = 0;
@@ -68,12 +46,6 @@ static int others(const char *except, char *out, size_t size)
     }
     closedir(d);
     return n;
-}
-
-static void expect_message_has(const char *needle)
-{
-    ck_assert_msg(strstr(flp_last_error(), needle) != NULL, "message '%s' lacks '%s'", flp_last_error(),
-                  needle);
 }
 
 /* A meta-optimizer over one linear layer of `width` x 8 (+ bias): small,
@@ -116,34 +88,6 @@ static void step(rig *r, float g)
     ck_flp(flp_meta_step(r->meta));
 }
 
-static uint8_t *read_file(const char *path, long *size)
-{
-    FILE *f = fopen(path, "rb");
-    ck_assert_msg(f != NULL, "cannot read %s", path);
-    fseek(f, 0, SEEK_END);
-    *size = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    uint8_t *buf = malloc((size_t)*size);
-    ck_assert_int_eq(fread(buf, 1, (size_t)*size, f), *size);
-    fclose(f);
-    return buf;
-}
-
-static void write_file(const char *path, const void *buf, long size)
-{
-    FILE *f = fopen(path, "wb");
-    ck_assert_msg(f != NULL, "cannot write %s", path);
-    ck_assert_int_eq(fwrite(buf, 1, (size_t)size, f), size);
-    fclose(f);
-}
-
-static long peak_rss_kb(void)
-{
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    return ru.ru_maxrss;
-}
-
 /* ======================================================================
  * Loading
  * ====================================================================== */
@@ -155,18 +99,18 @@ static long peak_rss_kb(void)
 START_TEST(test_load_reads_what_it_checked)
 {
     rig r = rig_new(4);
-    const char *good = path_of("good.ckpt");
+    const char *good = tu_scratch("good.ckpt");
     ck_flp(flp_checkpoint_save(good, r.meta, NULL));
-    long size;
-    uint8_t *file = read_file(good, &size);
+    size_t size;
+    uint8_t *file = tu_read_file(good, &size);
     const off_t two_gib = (off_t)1 << 31;
-    long before = peak_rss_kb();
+    long before = tu_peak_rss_kb();
 
-    const char *zeros = path_of("zeros.ckpt");
-    write_file(zeros, "", 0);
+    const char *zeros = tu_scratch("zeros.ckpt");
+    tu_write_file(zeros, "", 0);
     ck_assert_int_eq(truncate(zeros, two_gib), 0);
     ck_flp_fails(flp_checkpoint_load(zeros, r.meta, NULL), FLP_ERR_FORMAT);
-    expect_message_has("wrong magic");
+    ck_flp_message_has("wrong magic");
 
     /* header, configuration and optimizer of the good file; then a tensor
      * section declaring the rest of a 2 GiB file */
@@ -178,12 +122,12 @@ START_TEST(test_load_reads_what_it_checked)
     ck_assert_int_eq(memcmp(file + tens, "TENS", 4), 0);
     uint64_t huge = (uint64_t)two_gib - (uint64_t)tens - 16;
     memcpy(file + tens + 4, &huge, 8);
-    const char *claims = path_of("claims.ckpt");
-    write_file(claims, file, tens + 12);
+    const char *claims = tu_scratch("claims.ckpt");
+    tu_write_file(claims, file, tens + 12);
     ck_assert_int_eq(truncate(claims, two_gib), 0);
     ck_flp_fails(flp_checkpoint_load(claims, r.meta, NULL), FLP_ERR_FORMAT);
-    expect_message_has("tensor section is malformed: its length is not that of the configuration's");
-    long grew_mb = (peak_rss_kb() - before) / 1024;
+    ck_flp_message_has("tensor section is malformed: its length is not that of the configuration's");
+    long grew_mb = (tu_peak_rss_kb() - before) / 1024;
     ck_assert_msg(grew_mb < 16, "loading raised the peak memory by %ld MB", grew_mb);
     free(file);
     rig_free(&r);
@@ -195,27 +139,18 @@ END_TEST
 START_TEST(test_load_special_files)
 {
     rig r = rig_new(4);
-    const char *fifo = path_of("fifo");
+    const char *fifo = tu_scratch("fifo");
     ck_assert_int_eq(mkfifo(fifo, 0600), 0);
     ck_flp_fails(flp_checkpoint_load(fifo, r.meta, NULL), FLP_ERR_IO);
-    expect_message_has("flp_checkpoint_load: cannot read '");
-    expect_message_has("fifo': it is a FIFO (named pipe), not a regular file");
+    ck_flp_message_has("flp_checkpoint_load: cannot read '");
+    ck_flp_message_has("fifo': it is a FIFO (named pipe), not a regular file");
     ck_flp_fails(flp_checkpoint_load("/dev/null", r.meta, NULL), FLP_ERR_IO);
-    expect_message_has("'/dev/null': it is a character device, not a regular file");
-    ck_flp_fails(flp_checkpoint_load(dir, r.meta, NULL), FLP_ERR_IO);
-    expect_message_has("it is a directory, not a regular file");
+    ck_flp_message_has("'/dev/null': it is a character device, not a regular file");
+    ck_flp_fails(flp_checkpoint_load(tu_scratch_dir(), r.meta, NULL), FLP_ERR_IO);
+    ck_flp_message_has("it is a directory, not a regular file");
     rig_free(&r);
 }
 END_TEST
-
-/* Rewrite the CRC of the section that starts at `at`. */
-static void fix_section_crc(uint8_t *buf, long at)
-{
-    uint64_t len;
-    memcpy(&len, buf + at + 4, 8);
-    uint32_t crc = (uint32_t)crc32_z(0L, buf + at, (z_size_t)(12 + len));
-    memcpy(buf + at + 12 + len, &crc, 4);
-}
 
 /* The step count must be one a meta-optimizer can continue from: INT64_MAX
  * overflowed at the next step (UBSan), then went negative. */
@@ -223,10 +158,10 @@ START_TEST(test_load_step_count)
 {
     rig r = rig_new(4);
     step(&r, 0.5f);
-    const char *path = path_of("a.ckpt");
+    const char *path = tu_scratch("a.ckpt");
     ck_flp(flp_checkpoint_save(path, r.meta, NULL));
-    long size;
-    uint8_t *file = read_file(path, &size);
+    size_t size;
+    uint8_t *file = tu_read_file(path, &size);
     uint64_t conf_len;
     memcpy(&conf_len, file + FLP__CKPT_HEADER_SIZE + 4, 8);
     long optm = FLP__CKPT_HEADER_SIZE + 16 + (long)conf_len;
@@ -238,10 +173,10 @@ START_TEST(test_load_step_count)
     static const int64_t bad[] = {INT64_MAX, FLP__META_MAX_STEPS + 1, -1, INT64_MIN};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         memcpy(file + at, &bad[i], 8);
-        fix_section_crc(file, optm);
-        write_file(path, file, size);
+        tu_fix_section_crc(file, optm);
+        tu_write_file(path, file, size);
         ck_flp_fails(flp_checkpoint_load(path, r.meta, NULL), FLP_ERR_FORMAT);
-        expect_message_has("outside 0 to 2^53");
+        ck_flp_message_has("outside 0 to 2^53");
         int64_t steps;
         ck_flp(flp_meta_step_count(r.meta, &steps));
         ck_assert_int_eq(steps, 1);
@@ -249,8 +184,8 @@ START_TEST(test_load_step_count)
     /* the largest count loads, and the next step is refused cleanly */
     const int64_t top = FLP__META_MAX_STEPS;
     memcpy(file + at, &top, 8);
-    fix_section_crc(file, optm);
-    write_file(path, file, size);
+    tu_fix_section_crc(file, optm);
+    tu_write_file(path, file, size);
     ck_flp(flp_checkpoint_load(path, r.meta, NULL));
     ck_flp_fails(flp_meta_step(r.meta), FLP_ERR_RANGE);
     free(file);
@@ -268,29 +203,29 @@ END_TEST
 START_TEST(test_save_through_symlink)
 {
     rig r = rig_new(4);
-    ck_assert_int_eq(mkdir(path_of("runs"), 0700), 0);
-    const char *real = path_of("runs/ck");
-    write_file(real, "old", 3);
-    const char *link = path_of("latest");
+    ck_assert_int_eq(mkdir(tu_scratch("runs"), 0700), 0);
+    const char *real = tu_scratch("runs/ck");
+    tu_write_file(real, "old", 3);
+    const char *link = tu_scratch("latest");
     ck_assert_int_eq(symlink("runs/ck", link), 0);
     step(&r, 0.25f);
     ck_flp(flp_checkpoint_save(link, r.meta, NULL));
     struct stat sb;
     ck_assert_int_eq(lstat(link, &sb), 0);
     ck_assert_msg(S_ISLNK(sb.st_mode), "the link was replaced");
-    long size;
-    uint8_t *through_link = read_file(link, &size);
+    size_t size;
+    uint8_t *through_link = tu_read_file(link, &size);
     ck_assert_int_eq(memcmp(through_link, FLP__CKPT_MAGIC, 8), 0);
     free(through_link);
     ck_flp(flp_checkpoint_load(real, r.meta, NULL));
     char names[512];
     ck_assert_msg(others(NULL, names, sizeof names) == 2, "left in the folder:\n%s", names);
 
-    const char *dangling = path_of("dangling");
+    const char *dangling = tu_scratch("dangling");
     ck_assert_int_eq(symlink("runs/missing", dangling), 0);
     ck_flp_fails(flp_checkpoint_save(dangling, r.meta, NULL), FLP_ERR_IO);
-    expect_message_has("is a symbolic link to a missing file");
-    ck_assert_int_eq(access(path_of("runs/missing"), F_OK), -1);
+    ck_flp_message_has("is a symbolic link to a missing file");
+    ck_assert_int_eq(access(tu_scratch("runs/missing"), F_OK), -1);
     rig_free(&r);
 }
 END_TEST
@@ -300,29 +235,29 @@ END_TEST
 START_TEST(test_save_refuses_special_files)
 {
     rig r = rig_new(4);
-    const char *fifo = path_of("fifo");
+    const char *fifo = tu_scratch("fifo");
     ck_assert_int_eq(mkfifo(fifo, 0600), 0);
     ck_flp_fails(flp_checkpoint_save(fifo, r.meta, NULL), FLP_ERR_IO);
-    expect_message_has("is a FIFO (named pipe): a checkpoint replaces only a regular file");
+    ck_flp_message_has("is a FIFO (named pipe): a checkpoint replaces only a regular file");
     struct stat sb;
     ck_assert(lstat(fifo, &sb) == 0 && S_ISFIFO(sb.st_mode));
     /* a device through a link (safe to try even where this was broken: the
      * link, not the device, was what got replaced) */
-    const char *to_null = path_of("to-null");
+    const char *to_null = tu_scratch("to-null");
     ck_assert_int_eq(symlink("/dev/null", to_null), 0);
     ck_flp_fails(flp_checkpoint_save(to_null, r.meta, NULL), FLP_ERR_IO);
-    expect_message_has("is a symbolic link to '/dev/null', which is a character device");
+    ck_flp_message_has("is a symbolic link to '/dev/null', which is a character device");
     ck_assert(stat("/dev/null", &sb) == 0 && S_ISCHR(sb.st_mode));
     /* a device node of our own, where we may make one (root) */
-    const char *node = path_of("null-node");
+    const char *node = tu_scratch("null-node");
     if (mknod(node, S_IFCHR | 0600, makedev(1, 3)) == 0) {
         ck_flp_fails(flp_checkpoint_save(node, r.meta, NULL), FLP_ERR_IO);
-        expect_message_has("is a character device: a checkpoint replaces only a regular file");
+        ck_flp_message_has("is a character device: a checkpoint replaces only a regular file");
         ck_assert(lstat(node, &sb) == 0 && S_ISCHR(sb.st_mode));
     }
-    ck_assert_int_eq(mkdir(path_of("folder"), 0700), 0);
-    ck_flp_fails(flp_checkpoint_save(path_of("folder"), r.meta, NULL), FLP_ERR_IO);
-    expect_message_has("is a directory");
+    ck_assert_int_eq(mkdir(tu_scratch("folder"), 0700), 0);
+    ck_flp_fails(flp_checkpoint_save(tu_scratch("folder"), r.meta, NULL), FLP_ERR_IO);
+    ck_flp_message_has("is a directory");
     char names[512];
     int n = others(NULL, names, sizeof names);
     ck_assert_msg(n == 3 || n == 4, "left in the folder:\n%s", names);
@@ -336,17 +271,17 @@ END_TEST
 START_TEST(test_save_refuses_nonfinite)
 {
     rig r = rig_new(4);
-    const char *path = path_of("run.ckpt");
+    const char *path = tu_scratch("run.ckpt");
     ck_flp(flp_checkpoint_save(path, r.meta, NULL));
-    long size0;
-    uint8_t *old = read_file(path, &size0);
+    size_t size0;
+    uint8_t *old = tu_read_file(path, &size0);
     ck_flp(flp_meta_set_lr(r.meta, FLP_GROUP_WEIGHTS, 3.4e38));
     step(&r, 1.0f); /* each weight moves by about -3.4e38: still finite */
     step(&r, 1.0f); /* and again: -inf */
     ck_flp_fails(flp_checkpoint_save(path, r.meta, NULL), FLP_ERR_NONFINITE);
-    expect_message_has("net.0.weight[0] is -inf, which flp_checkpoint_load would refuse");
-    long size;
-    uint8_t *now = read_file(path, &size);
+    ck_flp_message_has("net.0.weight[0] is -inf, which flp_checkpoint_load would refuse");
+    size_t size;
+    uint8_t *now = tu_read_file(path, &size);
     ck_assert(size == size0 && memcmp(old, now, (size_t)size) == 0);
     free(now);
     char names[512];
@@ -355,11 +290,11 @@ START_TEST(test_save_refuses_nonfinite)
     rig q = rig_new(4);
     q.meta->moments[q.meta->total + 3] = -1.0f;
     ck_flp_fails(flp_checkpoint_save(path, q.meta, NULL), FLP_ERR_NONFINITE);
-    expect_message_has("[3] (Adam's second moment) is -1");
+    ck_flp_message_has("[3] (Adam's second moment) is -1");
     q.meta->moments[q.meta->total + 3] = 0.0f;
     q.meta->moments[5] = NAN;
     ck_flp_fails(flp_checkpoint_save(path, q.meta, NULL), FLP_ERR_NONFINITE);
-    expect_message_has("(Adam's first moment) is nan");
+    ck_flp_message_has("(Adam's first moment) is nan");
     free(old);
     rig_free(&q);
     rig_free(&r);
@@ -393,7 +328,7 @@ START_TEST(test_save_from_two_threads)
     for (int use = 0; use < 2; use++) {
         flp__ckpt_use_tmpfile(use);
         rig a = rig_new(64), b = rig_new(64);
-        const char *path = path_of("shared.ckpt");
+        const char *path = tu_scratch("shared.ckpt");
         saver s[2] = {{a.meta, path, 0}, {b.meta, path, 0}};
         pthread_t t[2];
         for (int i = 0; i < 2; i++)
@@ -422,7 +357,7 @@ START_TEST(test_save_killed)
     enum { KILLS = 12 };
     rig r = rig_new(1 << 14); /* 147,456 values: 1.8 MB with their moments */
     char path[512];
-    snprintf(path, sizeof path, "%s", path_of("ck"));
+    snprintf(path, sizeof path, "%s", tu_scratch("ck"));
     ck_flp(flp_checkpoint_save(path, r.meta, NULL));
     unsigned seed = 12345;
     for (int use = 1; use >= 0; use--) {
@@ -440,7 +375,7 @@ START_TEST(test_save_killed)
             kill(pid, SIGKILL);
             waitpid(pid, NULL, 0);
             ck_flp(flp_checkpoint_load(path, r.meta, NULL));
-            DIR *d = opendir(dir);
+            DIR *d = opendir(tu_scratch_dir());
             struct dirent *e;
             char prefix[64];
             snprintf(prefix, sizeof prefix, "ck.tmp.%ld.", (long)pid);
@@ -448,7 +383,7 @@ START_TEST(test_save_killed)
                 if (e->d_name[0] == '.' || strcmp(e->d_name, "ck") == 0)
                     continue;
                 ck_assert_msg(strncmp(e->d_name, prefix, strlen(prefix)) == 0, "stray file %s", e->d_name);
-                const char *stray = path_of(e->d_name);
+                const char *stray = tu_scratch(e->d_name);
                 if (use)
                     ck_flp(flp_checkpoint_load(stray, r.meta, NULL));
                 unlink(stray);
@@ -467,7 +402,7 @@ Suite *make_checkpoint_suite(void)
 {
     Suite *s = suite_create("checkpoint");
     TCase *tc = tcase_create("checkpoint");
-    tcase_add_checked_fixture(tc, dir_setup, dir_teardown);
+    tcase_add_checked_fixture(tc, dir_setup, tu_scratch_end);
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_load_reads_what_it_checked);
     tcase_add_test(tc, test_load_special_files);

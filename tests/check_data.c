@@ -21,6 +21,7 @@
 #include "core/alloc.h"
 #include "data/image.h"
 #include "tasks/sampler_internal.h"
+#include "testfile.h"
 #include "testimage.h"
 #include "testutil.h"
 
@@ -34,46 +35,9 @@
             ck_abort_msg(__VA_ARGS__); \
     } while (0)
 
-static void expect_message_has(const char *needle)
-{
-    ck_assert_msg(strstr(flp_last_error(), needle) != NULL, "message '%s' lacks '%s'",
-                  flp_last_error(), needle);
-}
-
 /* ======================================================================
  * Temporary folders and file writers
  * ====================================================================== */
-
-static void make_tmpdir(char *out, size_t n)
-{
-    const char *base = getenv("TMPDIR");
-    snprintf(out, n, "%s/flp-data-XXXXXX", base && *base ? base : "/tmp");
-    ck_assert_msg(mkdtemp(out) != NULL, "mkdtemp: %s", strerror(errno));
-}
-
-static void rm_tree(const char *path)
-{
-    struct stat sb;
-    if (lstat(path, &sb) != 0)
-        return;
-    if (S_ISDIR(sb.st_mode)) {
-        DIR *d = opendir(path);
-        if (d != NULL) {
-            struct dirent *e;
-            while ((e = readdir(d)) != NULL) {
-                if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-                    continue;
-                char sub[4096];
-                snprintf(sub, sizeof sub, "%s/%s", path, e->d_name);
-                rm_tree(sub);
-            }
-            closedir(d);
-        }
-        rmdir(path);
-    } else {
-        unlink(path);
-    }
-}
 
 static void mkdir_p(const char *path)
 {
@@ -89,30 +53,7 @@ static void mkdir_p(const char *path)
     ck_assert_msg(mkdir(buf, 0755) == 0 || errno == EEXIST, "mkdir %s: %s", buf, strerror(errno));
 }
 
-static void write_bytes(const char *path, const void *data, size_t n)
-{
-    FILE *f = fopen(path, "wb");
-    ck_assert_msg(f != NULL, "cannot write %s", path);
-    ck_assert_uint_eq(fwrite(data, 1, n, f), n);
-    fclose(f);
-}
-
-static void write_text(const char *path, const char *text) { write_bytes(path, text, strlen(text)); }
-
-/* Whole file into a malloc'd buffer. */
-static uint8_t *read_bytes(const char *path, size_t *n)
-{
-    FILE *f = fopen(path, "rb");
-    ck_assert_msg(f != NULL, "cannot read %s", path);
-    fseek(f, 0, SEEK_END);
-    long len = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    uint8_t *buf = malloc((size_t)len);
-    ck_assert_uint_eq(fread(buf, 1, (size_t)len, f), (size_t)len);
-    fclose(f);
-    *n = (size_t)len;
-    return buf;
-}
+static void write_text(const char *path, const char *text) { tu_write_file(path, text, strlen(text)); }
 
 /* ======================================================================
  * PNG
@@ -120,8 +61,8 @@ static uint8_t *read_bytes(const char *path, size_t *n)
 
 static char tmp[4096];
 
-static void tmp_setup(void) { make_tmpdir(tmp, sizeof tmp); }
-static void tmp_teardown(void) { rm_tree(tmp); }
+static void tmp_setup(void) { tu_make_scratch(tmp, sizeof tmp, "data"); }
+static void tmp_teardown(void) { tu_remove_tree(tmp); }
 
 static const char *tpath(const char *name)
 {
@@ -224,7 +165,7 @@ static uint8_t *noisy_png(const char *path, size_t *n)
     for (int i = 0; i < 32 * 32; i++)
         px[i] = (uint8_t)((i * 2654435761u) >> 24);
     tu_write_gray_png(path, 32, 32, px);
-    return read_bytes(path, n);
+    return tu_read_file(path, n);
 }
 
 START_TEST(test_png_corrupt)
@@ -232,15 +173,15 @@ START_TEST(test_png_corrupt)
     float *img = (float *)1;
     int64_t h, w;
     ck_flp_fails(flp__png_read(tpath("missing.png"), 1, &img, &h, &w), FLP_ERR_IO);
-    expect_message_has("missing.png");
+    ck_flp_message_has("missing.png");
     ck_assert_ptr_null(img);
 
     write_text(tpath("text.png"), "this is not a PNG file at all");
     ck_flp_fails(flp__png_read(tpath("text.png"), 1, &img, &h, &w), FLP_ERR_FORMAT);
-    expect_message_has("text.png");
-    write_bytes(tpath("empty.png"), "", 0);
+    ck_flp_message_has("text.png");
+    tu_write_file(tpath("empty.png"), "", 0);
     ck_flp_fails(flp__png_read(tpath("empty.png"), 1, &img, &h, &w), FLP_ERR_FORMAT);
-    expect_message_has("empty.png");
+    ck_flp_message_has("empty.png");
 
     size_t n;
     uint8_t *good = noisy_png(tpath("good.png"), &n);
@@ -249,16 +190,16 @@ START_TEST(test_png_corrupt)
     /* truncated at several points: header, middle of the data, before IEND */
     const size_t cuts[] = {12, 40, n / 2, n - 13, n - 1};
     for (size_t i = 0; i < sizeof cuts / sizeof *cuts; i++) {
-        write_bytes(tpath("cut.png"), good, cuts[i]);
+        tu_write_file(tpath("cut.png"), good, cuts[i]);
         ck_flp_fails(flp__png_read(tpath("cut.png"), 1, &img, &h, &w), FLP_ERR_FORMAT);
-        expect_message_has("cut.png");
+        ck_flp_message_has("cut.png");
         ck_assert_ptr_null(img);
     }
     /* a flipped byte inside the compressed data: CRC error */
     good[n / 2] ^= 0x5a;
-    write_bytes(tpath("flip.png"), good, n);
+    tu_write_file(tpath("flip.png"), good, n);
     ck_flp_fails(flp__png_read(tpath("flip.png"), 3, &img, &h, &w), FLP_ERR_FORMAT);
-    expect_message_has("flip.png");
+    ck_flp_message_has("flip.png");
     free(good);
 }
 END_TEST
@@ -328,14 +269,14 @@ START_TEST(test_jpeg_corrupt)
     float *img = (float *)1;
     int64_t h, w;
     ck_flp_fails(flp__jpeg_read(tpath("missing.jpg"), 3, &img, &h, &w), FLP_ERR_IO);
-    expect_message_has("missing.jpg");
+    ck_flp_message_has("missing.jpg");
     ck_assert_ptr_null(img);
     write_text(tpath("text.jpg"), "GIF89a not a jpeg");
     ck_flp_fails(flp__jpeg_read(tpath("text.jpg"), 3, &img, &h, &w), FLP_ERR_FORMAT);
-    expect_message_has("text.jpg");
-    write_bytes(tpath("empty.jpg"), "", 0);
+    ck_flp_message_has("text.jpg");
+    tu_write_file(tpath("empty.jpg"), "", 0);
     ck_flp_fails(flp__jpeg_read(tpath("empty.jpg"), 3, &img, &h, &w), FLP_ERR_FORMAT);
-    expect_message_has("empty.jpg");
+    ck_flp_message_has("empty.jpg");
 
     enum { W = 64, H = 48 };
     uint8_t px[3 * W * H];
@@ -343,24 +284,24 @@ START_TEST(test_jpeg_corrupt)
         px[i] = (uint8_t)((i * 2654435761u) >> 24); /* noise: plenty of entropy-coded data */
     tu_write_jpeg(tpath("good.jpg"), W, H, 3, px, 90, TU_JPEG_BASELINE);
     size_t n;
-    uint8_t *good = read_bytes(tpath("good.jpg"), &n);
+    uint8_t *good = tu_read_file(tpath("good.jpg"), &n);
     ck_flp(flp__jpeg_read(tpath("good.jpg"), 3, &img, &h, &w));
     flp__free(img);
     /* truncated in the header and in the scan: libjpeg would pad with gray
      * and warn; we refuse */
     const size_t cuts[] = {2, 20, n / 2, n - 2};
     for (size_t i = 0; i < sizeof cuts / sizeof *cuts; i++) {
-        write_bytes(tpath("cut.jpg"), good, cuts[i]);
+        tu_write_file(tpath("cut.jpg"), good, cuts[i]);
         ck_flp_fails(flp__jpeg_read(tpath("cut.jpg"), 3, &img, &h, &w), FLP_ERR_FORMAT);
-        expect_message_has("cut.jpg");
+        ck_flp_message_has("cut.jpg");
         ck_assert_ptr_null(img);
     }
     /* a marker planted in the middle of the scan */
     good[n / 2] = 0xFF;
     good[n / 2 + 1] = 0xD9;
-    write_bytes(tpath("marker.jpg"), good, n);
+    tu_write_file(tpath("marker.jpg"), good, n);
     ck_flp_fails(flp__jpeg_read(tpath("marker.jpg"), 3, &img, &h, &w), FLP_ERR_FORMAT);
-    expect_message_has("marker.jpg");
+    ck_flp_message_has("marker.jpg");
     free(good);
 }
 END_TEST
@@ -542,13 +483,13 @@ START_TEST(test_csv_errors)
         write_text(tpath(name), bad[i].text);
         flp__csv csv;
         ck_flp_fails(flp__csv_read(tpath(name), &csv), FLP_ERR_FORMAT);
-        expect_message_has(bad[i].where);
-        expect_message_has(bad[i].why);
+        ck_flp_message_has(bad[i].where);
+        ck_flp_message_has(bad[i].why);
         ck_assert_int_eq(csv.n, 0);
     }
     flp__csv csv;
     ck_flp_fails(flp__csv_read(tpath("nope.csv"), &csv), FLP_ERR_IO);
-    expect_message_has("nope.csv");
+    ck_flp_message_has("nope.csv");
 }
 END_TEST
 
@@ -716,26 +657,26 @@ START_TEST(test_omniglot_errors)
     char path[4096];
     snprintf(path, sizeof path, "%s/nowhere", tmp);
     ck_flp_fails(flp_dataset_open_omniglot(path, 28, &ds), FLP_ERR_IO);
-    expect_message_has("nowhere");
+    ck_flp_message_has("nowhere");
     ck_assert_ptr_null(ds);
     snprintf(path, sizeof path, "%s/empty", tmp);
     mkdir_p(path);
     ck_flp_fails(flp_dataset_open_omniglot(path, 28, &ds), FLP_ERR_FORMAT);
-    expect_message_has("empty");
-    expect_message_has("no alphabet folders");
+    ck_flp_message_has("empty");
+    ck_flp_message_has("no alphabet folders");
     /* an alphabet without characters (pointed one level too deep) */
     snprintf(path, sizeof path, "%s/deep", tmp);
     char sub[4096];
     snprintf(sub, sizeof sub, "%s/alpha", path);
     mkdir_p(sub);
     ck_flp_fails(flp_dataset_open_omniglot(path, 28, &ds), FLP_ERR_FORMAT);
-    expect_message_has("alpha");
+    ck_flp_message_has("alpha");
     /* a character folder without PNGs */
     snprintf(sub, sizeof sub, "%s/alpha/char7", path);
     mkdir_p(sub);
     ck_flp_fails(flp_dataset_open_omniglot(path, 28, &ds), FLP_ERR_FORMAT);
-    expect_message_has("char7");
-    expect_message_has("no .png");
+    ck_flp_message_has("char7");
+    ck_flp_message_has("no .png");
     ck_flp_fails(flp_dataset_open_omniglot(omni_root, 0, &ds), FLP_ERR_RANGE);
     ck_flp_fails(flp_dataset_open_omniglot(omni_root, 1025, &ds), FLP_ERR_RANGE);
     ck_flp_fails(flp_dataset_open_omniglot(NULL, 28, &ds), FLP_ERR_NULL);
@@ -750,17 +691,17 @@ START_TEST(test_omniglot_errors)
     for (int i = 0; i < GS * GS; i++)
         img[i] = -7;
     ck_flp_fails(flp_dataset_get(ds, 1 * GC + 2, 3, img, GS * GS), FLP_ERR_FORMAT);
-    expect_message_has(bad);
-    expect_message_has("flp_dataset_get");
+    ck_flp_message_has(bad);
+    ck_flp_message_has("flp_dataset_get");
     ck_assert_float_eq(img[0], -7); /* untouched */
     ck_flp_fails(flp_dataset_preload(ds), FLP_ERR_FORMAT);
-    expect_message_has(bad);
+    ck_flp_message_has(bad);
     /* argument checks */
     ck_flp_fails(flp_dataset_get(ds, 0, 0, img, GS * GS - 1), FLP_ERR_SHAPE);
     ck_flp_fails(flp_dataset_get(ds, -1, 0, img, GS * GS), FLP_ERR_RANGE);
     ck_flp_fails(flp_dataset_get(ds, GA * GC, 0, img, GS * GS), FLP_ERR_RANGE);
     ck_flp_fails(flp_dataset_get(ds, 0, GD, img, GS * GS), FLP_ERR_RANGE);
-    expect_message_has("A0/c00");
+    ck_flp_message_has("A0/c00");
     ck_flp_fails(flp_dataset_get(ds, 0, 0, NULL, GS * GS), FLP_ERR_NULL);
     ck_flp_fails(flp_dataset_get(NULL, 0, 0, img, GS * GS), FLP_ERR_NULL);
     const char *s;
@@ -1031,14 +972,14 @@ START_TEST(test_mini_errors)
     ck_flp_fails(flp_dataset_open_miniimagenet(mini_root, "training", 84, &ds), FLP_ERR_INVALID);
     ck_assert_ptr_null(ds);
     ck_flp_fails(flp_dataset_open_miniimagenet(mini_root, "val", 84, &ds), FLP_ERR_IO);
-    expect_message_has("val.csv");
+    ck_flp_message_has("val.csv");
     ck_flp_fails(flp_dataset_open_miniimagenet(mini_root, "train", -3, &ds), FLP_ERR_RANGE);
     ck_flp_fails(flp_dataset_open_miniimagenet(NULL, "train", 84, &ds), FLP_ERR_NULL);
     ck_flp_fails(flp_dataset_open_miniimagenet(mini_root, NULL, 84, &ds), FLP_ERR_NULL);
     char path[4096], csv[4096];
     snprintf(path, sizeof path, "%s/nowhere", tmp);
     ck_flp_fails(flp_dataset_open_miniimagenet(path, "train", 84, &ds), FLP_ERR_IO);
-    expect_message_has("images");
+    ck_flp_message_has("images");
 
     /* a CSV naming a missing image: the file and the line are named */
     snprintf(csv, sizeof csv, "filename,label\n%s,%s\nn0000000000000042.jpg,%s\n", mini_names[0][0],
@@ -1046,31 +987,31 @@ START_TEST(test_mini_errors)
     snprintf(path, sizeof path, "%s/test.csv", mini_root);
     write_text(path, csv);
     ck_flp_fails(flp_dataset_open_miniimagenet(mini_root, "test", 84, &ds), FLP_ERR_IO);
-    expect_message_has("n0000000000000042.jpg");
-    expect_message_has("test.csv:3");
+    ck_flp_message_has("n0000000000000042.jpg");
+    ck_flp_message_has("test.csv:3");
     /* a file name reaching outside images/ is refused, naming the line */
     write_text(path, "filename,label\n../train.csv,n1\n");
     ck_flp_fails(flp_dataset_open_miniimagenet(mini_root, "test", 84, &ds), FLP_ERR_FORMAT);
-    expect_message_has("test.csv:2:");
-    expect_message_has("'/'");
+    ck_flp_message_has("test.csv:2:");
+    ck_flp_message_has("'/'");
     /* a malformed CSV */
     write_text(path, "filename,label\nno-comma-here\n");
     ck_flp_fails(flp_dataset_open_miniimagenet(mini_root, "test", 84, &ds), FLP_ERR_FORMAT);
-    expect_message_has("test.csv:2:");
-    expect_message_has("flp_dataset_open_miniimagenet");
+    ck_flp_message_has("test.csv:2:");
+    ck_flp_message_has("flp_dataset_open_miniimagenet");
 
     /* a corrupt JPEG is named when first read */
     ck_flp(flp_dataset_open_miniimagenet(mini_root, "train", 84, &ds));
     const char *bad;
     ck_flp(flp_dataset_example_path(ds, 2, 3, &bad));
     size_t n;
-    uint8_t *bytes = read_bytes(bad, &n);
-    write_bytes(bad, bytes, n / 2);
+    uint8_t *bytes = tu_read_file(bad, &n);
+    tu_write_file(bad, bytes, n / 2);
     free(bytes);
     float *img = malloc(sizeof *img * 3 * 84 * 84);
     ck_flp(flp_dataset_get(ds, 2, 2, img, 3 * 84 * 84)); /* enlarged 12x10 -> 84x84 */
     ck_flp_fails(flp_dataset_get(ds, 2, 3, img, 3 * 84 * 84), FLP_ERR_FORMAT);
-    expect_message_has(bad);
+    ck_flp_message_has(bad);
     free(img);
     flp_dataset_free(ds);
 }
@@ -1264,7 +1205,7 @@ START_TEST(test_fewshot_continual_and_batch)
     /* 5 x 4 = 20 examples cannot be cut into batches of 3 */
     ck_flp(flp_sampler_set(s, FLP_FEWSHOT_BATCH, 3));
     ck_flp_fails(flp_sampler_next(s, FLP_SPLIT_TRAIN, ep), FLP_ERR_RANGE);
-    expect_message_has("FLP_FEWSHOT_BATCH");
+    ck_flp_message_has("FLP_FEWSHOT_BATCH");
     ck_flp(flp_sampler_set(s, FLP_FEWSHOT_BATCH, 20));
     ck_flp(flp_sampler_next(s, FLP_SPLIT_TRAIN, ep));
     check_episode(ep, 5, 4, 4, 20, cls_of);
@@ -1295,13 +1236,13 @@ START_TEST(test_fewshot_settings_and_errors)
     ck_flp(flp_sampler_set(s, FLP_FEWSHOT_SHOTS, 6));
     ck_flp(flp_sampler_set(s, FLP_FEWSHOT_QUERY_PER_CLASS, 3));
     ck_flp_fails(flp_sampler_next(s, FLP_SPLIT_TRAIN, ep), FLP_ERR_RANGE);
-    expect_message_has("A0/c00");
-    expect_message_has("has 8 examples");
+    ck_flp_message_has("A0/c00");
+    ck_flp_message_has("has 8 examples");
     ck_flp(flp_sampler_set(s, FLP_FEWSHOT_SHOTS, 5));
     ck_flp(flp_sampler_next(s, FLP_SPLIT_TRAIN, ep)); /* 5 + 3 = 8 fits exactly */
     /* more ways than classes: the evaluation split has 4 */
     ck_flp_fails(flp_sampler_next(s, FLP_SPLIT_EVAL, ep), FLP_ERR_RANGE);
-    expect_message_has("only 4 classes");
+    ck_flp_message_has("only 4 classes");
     /* no evaluation set */
     flp_sampler *t;
     ck_flp(flp_sampler_create_fewshot(tr, NULL, 1, &t));
@@ -1508,8 +1449,8 @@ START_TEST(test_fewshot_bad_image)
         write_text(paths[k], "broken");
     }
     ck_flp_fails(flp_sampler_next(a, FLP_SPLIT_TRAIN, e1), FLP_ERR_FORMAT);
-    expect_message_has("flp_sampler_next");
-    expect_message_has(omni_root);
+    ck_flp_message_has("flp_sampler_next");
+    ck_flp_message_has(omni_root);
     for (int k = 0; k < GD; k++)
         write_omni_image(paths[k], c, k);
     ck_flp(flp_sampler_next(a, FLP_SPLIT_TRAIN, e1));
@@ -1538,7 +1479,7 @@ static void real_setup(void)
     const char *zip = tu_shared_path("data/omniglot/images_background_small1.zip");
     if (zip == NULL || system("command -v unzip >/dev/null 2>&1") != 0)
         return;
-    make_tmpdir(real_tmp, sizeof real_tmp);
+    tu_make_scratch(real_tmp, sizeof real_tmp, "data");
     char cmd[8192];
     snprintf(cmd, sizeof cmd, "unzip -q '%s' -d '%s'", zip, real_tmp);
     if (system(cmd) == 0)
@@ -1548,7 +1489,7 @@ static void real_setup(void)
 static void real_teardown(void)
 {
     if (real_tmp[0])
-        rm_tree(real_tmp);
+        tu_remove_tree(real_tmp);
 }
 
 static int have_real(void)

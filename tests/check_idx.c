@@ -3,12 +3,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <unistd.h>
 #include <zlib.h>
 
 #include "core/alloc.h"
 #include "data/idx.h"
+#include "testfile.h"
 #include "testutil.h"
 
 static char dir[256];
@@ -310,12 +310,10 @@ START_TEST(test_gzip_header_first)
     n = idx_header(raw, 8, 1, ten) + 10 + ZEROS;
     len = gz_member(raw, n, gz, 1 << 20);
     free(raw);
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    long before = ru.ru_maxrss;
+    long before = tu_peak_rss_kb();
     expect_parse_fails(gz, len, FLP_ERR_FORMAT, "over-long IDX file: the gzip data holds more than the 10");
-    getrusage(RUSAGE_SELF, &ru);
-    ck_assert_msg(ru.ru_maxrss - before < 16 * 1024, "peak memory grew by %ld kB", ru.ru_maxrss - before);
+    long grew = tu_peak_rss_kb() - before;
+    ck_assert_msg(grew < 16 * 1024, "peak memory grew by %ld kB", grew);
     free(gz);
 }
 END_TEST

@@ -20,67 +20,10 @@
 #include "data/idx.h"
 #include "data/image.h"
 #include "testimage.h"
+#include "testfile.h"
 #include "testutil.h"
 
-static char dir[256];
-
-static void dir_setup(void)
-{
-    const char *base = getenv("TMPDIR");
-    snprintf(dir, sizeof dir, "%s/flp-limits-XXXXXX", base && *base ? base : "/tmp");
-    ck_assert_msg(mkdtemp(dir) != NULL, "mkdtemp: %s", strerror(errno));
-}
-
-static void dir_teardown(void)
-{
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    ck_assert_int_eq(system(cmd), 0);
-}
-
-static const char *path_of(const char *name)
-{
-    static char p[4][512];
-    static int k;
-    k = (k + 1) % 4;
-    snprintf(p[k], sizeof p[k], "%s/%s", dir, name);
-    return p[k];
-}
-
-static void write_bytes(const char *path, const void *data, size_t n)
-{
-    FILE *f = fopen(path, "wb");
-    ck_assert_msg(f != NULL, "cannot write %s", path);
-    ck_assert_uint_eq(fwrite(data, 1, n, f), n);
-    fclose(f);
-}
-
-static uint8_t *read_bytes(const char *path, size_t *n)
-{
-    FILE *f = fopen(path, "rb");
-    ck_assert_msg(f != NULL, "cannot read %s", path);
-    fseek(f, 0, SEEK_END);
-    long len = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    uint8_t *buf = malloc((size_t)len);
-    ck_assert_uint_eq(fread(buf, 1, (size_t)len, f), (size_t)len);
-    fclose(f);
-    *n = (size_t)len;
-    return buf;
-}
-
-static void expect_message_has(const char *needle)
-{
-    ck_assert_msg(strstr(flp_last_error(), needle) != NULL, "message '%s' lacks '%s'", flp_last_error(),
-                  needle);
-}
-
-static long peak_rss_kb(void)
-{
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    return ru.ru_maxrss;
-}
+static void dir_setup(void) { tu_scratch_begin("limits"); }
 
 typedef flp_status (*image_reader)(const char *path, int channels, float **out, int64_t *h, int64_t *w);
 
@@ -88,7 +31,7 @@ typedef flp_status (*image_reader)(const char *path, int channels, float **out, 
  * before any allocation of libflp's and within 64 MB of peak memory. */
 static void expect_bomb_refused(image_reader read, const char *path, const char *dims)
 {
-    long before = peak_rss_kb();
+    long before = tu_peak_rss_kb();
     for (int channels = 1; channels <= 3; channels += 2) {
         float *img = (float *)1;
         int64_t h, w;
@@ -96,12 +39,12 @@ static void expect_bomb_refused(image_reader read, const char *path, const char 
         ck_flp_fails(read(path, channels, &img, &h, &w), FLP_ERR_RANGE);
         flp__alloc_fail_after(0);
         ck_assert_ptr_null(img);
-        expect_message_has(path);
-        expect_message_has(dims);
-        expect_message_has("the limit FLP_LIMIT_IMAGE_PIXELS = 16777216 pixels");
-        expect_message_has("flp_set_limit(FLP_LIMIT_IMAGE_PIXELS, n)");
+        ck_flp_message_has(path);
+        ck_flp_message_has(dims);
+        ck_flp_message_has("the limit FLP_LIMIT_IMAGE_PIXELS = 16777216 pixels");
+        ck_flp_message_has("flp_set_limit(FLP_LIMIT_IMAGE_PIXELS, n)");
     }
-    long grew_mb = (peak_rss_kb() - before) / 1024;
+    long grew_mb = (tu_peak_rss_kb() - before) / 1024;
     ck_assert_msg(grew_mb < 64, "refusing %s raised the peak memory by %ld MB", path, grew_mb);
 }
 
@@ -113,7 +56,7 @@ static void expect_bomb_refused(image_reader read, const char *path, const char 
  * default limit. */
 START_TEST(test_png_bomb)
 {
-    const char *bomb = path_of("bomb.png");
+    const char *bomb = tu_scratch("bomb.png");
     tu_write_blank_png(bomb, 4097, 4096);
     expect_bomb_refused(flp__png_read, bomb, "4097x4096 = 16781312 pixels");
 }
@@ -124,27 +67,27 @@ START_TEST(test_image_limit_boundary)
 {
     uint8_t px[100 * 101];
     memset(px, 77, sizeof px);
-    tu_write_gray_png(path_of("100x100.png"), 100, 100, px);
-    tu_write_gray_png(path_of("101x100.png"), 101, 100, px);
-    tu_write_jpeg(path_of("100x100.jpg"), 100, 100, 1, px, 90, TU_JPEG_BASELINE);
-    tu_write_jpeg(path_of("101x100.jpg"), 101, 100, 1, px, 90, TU_JPEG_BASELINE);
+    tu_write_gray_png(tu_scratch("100x100.png"), 100, 100, px);
+    tu_write_gray_png(tu_scratch("101x100.png"), 101, 100, px);
+    tu_write_jpeg(tu_scratch("100x100.jpg"), 100, 100, 1, px, 90, TU_JPEG_BASELINE);
+    tu_write_jpeg(tu_scratch("101x100.jpg"), 101, 100, 1, px, 90, TU_JPEG_BASELINE);
     ck_flp(flp_set_limit(FLP_LIMIT_IMAGE_PIXELS, 100 * 100));
     static const char *const names[2][2] = {{"100x100.png", "101x100.png"}, {"100x100.jpg", "101x100.jpg"}};
     for (int k = 0; k < 2; k++) {
         image_reader read = k == 0 ? flp__png_read : flp__jpeg_read;
         float *img;
         int64_t h, w;
-        ck_flp(read(path_of(names[k][0]), 1, &img, &h, &w));
+        ck_flp(read(tu_scratch(names[k][0]), 1, &img, &h, &w));
         ck_assert(h == 100 && w == 100);
         flp__free(img);
-        ck_flp_fails(read(path_of(names[k][1]), 1, &img, &h, &w), FLP_ERR_RANGE);
-        expect_message_has("101x100 = 10100 pixels, more than the limit FLP_LIMIT_IMAGE_PIXELS = 10000");
+        ck_flp_fails(read(tu_scratch(names[k][1]), 1, &img, &h, &w), FLP_ERR_RANGE);
+        ck_flp_message_has("101x100 = 10100 pixels, more than the limit FLP_LIMIT_IMAGE_PIXELS = 10000");
     }
     ck_flp(flp_set_limit(FLP_LIMIT_IMAGE_PIXELS, 101 * 100));
     for (int k = 0; k < 2; k++) {
         float *img;
         int64_t h, w;
-        ck_flp((k == 0 ? flp__png_read : flp__jpeg_read)(path_of(names[k][1]), 3, &img, &h, &w));
+        ck_flp((k == 0 ? flp__png_read : flp__jpeg_read)(tu_scratch(names[k][1]), 3, &img, &h, &w));
         ck_assert(h == 100 && w == 101);
         flp__free(img);
     }
@@ -163,7 +106,7 @@ START_TEST(test_jpeg_bombs)
     for (int i = 0; i < 16 * 16; i++)
         px[i] = (uint8_t)(i * 7);
     for (int coding = TU_JPEG_BASELINE; coding <= TU_JPEG_PROGRESSIVE; coding++) {
-        const char *path = path_of(names[coding]);
+        const char *path = tu_scratch(names[coding]);
         tu_write_jpeg(path, 16, 16, 1, px, 90, (tu_jpeg_coding)coding);
         float *img;
         int64_t h, w;
@@ -171,9 +114,9 @@ START_TEST(test_jpeg_bombs)
         ck_assert(h == 16 && w == 16);
         flp__free(img);
         size_t n;
-        uint8_t *bytes = read_bytes(path, &n);
+        uint8_t *bytes = tu_read_file(path, &n);
         ck_assert_int_eq(tu_jpeg_set_size(bytes, n, 65000, 65000), sof[coding]);
-        write_bytes(path, bytes, n);
+        tu_write_file(path, bytes, n);
         free(bytes);
         expect_bomb_refused(flp__jpeg_read, path, "65000x65000 = 4225000000 pixels");
     }
@@ -189,10 +132,10 @@ START_TEST(test_jpeg_arithmetic_refused)
     uint8_t px[32 * 32];
     for (int i = 0; i < 32 * 32; i++)
         px[i] = (uint8_t)((i * 2654435761u) >> 24);
-    const char *path = path_of("arithmetic.jpg");
+    const char *path = tu_scratch("arithmetic.jpg");
     tu_write_jpeg(path, 32, 32, 1, px, 90, TU_JPEG_ARITHMETIC);
     size_t n;
-    uint8_t *bytes = read_bytes(path, &n);
+    uint8_t *bytes = tu_read_file(path, &n);
     ck_assert_int_eq(tu_jpeg_set_size(bytes, n, 32, 32), 0xC9);
     /* the same with three quarters of the scan gone, and an end marker */
     size_t sos = 2;
@@ -201,17 +144,17 @@ START_TEST(test_jpeg_arithmetic_refused)
     size_t data = sos + 2 + ((size_t)bytes[sos + 2] << 8 | bytes[sos + 3]);
     size_t cut = data + (n - 2 - data) / 4;
     bytes[cut] = 0xFF, bytes[cut + 1] = 0xD9;
-    write_bytes(path_of("cut.jpg"), bytes, cut + 2);
+    tu_write_file(tu_scratch("cut.jpg"), bytes, cut + 2);
     free(bytes);
     static const char *const files[] = {"arithmetic.jpg", "cut.jpg"};
     for (int k = 0; k < 2; k++) {
         float *img;
         int64_t h, w;
         flp__alloc_fail_after(1);
-        ck_flp_fails(flp__jpeg_read(path_of(files[k]), 3, &img, &h, &w), FLP_ERR_UNSUPPORTED);
+        ck_flp_fails(flp__jpeg_read(tu_scratch(files[k]), 3, &img, &h, &w), FLP_ERR_UNSUPPORTED);
         flp__alloc_fail_after(0);
-        expect_message_has(files[k]);
-        expect_message_has("is an arithmetic-coded JPEG");
+        ck_flp_message_has(files[k]);
+        ck_flp_message_has("is an arithmetic-coded JPEG");
     }
 }
 END_TEST
@@ -224,15 +167,15 @@ START_TEST(test_jpeg_scans)
     uint8_t px[32 * 32];
     for (int i = 0; i < 32 * 32; i++)
         px[i] = (uint8_t)((i * 2654435761u) >> 24);
-    tu_write_jpeg(path_of("64.jpg"), 32, 32, 1, px, 90, TU_JPEG_SCANS_64);
-    tu_write_jpeg(path_of("694.jpg"), 32, 32, 1, px, 90, TU_JPEG_SCANS_694);
+    tu_write_jpeg(tu_scratch("64.jpg"), 32, 32, 1, px, 90, TU_JPEG_SCANS_64);
+    tu_write_jpeg(tu_scratch("694.jpg"), 32, 32, 1, px, 90, TU_JPEG_SCANS_694);
     float *img;
     int64_t h, w;
-    ck_flp(flp__jpeg_read(path_of("64.jpg"), 1, &img, &h, &w));
+    ck_flp(flp__jpeg_read(tu_scratch("64.jpg"), 1, &img, &h, &w));
     flp__free(img);
-    ck_flp_fails(flp__jpeg_read(path_of("694.jpg"), 1, &img, &h, &w), FLP_ERR_FORMAT);
-    expect_message_has("694.jpg");
-    expect_message_has("more than 500 scans");
+    ck_flp_fails(flp__jpeg_read(tu_scratch("694.jpg"), 1, &img, &h, &w), FLP_ERR_FORMAT);
+    ck_flp_message_has("694.jpg");
+    ck_flp_message_has("more than 500 scans");
 }
 END_TEST
 
@@ -248,16 +191,16 @@ START_TEST(test_csv_limit)
         n += snprintf(text + n, sizeof text - (size_t)n, "%02d.jpg,x\n", r);
     n += snprintf(text + n, sizeof text - (size_t)n, "z,xy");
     ck_assert_int_eq(n, 64);
-    write_bytes(path_of("64.csv"), text, 64);
+    tu_write_file(tu_scratch("64.csv"), text, 64);
     ck_flp(flp_set_limit(FLP_LIMIT_CSV_BYTES, 64));
     flp__csv csv;
-    ck_flp(flp__csv_read(path_of("64.csv"), &csv));
+    ck_flp(flp__csv_read(tu_scratch("64.csv"), &csv));
     ck_assert_int_eq(csv.n, 6);
     flp__csv_free(&csv);
     ck_flp(flp_set_limit(FLP_LIMIT_CSV_BYTES, 63));
-    ck_flp_fails(flp__csv_read(path_of("64.csv"), &csv), FLP_ERR_RANGE);
-    expect_message_has("64.csv' holds 64 bytes, more than the limit FLP_LIMIT_CSV_BYTES = 63 bytes");
-    expect_message_has("environment variable FLP_LIMIT_CSV_BYTES");
+    ck_flp_fails(flp__csv_read(tu_scratch("64.csv"), &csv), FLP_ERR_RANGE);
+    ck_flp_message_has("64.csv' holds 64 bytes, more than the limit FLP_LIMIT_CSV_BYTES = 63 bytes");
+    ck_flp_message_has("environment variable FLP_LIMIT_CSV_BYTES");
     ck_flp(flp_set_limit(FLP_LIMIT_CSV_BYTES, (int64_t)1 << 26));
 }
 END_TEST
@@ -272,26 +215,26 @@ static void expect_not_regular(const char *path, const char *kind)
 {
     flp__csv csv;
     ck_flp_fails(flp__csv_read(path, &csv), FLP_ERR_IO);
-    expect_message_has(kind);
-    expect_message_has("not a regular file");
+    ck_flp_message_has(kind);
+    ck_flp_message_has("not a regular file");
     flp__idx idx;
     ck_flp_fails(flp__idx_read(path, &idx), FLP_ERR_IO);
-    expect_message_has(kind);
+    ck_flp_message_has(kind);
     float *img;
     int64_t h, w;
     ck_flp_fails(flp__png_read(path, 1, &img, &h, &w), FLP_ERR_IO);
-    expect_message_has(kind);
+    ck_flp_message_has(kind);
     ck_flp_fails(flp__jpeg_read(path, 1, &img, &h, &w), FLP_ERR_IO);
-    expect_message_has(kind);
-    expect_message_has(path);
+    ck_flp_message_has(kind);
+    ck_flp_message_has(path);
 }
 
 START_TEST(test_special_files)
 {
-    const char *fifo = path_of("fifo");
+    const char *fifo = tu_scratch("fifo");
     ck_assert_msg(mkfifo(fifo, 0600) == 0, "mkfifo: %s", strerror(errno));
     expect_not_regular(fifo, "is a FIFO (named pipe)");
-    expect_not_regular(dir, "is a directory");
+    expect_not_regular(tu_scratch_dir(), "is a directory");
     if (access("/dev/zero", R_OK) == 0) /* /dev/zero as a CSV used to fill memory */
         expect_not_regular("/dev/zero", "is a character device");
 }
@@ -301,7 +244,7 @@ Suite *make_limits_suite(void)
 {
     Suite *s = suite_create("limits");
     TCase *tc = tcase_create("limits");
-    tcase_add_checked_fixture(tc, dir_setup, dir_teardown);
+    tcase_add_checked_fixture(tc, dir_setup, tu_scratch_end);
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, test_png_bomb);
     tcase_add_test(tc, test_image_limit_boundary);

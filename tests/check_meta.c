@@ -22,6 +22,7 @@
 #include "checkpoint/checkpoint_format.h"
 #include "meta/meta_internal.h"
 #include "tasks/sampler_internal.h"
+#include "testfile.h"
 #include "testutil.h"
 
 /* ---- fixture: a small network with feedback and rule --------------------- */
@@ -1151,15 +1152,6 @@ START_TEST(test_checkpoint_rule_kind_mismatch)
 }
 END_TEST
 
-/* Rewrite the CRC of the section that starts at `at`. */
-static void fix_section_crc(uint8_t *buf, long at)
-{
-    uint64_t len;
-    memcpy(&len, buf + at + 4, 8);
-    uint32_t crc = (uint32_t)crc32_z(0L, buf + at, (z_size_t)(12 + len));
-    memcpy(buf + at + 12 + len, &crc, 4);
-}
-
 /* Doubles stored in another layout (here: byte-swapped) are refused. */
 START_TEST(test_checkpoint_double_layout)
 {
@@ -1174,7 +1166,7 @@ START_TEST(test_checkpoint_double_layout)
         buf[conf + 12 + i] = buf[conf + 19 - i];
         buf[conf + 19 - i] = t;
     }
-    fix_section_crc(buf, conf);
+    tu_fix_section_crc(buf, conf);
     expect_refused(&c, buf, c.size, FLP_ERR_VERSION, "different double layout", "double layout");
     free(buf);
     corrupt_free(&c);

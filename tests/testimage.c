@@ -9,22 +9,45 @@
 
 #include <jpeglib.h>
 
+/* A PNG writer on a new file, its header set; libpng's errors fail the
+ * test. */
+typedef struct {
+    FILE *f;
+    png_structp png;
+    png_infop info;
+} png_out;
+
+static png_out png_begin(const char *path, int w, int h, int color_type, int depth)
+{
+    png_out o;
+    o.f = fopen(path, "wb");
+    ck_assert_msg(o.f != NULL, "cannot write %s", path);
+    o.png = png_create_write_struct(PNG_LIBPNG_VER_STRING, NULL, NULL, NULL);
+    o.info = png_create_info_struct(o.png);
+    ck_assert(o.png && o.info);
+    png_init_io(o.png, o.f);
+    png_set_IHDR(o.png, o.info, (png_uint_32)w, (png_uint_32)h, depth, color_type, PNG_INTERLACE_NONE,
+                 PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
+    return o;
+}
+
+static void png_finish(png_out *o)
+{
+    png_write_end(o->png, NULL);
+    png_destroy_write_struct(&o->png, &o->info);
+    fclose(o->f);
+}
+
 void tu_write_png(const char *path, int w, int h, int color_type, int depth, const uint16_t *v,
                   const png_color *palette, int n_palette)
 {
-    FILE *f = fopen(path, "wb");
-    ck_assert_msg(f != NULL, "cannot write %s", path);
-    png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, NULL, NULL, NULL);
-    png_infop info = png_create_info_struct(png);
-    ck_assert(png && info);
+    png_out o = png_begin(path, w, h, color_type, depth);
+    png_structp png = o.png;
     if (setjmp(png_jmpbuf(png)))
         ck_abort_msg("libpng failed writing %s", path);
-    png_init_io(png, f);
-    png_set_IHDR(png, info, (png_uint_32)w, (png_uint_32)h, depth, color_type, PNG_INTERLACE_NONE,
-                 PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
     if (color_type == PNG_COLOR_TYPE_PALETTE)
-        png_set_PLTE(png, info, palette, n_palette);
-    png_write_info(png, info);
+        png_set_PLTE(png, o.info, palette, n_palette);
+    png_write_info(png, o.info);
     int ch = color_type == PNG_COLOR_TYPE_GRAY || color_type == PNG_COLOR_TYPE_PALETTE ? 1
            : color_type == PNG_COLOR_TYPE_GRAY_ALPHA ? 2
            : color_type == PNG_COLOR_TYPE_RGB ? 3 : 4;
@@ -46,10 +69,8 @@ void tu_write_png(const char *path, int w, int h, int color_type, int depth, con
         }
         png_write_row(png, row);
     }
-    png_write_end(png, NULL);
-    png_destroy_write_struct(&png, &info);
+    png_finish(&o);
     free(row);
-    fclose(f);
 }
 
 void tu_write_gray_png(const char *path, int w, int h, const uint8_t *px)
@@ -63,25 +84,16 @@ void tu_write_gray_png(const char *path, int w, int h, const uint8_t *px)
 
 void tu_write_blank_png(const char *path, int w, int h)
 {
-    FILE *f = fopen(path, "wb");
-    ck_assert_msg(f != NULL, "cannot write %s", path);
-    png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, NULL, NULL, NULL);
-    png_infop info = png_create_info_struct(png);
-    ck_assert(png && info);
-    if (setjmp(png_jmpbuf(png)))
+    png_out o = png_begin(path, w, h, PNG_COLOR_TYPE_GRAY, 8);
+    if (setjmp(png_jmpbuf(o.png)))
         ck_abort_msg("libpng failed writing %s", path);
-    png_init_io(png, f);
-    png_set_compression_level(png, 9);
-    png_set_IHDR(png, info, (png_uint_32)w, (png_uint_32)h, 8, PNG_COLOR_TYPE_GRAY, PNG_INTERLACE_NONE,
-                 PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
-    png_write_info(png, info);
+    png_set_compression_level(o.png, 9);
+    png_write_info(o.png, o.info);
     uint8_t *row = calloc((size_t)w, 1);
     for (int y = 0; y < h; y++)
-        png_write_row(png, row);
-    png_write_end(png, NULL);
-    png_destroy_write_struct(&png, &info);
+        png_write_row(o.png, row);
+    png_finish(&o);
     free(row);
-    fclose(f);
 }
 
 void tu_write_jpeg(const char *path, int w, int h, int comps, const uint8_t *px, int quality,
