@@ -227,20 +227,30 @@ static flp_status flp__check_crc(flp__ckpt *ck, flp__section sec, uLong crc)
 }
 
 /* A small section whole: frame, payload into a new buffer *payload
- * (flp__free; NULL when empty), CRC checked. */
+ * (flp__free; NULL when empty or on failure), CRC checked. */
 static flp_status flp__read_section(flp__ckpt *ck, flp__section expected, int optional,
                                     flp__section *got, uint8_t **payload, uint64_t *len)
 {
     *payload = NULL;
     uLong crc;
     FLP__TRY(flp__read_frame(ck, expected, optional, got, len, &crc));
+    uint8_t *p = NULL;
+    flp_status st = FLP_OK;
     if (*len > 0) {
-        if ((*payload = flp__alloc_bytes((size_t)*len, "checkpoint section")) == NULL)
+        if ((p = flp__alloc_bytes((size_t)*len, "checkpoint section")) == NULL)
             return FLP_ERR_NOMEM;
-        FLP__TRY(flp__read(ck, *payload, (size_t)*len));
-        crc = crc32_z(crc, *payload, (z_size_t)*len);
+        st = flp__read(ck, p, (size_t)*len);
+        if (st == FLP_OK)
+            crc = crc32_z(crc, p, (z_size_t)*len);
     }
-    return flp__check_crc(ck, *got, crc);
+    if (st == FLP_OK)
+        st = flp__check_crc(ck, *got, crc);
+    if (st != FLP_OK) {
+        flp__free(p);
+        return st;
+    }
+    *payload = p;
+    return FLP_OK;
 }
 
 /* ---- the small sections ---------------------------------------------------------- */

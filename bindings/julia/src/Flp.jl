@@ -1306,7 +1306,7 @@ end
 
 `flp_status flp_meta_set_lr(flp_meta *meta, flp_group group, double lr)` (flp_meta.h)
 
-Base learning rate of a group (>= 0). @since 0.1
+Base learning rate of a group, 0 to FLT_MAX (FLP_ERR_RANGE otherwise: a larger step is more than a float parameter holds). A schedule callback's or step decay's rate outside that range makes the step fail with FLP_ERR_RANGE, applying nothing. @since 0.1
 """
 function flp_meta_set_lr(meta, group, lr)
     @ccall libflp.flp_meta_set_lr(meta::Ptr{flp_meta}, group::flp_group, lr::Cdouble)::flp_status
@@ -1416,7 +1416,7 @@ end
 
 `flp_status flp_meta_step(flp_meta *meta)` (flp_meta.h)
 
-Apply one Adam step with the accumulated gradients. @since 0.1
+Apply one Adam step with the accumulated gradients. A meta-optimizer takes at most 2^53 steps (the count stays exact as a double): the next one fails with FLP_ERR_RANGE, applying nothing. @since 0.1
 """
 function flp_meta_step(meta)
     @ccall libflp.flp_meta_step(meta::Ptr{flp_meta})::flp_status
@@ -1460,7 +1460,7 @@ end
 
 `flp_status flp_checkpoint_save(const char *path, const flp_meta *meta, const flp_sampler *sampler)` (flp_meta.h)
 
-Write a checkpoint of `meta` (and `sampler`, may be NULL). @since 0.1
+Write a checkpoint of `meta` (and `sampler`, may be NULL). A `path` that is a symbolic link has the file it points to replaced (the link stays; a link to a missing file is refused); anything but a regular file or a missing path (a device, a FIFO, a directory) is refused with FLP_ERR_IO. Non-finite parameters or moments, which the loader would refuse, fail with FLP_ERR_NONFINITE and write nothing. The data goes into an unnamed file where the system offers O_TMPFILE, else into PATH.tmp.PID.N beside the target; a process killed between creating that name and the rename leaves it behind (doc/RELIABILITY.md). @since 0.1
 """
 function flp_checkpoint_save(path, meta, sampler)
     @ccall libflp.flp_checkpoint_save(path::Cstring, meta::Ptr{flp_meta}, sampler::Ptr{flp_sampler})::flp_status
@@ -1471,7 +1471,7 @@ end
 
 `flp_status flp_checkpoint_load(const char *path, flp_meta *meta, flp_sampler *sampler)` (flp_meta.h)
 
-Restore a checkpoint into handles configured as when it was saved. @since 0.1
+Restore a checkpoint into handles configured as when it was saved. Only a regular file is read (FLP_ERR_IO names what else `path` is), and never more of it than the handles can take. @since 0.1
 """
 function flp_checkpoint_load(path, meta, sampler)
     @ccall libflp.flp_checkpoint_load(path::Cstring, meta::Ptr{flp_meta}, sampler::Ptr{flp_sampler})::flp_status
