@@ -11,10 +11,18 @@ flp_status flp_fuzz_run(const uint8_t *data, size_t size)
     flp__idx idx;
     flp_status st = flp__idx_parse(data, size, "fuzz input", &idx);
     if (st == FLP_OK) {
+        /* extents multiply to the count; a zero extent makes it 0 whatever
+         * the others (which may then overflow any product) */
         int64_t count = 1;
-        for (int i = 0; i < idx.rank; i++)
-            count *= idx.dims[i];
-        FLP_FUZZ_CHECK(idx.rank >= 1 && idx.rank <= FLP__IDX_MAX_RANK && count == idx.count);
+        int overflow = 0, zero = 0;
+        for (int i = 0; i < idx.rank; i++) {
+            zero |= idx.dims[i] == 0;
+            overflow |= __builtin_mul_overflow(count, idx.dims[i], &count);
+        }
+        if (zero)
+            count = 0;
+        FLP_FUZZ_CHECK(idx.rank >= 1 && idx.rank <= FLP__IDX_MAX_RANK && (zero || !overflow) &&
+                       count == idx.count);
         if (count > 0) { /* the ends of the values must be readable (ASan checks) */
             volatile uint8_t ends[2] = {idx.values[0], idx.values[count - 1]};
             (void)ends;
