@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "core/alloc.h"
+#include "core/limits.h"
 #include "fuzz.h"
 #include "data/image.h"
 
@@ -68,7 +69,7 @@ flp_status flp_fuzz_decode_image(flp_fuzz_image_reader read, const uint8_t *data
         int64_t h, w;
         st = read(path, channels, &img, &h, &w);
         if (st == FLP_OK) {
-            FLP_FUZZ_CHECK(h >= 1 && w >= 1 && h * w <= FLP__IMAGE_MAX_PIXELS);
+            FLP_FUZZ_CHECK(h >= 1 && w >= 1 && (uint64_t)(h * w) <= flp__limit(FLP_LIMIT_IMAGE_PIXELS));
             for (int64_t i = 0; i < channels * h * w; i++)
                 FLP_FUZZ_CHECK(img[i] >= 0.0f && img[i] <= 1.0f);
         }

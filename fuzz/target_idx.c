@@ -11,10 +11,18 @@ flp_status flp_fuzz_run(const uint8_t *data, size_t size)
     flp__idx idx;
     flp_status st = flp__idx_parse(data, size, "fuzz input", &idx);
     if (st == FLP_OK) {
+        /* extents multiply to the count; a zero extent makes it 0 whatever
+         * the others (which may then overflow any product) */
         int64_t count = 1;
-        for (int i = 0; i < idx.rank; i++)
-            count *= idx.dims[i];
-        FLP_FUZZ_CHECK(idx.rank >= 1 && idx.rank <= FLP__IDX_MAX_RANK && count == idx.count);
+        int overflow = 0, zero = 0;
+        for (int i = 0; i < idx.rank; i++) {
+            zero |= idx.dims[i] == 0;
+            overflow |= __builtin_mul_overflow(count, idx.dims[i], &count);
+        }
+        if (zero)
+            count = 0;
+        FLP_FUZZ_CHECK(idx.rank >= 1 && idx.rank <= FLP__IDX_MAX_RANK && (zero || !overflow) &&
+                       count == idx.count);
         if (count > 0) { /* the ends of the values must be readable (ASan checks) */
             volatile uint8_t ends[2] = {idx.values[0], idx.values[count - 1]};
             (void)ends;
@@ -36,6 +44,22 @@ static size_t put_header(uint8_t *p, int rank, const uint32_t *dims)
     return 4 + 4 * (size_t)rank;
 }
 
+/* One gzip member holding in[0..n) into out[cap]; returns its size. */
+static size_t gzip(const uint8_t *in, size_t n, uint8_t *out, size_t cap)
+{
+    z_stream zs;
+    memset(&zs, 0, sizeof zs);
+    FLP_FUZZ_CHECK(deflateInit2(&zs, 9, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY) == Z_OK);
+    zs.next_in = (Bytef *)in;
+    zs.avail_in = (uInt)n;
+    zs.next_out = out;
+    zs.avail_out = (uInt)cap;
+    FLP_FUZZ_CHECK(deflate(&zs, Z_FINISH) == Z_STREAM_END);
+    size_t len = cap - zs.avail_out;
+    deflateEnd(&zs);
+    return len;
+}
+
 void flp_fuzz_seeds(flp_fuzz_emit emit, void *ctx)
 {
     uint8_t images[16 + 2 * 3 * 4], labels[8 + 2], gz[256];
@@ -48,15 +72,11 @@ void flp_fuzz_seeds(flp_fuzz_emit emit, void *ctx)
     labels[m + 1] = 9;
     emit(ctx, "images-idx3-ubyte", images, sizeof images);
     emit(ctx, "labels-idx1-ubyte", labels, sizeof labels);
-    /* the images again, gzip-compressed as the MNIST downloads are */
-    z_stream zs;
-    memset(&zs, 0, sizeof zs);
-    FLP_FUZZ_CHECK(deflateInit2(&zs, 9, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY) == Z_OK);
-    zs.next_in = images;
-    zs.avail_in = sizeof images;
-    zs.next_out = gz;
-    zs.avail_out = sizeof gz;
-    FLP_FUZZ_CHECK(deflate(&zs, Z_FINISH) == Z_STREAM_END);
-    emit(ctx, "images-idx3-ubyte.gz", gz, sizeof gz - zs.avail_out);
-    deflateEnd(&zs);
+    /* the images again, gzip-compressed as the MNIST downloads are, then
+     * as two members (header, values), as `cat a.gz b.gz` makes */
+    size_t one = gzip(images, sizeof images, gz, sizeof gz);
+    emit(ctx, "images-idx3-ubyte.gz", gz, one);
+    size_t first = gzip(images, n, gz, sizeof gz);
+    size_t second = gzip(images + n, sizeof images - n, gz + first, sizeof gz - first);
+    emit(ctx, "images-idx3-ubyte-two-members.gz", gz, first + second);
 }

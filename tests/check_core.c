@@ -10,9 +10,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "core/alloc.h"
 #include "core/error.h"
+#include "data/idx.h"
 #include "core/tensor.h"
 #include "testutil.h"
 
@@ -212,6 +215,89 @@ START_TEST(test_num_threads)
     int n = 0;
     ck_flp(flp_get_num_threads(&n));
     ck_assert_int_eq(n, orig);
+}
+END_TEST
+
+/* Defaults, bounds, and set/get; a refused value changes nothing. */
+START_TEST(test_limits)
+{
+    static const struct {
+        flp_limit key;
+        int64_t def, hi;
+    } L[] = {{FLP_LIMIT_IMAGE_PIXELS, (int64_t)1 << 24, (int64_t)1 << 32},
+             {FLP_LIMIT_IDX_BYTES, (int64_t)1 << 31, (int64_t)1 << 40},
+             {FLP_LIMIT_CSV_BYTES, (int64_t)1 << 26, (int64_t)1 << 40}};
+    for (size_t i = 0; i < sizeof L / sizeof L[0]; i++) {
+        int64_t v, lo, hi;
+        ck_flp(flp_get_limit(L[i].key, &v));
+        ck_assert_int_eq(v, L[i].def);
+        ck_flp(flp_limit_bounds(L[i].key, &lo, &hi));
+        ck_assert_int_eq(lo, 1);
+        ck_assert_int_eq(hi, L[i].hi);
+        const int64_t bad[] = {0, -1, hi + 1, INT64_MIN};
+        for (size_t b = 0; b < sizeof bad / sizeof bad[0]; b++) {
+            ck_flp_fails(flp_set_limit(L[i].key, bad[b]), FLP_ERR_RANGE);
+            ck_msg_has("flp_set_limit");
+            ck_flp(flp_get_limit(L[i].key, &v));
+            ck_assert_int_eq(v, L[i].def);
+        }
+        const int64_t good[] = {1, 12345, hi};
+        for (size_t g = 0; g < sizeof good / sizeof good[0]; g++) {
+            ck_flp(flp_set_limit(L[i].key, good[g]));
+            ck_flp(flp_get_limit(L[i].key, &v));
+            ck_assert_int_eq(v, good[g]);
+        }
+        ck_flp(flp_set_limit(L[i].key, L[i].def));
+    }
+    int64_t v, lo, hi;
+    ck_flp_fails(flp_set_limit((flp_limit)3, 10), FLP_ERR_RANGE);
+    ck_flp_fails(flp_get_limit((flp_limit)-1, &v), FLP_ERR_RANGE);
+    ck_flp_fails(flp_limit_bounds((flp_limit)99, &lo, &hi), FLP_ERR_RANGE);
+    ck_flp_fails(flp_get_limit(FLP_LIMIT_IDX_BYTES, NULL), FLP_ERR_NULL);
+    ck_flp_fails(flp_limit_bounds(FLP_LIMIT_IDX_BYTES, &lo, NULL), FLP_ERR_NULL);
+}
+END_TEST
+
+/* In a fresh process (the limits are read from the environment once): a
+ * usable FLP_LIMIT_* value is the starting value, an unusable one leaves
+ * the default, and the message of a refusal says so. Exit status 0 when
+ * all held. */
+static int limits_from_environment(void)
+{
+    setenv("FLP_LIMIT_CSV_BYTES", "4096", 1);
+    setenv("FLP_LIMIT_IDX_BYTES", "12abc", 1);
+    setenv("FLP_LIMIT_IMAGE_PIXELS", "0", 1);
+    int64_t csv, idx, px;
+    if (flp_get_limit(FLP_LIMIT_CSV_BYTES, &csv) != FLP_OK || flp_get_limit(FLP_LIMIT_IDX_BYTES, &idx) ||
+        flp_get_limit(FLP_LIMIT_IMAGE_PIXELS, &px))
+        return 1;
+    if (csv != 4096 || idx != (int64_t)1 << 31 || px != (int64_t)1 << 24)
+        return 2;
+    /* the refusal names the limit and says the variable was not used */
+    static const uint8_t header[12] = {0, 0, 8, 2, 0, 1, 0, 0, 0, 1, 0, 0}; /* 65536 x 65536 */
+    flp__idx parsed;
+    if (flp__idx_parse(header, sizeof header, "big.idx", &parsed) != FLP_ERR_RANGE ||
+        strstr(flp_last_error(), "'big.idx' declares 65536 x 65536 one-byte values") == NULL ||
+        strstr(flp_last_error(), "flp_set_limit(FLP_LIMIT_IDX_BYTES, n)") == NULL ||
+        strstr(flp_last_error(), "not to a whole number") == NULL)
+        return 4;
+    /* flp_set_limit overrides the environment */
+    if (flp_set_limit(FLP_LIMIT_CSV_BYTES, 100) != FLP_OK || flp_get_limit(FLP_LIMIT_CSV_BYTES, &csv) ||
+        csv != 100)
+        return 3;
+    return 0;
+}
+
+START_TEST(test_limits_environment)
+{
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0)
+        _exit(limits_from_environment());
+    int status;
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "check %d failed in the child",
+                  WEXITSTATUS(status));
 }
 END_TEST
 
@@ -579,6 +665,25 @@ START_TEST(test_alloc_bad_count)
 }
 END_TEST
 
+/* Sizes within 63 bytes of SIZE_MAX, rounded up to whole 64-byte units,
+ * wrapped to 0 and came back as one 64-byte block: every size no block can
+ * have (beyond PTRDIFF_MAX) must fail as out of memory, never succeed
+ * small, and without asking malloc. */
+START_TEST(test_alloc_rounding_wrap)
+{
+    static const size_t huge[] = {SIZE_MAX, SIZE_MAX - 1, SIZE_MAX - 62, SIZE_MAX - 63,
+                                  (size_t)PTRDIFF_MAX + 1, (size_t)PTRDIFF_MAX};
+    for (size_t k = 0; k < sizeof huge / sizeof huge[0]; k++) {
+        flp_clear_error();
+        void *p = flp__alloc_bytes(huge[k], "sprocket");
+        ck_assert_msg(p == NULL, "%zu bytes came back as a block", huge[k]);
+        ck_msg_has("sprocket");
+        ck_msg_has("out of memory");
+    }
+    flp_clear_error();
+}
+END_TEST
+
 /* ======================================================================
  * Tensor lists and checked copies
  * ====================================================================== */
@@ -746,6 +851,8 @@ Suite *make_core_suite(void)
     tc = tcase_create("version_threads");
     tcase_add_test(tc, test_version);
     tcase_add_test(tc, test_num_threads);
+    tcase_add_test(tc, test_limits);
+    tcase_add_test(tc, test_limits_environment);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("rng");
@@ -763,6 +870,7 @@ Suite *make_core_suite(void)
     tcase_add_test(tc, test_alloc_fault_injection);
     tcase_add_test(tc, test_alloc_alignment);
     tcase_add_test(tc, test_alloc_bad_count);
+    tcase_add_test(tc, test_alloc_rounding_wrap);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("tensor");

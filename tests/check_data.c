@@ -21,6 +21,8 @@
 #include "core/alloc.h"
 #include "data/image.h"
 #include "tasks/sampler_internal.h"
+#include "testfile.h"
+#include "testimage.h"
 #include "testutil.h"
 
 /* Paths are built in fixed 4 KiB buffers from a short temporary root; GCC
@@ -33,46 +35,9 @@
             ck_abort_msg(__VA_ARGS__); \
     } while (0)
 
-static void expect_message_has(const char *needle)
-{
-    ck_assert_msg(strstr(flp_last_error(), needle) != NULL, "message '%s' lacks '%s'",
-                  flp_last_error(), needle);
-}
-
 /* ======================================================================
  * Temporary folders and file writers
  * ====================================================================== */
-
-static void make_tmpdir(char *out, size_t n)
-{
-    const char *base = getenv("TMPDIR");
-    snprintf(out, n, "%s/flp-data-XXXXXX", base && *base ? base : "/tmp");
-    ck_assert_msg(mkdtemp(out) != NULL, "mkdtemp: %s", strerror(errno));
-}
-
-static void rm_tree(const char *path)
-{
-    struct stat sb;
-    if (lstat(path, &sb) != 0)
-        return;
-    if (S_ISDIR(sb.st_mode)) {
-        DIR *d = opendir(path);
-        if (d != NULL) {
-            struct dirent *e;
-            while ((e = readdir(d)) != NULL) {
-                if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-                    continue;
-                char sub[4096];
-                snprintf(sub, sizeof sub, "%s/%s", path, e->d_name);
-                rm_tree(sub);
-            }
-            closedir(d);
-        }
-        rmdir(path);
-    } else {
-        unlink(path);
-    }
-}
 
 static void mkdir_p(const char *path)
 {
@@ -88,115 +53,7 @@ static void mkdir_p(const char *path)
     ck_assert_msg(mkdir(buf, 0755) == 0 || errno == EEXIST, "mkdir %s: %s", buf, strerror(errno));
 }
 
-static void write_bytes(const char *path, const void *data, size_t n)
-{
-    FILE *f = fopen(path, "wb");
-    ck_assert_msg(f != NULL, "cannot write %s", path);
-    ck_assert_uint_eq(fwrite(data, 1, n, f), n);
-    fclose(f);
-}
-
-static void write_text(const char *path, const char *text) { write_bytes(path, text, strlen(text)); }
-
-/* Whole file into a malloc'd buffer. */
-static uint8_t *read_bytes(const char *path, size_t *n)
-{
-    FILE *f = fopen(path, "rb");
-    ck_assert_msg(f != NULL, "cannot read %s", path);
-    fseek(f, 0, SEEK_END);
-    long len = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    uint8_t *buf = malloc((size_t)len);
-    ck_assert_uint_eq(fread(buf, 1, (size_t)len, f), (size_t)len);
-    fclose(f);
-    *n = (size_t)len;
-    return buf;
-}
-
-/* A PNG of w x h pixels of `ch` samples each (ch = 1 gray, 2 gray+alpha,
- * 3 RGB, 4 RGBA, or color_type PALETTE with indices), sample values given
- * as integers of `depth` bits. */
-static void write_png(const char *path, int w, int h, int color_type, int depth, const uint16_t *v,
-                      const png_color *palette, int n_palette)
-{
-    FILE *f = fopen(path, "wb");
-    ck_assert_msg(f != NULL, "cannot write %s", path);
-    png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, NULL, NULL, NULL);
-    png_infop info = png_create_info_struct(png);
-    ck_assert(png && info);
-    if (setjmp(png_jmpbuf(png)))
-        ck_abort_msg("libpng failed writing %s", path);
-    png_init_io(png, f);
-    png_set_IHDR(png, info, (png_uint_32)w, (png_uint_32)h, depth, color_type, PNG_INTERLACE_NONE,
-                 PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
-    if (color_type == PNG_COLOR_TYPE_PALETTE)
-        png_set_PLTE(png, info, palette, n_palette);
-    png_write_info(png, info);
-    int ch = color_type == PNG_COLOR_TYPE_GRAY || color_type == PNG_COLOR_TYPE_PALETTE ? 1
-           : color_type == PNG_COLOR_TYPE_GRAY_ALPHA ? 2
-           : color_type == PNG_COLOR_TYPE_RGB ? 3 : 4;
-    size_t rowbytes = ((size_t)w * (size_t)ch * (size_t)depth + 7) / 8;
-    uint8_t *row = calloc(rowbytes, 1);
-    for (int y = 0; y < h; y++) {
-        memset(row, 0, rowbytes);
-        for (int i = 0; i < w * ch; i++) {
-            unsigned s = v[y * w * ch + i];
-            if (depth == 16) {
-                row[2 * i] = (uint8_t)(s >> 8);
-                row[2 * i + 1] = (uint8_t)s;
-            } else if (depth == 8) {
-                row[i] = (uint8_t)s;
-            } else {
-                int per = 8 / depth, shift = 8 - depth * (i % per + 1);
-                row[i / per] |= (uint8_t)(s << shift);
-            }
-        }
-        png_write_row(png, row);
-    }
-    png_write_end(png, NULL);
-    png_destroy_write_struct(&png, &info);
-    free(row);
-    fclose(f);
-}
-
-/* An 8-bit gray PNG from bytes. */
-static void write_gray_png(const char *path, int w, int h, const uint8_t *px)
-{
-    uint16_t *v = malloc(sizeof *v * (size_t)(w * h));
-    for (int i = 0; i < w * h; i++)
-        v[i] = px[i];
-    write_png(path, w, h, PNG_COLOR_TYPE_GRAY, 8, v, NULL, 0);
-    free(v);
-}
-
-/* A baseline JPEG of w x h pixels, comps = 1 (gray) or 3 (RGB, interleaved). */
-static void write_jpeg(const char *path, int w, int h, int comps, const uint8_t *px, int quality)
-{
-    FILE *f = fopen(path, "wb");
-    ck_assert_msg(f != NULL, "cannot write %s", path);
-    struct jpeg_compress_struct c;
-    struct jpeg_error_mgr jerr;
-    c.err = jpeg_std_error(&jerr);
-    jpeg_create_compress(&c);
-    jpeg_stdio_dest(&c, f);
-    c.image_width = (JDIMENSION)w;
-    c.image_height = (JDIMENSION)h;
-    c.input_components = comps;
-    c.in_color_space = comps == 1 ? JCS_GRAYSCALE : JCS_RGB;
-    jpeg_set_defaults(&c);
-    jpeg_set_quality(&c, quality, TRUE);
-    if (comps == 3) { /* no chroma subsampling: small images keep their colours */
-        c.comp_info[0].h_samp_factor = c.comp_info[0].v_samp_factor = 1;
-    }
-    jpeg_start_compress(&c, TRUE);
-    while (c.next_scanline < c.image_height) {
-        JSAMPROW r = (JSAMPROW)(px + (size_t)c.next_scanline * (size_t)(w * comps));
-        jpeg_write_scanlines(&c, &r, 1);
-    }
-    jpeg_finish_compress(&c);
-    jpeg_destroy_compress(&c);
-    fclose(f);
-}
+static void write_text(const char *path, const char *text) { tu_write_file(path, text, strlen(text)); }
 
 /* ======================================================================
  * PNG
@@ -204,8 +61,8 @@ static void write_jpeg(const char *path, int w, int h, int comps, const uint8_t 
 
 static char tmp[4096];
 
-static void tmp_setup(void) { make_tmpdir(tmp, sizeof tmp); }
-static void tmp_teardown(void) { rm_tree(tmp); }
+static void tmp_setup(void) { tu_make_scratch(tmp, sizeof tmp, "data"); }
+static void tmp_teardown(void) { tu_remove_tree(tmp); }
 
 static const char *tpath(const char *name)
 {
@@ -242,7 +99,7 @@ START_TEST(test_png_formats)
         g1[i] = i * 17 / 255.0;
         g3[i] = g3[N + i] = g3[2 * N + i] = g1[i];
     }
-    write_png(tpath("g8.png"), W, H, PNG_COLOR_TYPE_GRAY, 8, v, NULL, 0);
+    tu_write_png(tpath("g8.png"), W, H, PNG_COLOR_TYPE_GRAY, 8, v, NULL, 0);
     expect_png(tpath("g8.png"), W, H, g1, g3);
     /* 1-bit gray (Omniglot's format) */
     for (int i = 0; i < N; i++) {
@@ -250,7 +107,7 @@ START_TEST(test_png_formats)
         g1[i] = v[i];
         g3[i] = g3[N + i] = g3[2 * N + i] = g1[i];
     }
-    write_png(tpath("g1.png"), W, H, PNG_COLOR_TYPE_GRAY, 1, v, NULL, 0);
+    tu_write_png(tpath("g1.png"), W, H, PNG_COLOR_TYPE_GRAY, 1, v, NULL, 0);
     expect_png(tpath("g1.png"), W, H, g1, g3);
     /* 4-bit and 16-bit gray */
     for (int i = 0; i < N; i++) {
@@ -258,14 +115,14 @@ START_TEST(test_png_formats)
         g1[i] = (i % 16) / 15.0;
         g3[i] = g3[N + i] = g3[2 * N + i] = g1[i];
     }
-    write_png(tpath("g4.png"), W, H, PNG_COLOR_TYPE_GRAY, 4, v, NULL, 0);
+    tu_write_png(tpath("g4.png"), W, H, PNG_COLOR_TYPE_GRAY, 4, v, NULL, 0);
     expect_png(tpath("g4.png"), W, H, g1, g3);
     for (int i = 0; i < N; i++) {
         v[i] = (uint16_t)(i * 4111 + 3);
         g1[i] = (i * 4111 + 3) / 65535.0;
         g3[i] = g3[N + i] = g3[2 * N + i] = g1[i];
     }
-    write_png(tpath("g16.png"), W, H, PNG_COLOR_TYPE_GRAY, 16, v, NULL, 0);
+    tu_write_png(tpath("g16.png"), W, H, PNG_COLOR_TYPE_GRAY, 16, v, NULL, 0);
     expect_png(tpath("g16.png"), W, H, g1, g3);
     /* RGB and RGBA (alpha ignored): planes out, luma for one channel */
     for (int a = 0; a < 2; a++) {
@@ -283,7 +140,7 @@ START_TEST(test_png_formats)
             g1[i] = (0.299 * r + 0.587 * g + 0.114 * b) / 255.0;
         }
         const char *name = a ? "rgba.png" : "rgb.png";
-        write_png(tpath(name), W, H, a ? PNG_COLOR_TYPE_RGBA : PNG_COLOR_TYPE_RGB, 8, v, NULL, 0);
+        tu_write_png(tpath(name), W, H, a ? PNG_COLOR_TYPE_RGBA : PNG_COLOR_TYPE_RGB, 8, v, NULL, 0);
         expect_png(tpath(name), W, H, g1, g3);
     }
     /* palette */
@@ -296,7 +153,7 @@ START_TEST(test_png_formats)
         g3[2 * N + i] = pal[k].blue / 255.0;
         g1[i] = (0.299 * pal[k].red + 0.587 * pal[k].green + 0.114 * pal[k].blue) / 255.0;
     }
-    write_png(tpath("pal.png"), W, H, PNG_COLOR_TYPE_PALETTE, 2, v, pal, 4);
+    tu_write_png(tpath("pal.png"), W, H, PNG_COLOR_TYPE_PALETTE, 2, v, pal, 4);
     expect_png(tpath("pal.png"), W, H, g1, g3);
 }
 END_TEST
@@ -307,8 +164,8 @@ static uint8_t *noisy_png(const char *path, size_t *n)
     uint8_t px[32 * 32];
     for (int i = 0; i < 32 * 32; i++)
         px[i] = (uint8_t)((i * 2654435761u) >> 24);
-    write_gray_png(path, 32, 32, px);
-    return read_bytes(path, n);
+    tu_write_gray_png(path, 32, 32, px);
+    return tu_read_file(path, n);
 }
 
 START_TEST(test_png_corrupt)
@@ -316,15 +173,15 @@ START_TEST(test_png_corrupt)
     float *img = (float *)1;
     int64_t h, w;
     ck_flp_fails(flp__png_read(tpath("missing.png"), 1, &img, &h, &w), FLP_ERR_IO);
-    expect_message_has("missing.png");
+    ck_flp_message_has("missing.png");
     ck_assert_ptr_null(img);
 
     write_text(tpath("text.png"), "this is not a PNG file at all");
     ck_flp_fails(flp__png_read(tpath("text.png"), 1, &img, &h, &w), FLP_ERR_FORMAT);
-    expect_message_has("text.png");
-    write_bytes(tpath("empty.png"), "", 0);
+    ck_flp_message_has("text.png");
+    tu_write_file(tpath("empty.png"), "", 0);
     ck_flp_fails(flp__png_read(tpath("empty.png"), 1, &img, &h, &w), FLP_ERR_FORMAT);
-    expect_message_has("empty.png");
+    ck_flp_message_has("empty.png");
 
     size_t n;
     uint8_t *good = noisy_png(tpath("good.png"), &n);
@@ -333,16 +190,16 @@ START_TEST(test_png_corrupt)
     /* truncated at several points: header, middle of the data, before IEND */
     const size_t cuts[] = {12, 40, n / 2, n - 13, n - 1};
     for (size_t i = 0; i < sizeof cuts / sizeof *cuts; i++) {
-        write_bytes(tpath("cut.png"), good, cuts[i]);
+        tu_write_file(tpath("cut.png"), good, cuts[i]);
         ck_flp_fails(flp__png_read(tpath("cut.png"), 1, &img, &h, &w), FLP_ERR_FORMAT);
-        expect_message_has("cut.png");
+        ck_flp_message_has("cut.png");
         ck_assert_ptr_null(img);
     }
     /* a flipped byte inside the compressed data: CRC error */
     good[n / 2] ^= 0x5a;
-    write_bytes(tpath("flip.png"), good, n);
+    tu_write_file(tpath("flip.png"), good, n);
     ck_flp_fails(flp__png_read(tpath("flip.png"), 3, &img, &h, &w), FLP_ERR_FORMAT);
-    expect_message_has("flip.png");
+    ck_flp_message_has("flip.png");
     free(good);
 }
 END_TEST
@@ -378,8 +235,8 @@ START_TEST(test_jpeg_roundtrip)
             gray[i] = (uint8_t)(30 + 5 * x + 3 * y);
             want1[i] = gray[i] / 255.0;
         }
-    write_jpeg(tpath("rgb.jpg"), W, H, 3, rgb, 95);
-    write_jpeg(tpath("gray.jpg"), W, H, 1, gray, 95);
+    tu_write_jpeg(tpath("rgb.jpg"), W, H, 3, rgb, 95, TU_JPEG_BASELINE);
+    tu_write_jpeg(tpath("gray.jpg"), W, H, 1, gray, 95, TU_JPEG_BASELINE);
     float *img;
     int64_t h, w;
     /* smooth images at quality 95 come back within a few levels */
@@ -412,39 +269,39 @@ START_TEST(test_jpeg_corrupt)
     float *img = (float *)1;
     int64_t h, w;
     ck_flp_fails(flp__jpeg_read(tpath("missing.jpg"), 3, &img, &h, &w), FLP_ERR_IO);
-    expect_message_has("missing.jpg");
+    ck_flp_message_has("missing.jpg");
     ck_assert_ptr_null(img);
     write_text(tpath("text.jpg"), "GIF89a not a jpeg");
     ck_flp_fails(flp__jpeg_read(tpath("text.jpg"), 3, &img, &h, &w), FLP_ERR_FORMAT);
-    expect_message_has("text.jpg");
-    write_bytes(tpath("empty.jpg"), "", 0);
+    ck_flp_message_has("text.jpg");
+    tu_write_file(tpath("empty.jpg"), "", 0);
     ck_flp_fails(flp__jpeg_read(tpath("empty.jpg"), 3, &img, &h, &w), FLP_ERR_FORMAT);
-    expect_message_has("empty.jpg");
+    ck_flp_message_has("empty.jpg");
 
     enum { W = 64, H = 48 };
     uint8_t px[3 * W * H];
     for (int i = 0; i < 3 * W * H; i++)
         px[i] = (uint8_t)((i * 2654435761u) >> 24); /* noise: plenty of entropy-coded data */
-    write_jpeg(tpath("good.jpg"), W, H, 3, px, 90);
+    tu_write_jpeg(tpath("good.jpg"), W, H, 3, px, 90, TU_JPEG_BASELINE);
     size_t n;
-    uint8_t *good = read_bytes(tpath("good.jpg"), &n);
+    uint8_t *good = tu_read_file(tpath("good.jpg"), &n);
     ck_flp(flp__jpeg_read(tpath("good.jpg"), 3, &img, &h, &w));
     flp__free(img);
     /* truncated in the header and in the scan: libjpeg would pad with gray
      * and warn; we refuse */
     const size_t cuts[] = {2, 20, n / 2, n - 2};
     for (size_t i = 0; i < sizeof cuts / sizeof *cuts; i++) {
-        write_bytes(tpath("cut.jpg"), good, cuts[i]);
+        tu_write_file(tpath("cut.jpg"), good, cuts[i]);
         ck_flp_fails(flp__jpeg_read(tpath("cut.jpg"), 3, &img, &h, &w), FLP_ERR_FORMAT);
-        expect_message_has("cut.jpg");
+        ck_flp_message_has("cut.jpg");
         ck_assert_ptr_null(img);
     }
     /* a marker planted in the middle of the scan */
     good[n / 2] = 0xFF;
     good[n / 2 + 1] = 0xD9;
-    write_bytes(tpath("marker.jpg"), good, n);
+    tu_write_file(tpath("marker.jpg"), good, n);
     ck_flp_fails(flp__jpeg_read(tpath("marker.jpg"), 3, &img, &h, &w), FLP_ERR_FORMAT);
-    expect_message_has("marker.jpg");
+    ck_flp_message_has("marker.jpg");
     free(good);
 }
 END_TEST
@@ -609,6 +466,16 @@ START_TEST(test_csv_errors)
         {"filename,label\n\"a.jpg\",n1\n", "bad6.csv:2:", "quoted"},
         {"", "bad7.csv:1:", "empty file"},
         {"filename,label\n\n", "bad8.csv:3:", "no rows"},
+        /* names that reach outside images/ */
+        {"filename,label\na.jpg,n1\n../secret.jpg,n1\n", "bad9.csv:3:", "holds a '/'"},
+        {"filename,label\n/etc/passwd,n1\n", "bad10.csv:2:", "holds a '/'"},
+        {"filename,label\nsub/a.jpg,n1\n", "bad11.csv:2:", "without folders"},
+        {"filename,label\n..,n1\n", "bad12.csv:2:", "is '.' or '..'"},
+        /* one file twice: the earliest repeat is named, with its first line */
+        {"filename,label\na.jpg,n1\nb.jpg,n2\na.jpg,n3\n", "bad13.csv:4:",
+         "'a.jpg' is listed again (first on line 2)"},
+        {"filename,label\na.jpg,x\nb.jpg,x\nb.jpg,y\na.jpg,x\n", "bad14.csv:4:",
+         "'b.jpg' is listed again (first on line 3)"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         char name[32];
@@ -616,13 +483,13 @@ START_TEST(test_csv_errors)
         write_text(tpath(name), bad[i].text);
         flp__csv csv;
         ck_flp_fails(flp__csv_read(tpath(name), &csv), FLP_ERR_FORMAT);
-        expect_message_has(bad[i].where);
-        expect_message_has(bad[i].why);
+        ck_flp_message_has(bad[i].where);
+        ck_flp_message_has(bad[i].why);
         ck_assert_int_eq(csv.n, 0);
     }
     flp__csv csv;
     ck_flp_fails(flp__csv_read(tpath("nope.csv"), &csv), FLP_ERR_IO);
-    expect_message_has("nope.csv");
+    ck_flp_message_has("nope.csv");
 }
 END_TEST
 
@@ -648,7 +515,7 @@ static void write_omni_image(const char *path, int cls, int drawer)
         px[i] = (uint8_t)(i % 5 == 0 ? 0 : 255 - 10 * (i % 3));
     px[0] = (uint8_t)(255 - (1 + 16 * cls));
     px[1] = (uint8_t)(255 - (1 + 16 * drawer));
-    write_gray_png(path, GS, GS, px);
+    tu_write_gray_png(path, GS, GS, px);
 }
 
 static void make_omniglot(const char *root)
@@ -757,7 +624,7 @@ START_TEST(test_omniglot_resized)
     for (int i = 0; i < 16; i++)
         px[i] = (uint8_t)(255 - 17 * i);
     snprintf(path, sizeof path, "%s/alpha/char/0001_01.png", root);
-    write_gray_png(path, 4, 4, px);
+    tu_write_gray_png(path, 4, 4, px);
     flp_dataset *ds;
     ck_flp(flp_dataset_open_omniglot(root, 2, &ds));
     float img[4];
@@ -790,26 +657,26 @@ START_TEST(test_omniglot_errors)
     char path[4096];
     snprintf(path, sizeof path, "%s/nowhere", tmp);
     ck_flp_fails(flp_dataset_open_omniglot(path, 28, &ds), FLP_ERR_IO);
-    expect_message_has("nowhere");
+    ck_flp_message_has("nowhere");
     ck_assert_ptr_null(ds);
     snprintf(path, sizeof path, "%s/empty", tmp);
     mkdir_p(path);
     ck_flp_fails(flp_dataset_open_omniglot(path, 28, &ds), FLP_ERR_FORMAT);
-    expect_message_has("empty");
-    expect_message_has("no alphabet folders");
+    ck_flp_message_has("empty");
+    ck_flp_message_has("no alphabet folders");
     /* an alphabet without characters (pointed one level too deep) */
     snprintf(path, sizeof path, "%s/deep", tmp);
     char sub[4096];
     snprintf(sub, sizeof sub, "%s/alpha", path);
     mkdir_p(sub);
     ck_flp_fails(flp_dataset_open_omniglot(path, 28, &ds), FLP_ERR_FORMAT);
-    expect_message_has("alpha");
+    ck_flp_message_has("alpha");
     /* a character folder without PNGs */
     snprintf(sub, sizeof sub, "%s/alpha/char7", path);
     mkdir_p(sub);
     ck_flp_fails(flp_dataset_open_omniglot(path, 28, &ds), FLP_ERR_FORMAT);
-    expect_message_has("char7");
-    expect_message_has("no .png");
+    ck_flp_message_has("char7");
+    ck_flp_message_has("no .png");
     ck_flp_fails(flp_dataset_open_omniglot(omni_root, 0, &ds), FLP_ERR_RANGE);
     ck_flp_fails(flp_dataset_open_omniglot(omni_root, 1025, &ds), FLP_ERR_RANGE);
     ck_flp_fails(flp_dataset_open_omniglot(NULL, 28, &ds), FLP_ERR_NULL);
@@ -824,17 +691,17 @@ START_TEST(test_omniglot_errors)
     for (int i = 0; i < GS * GS; i++)
         img[i] = -7;
     ck_flp_fails(flp_dataset_get(ds, 1 * GC + 2, 3, img, GS * GS), FLP_ERR_FORMAT);
-    expect_message_has(bad);
-    expect_message_has("flp_dataset_get");
+    ck_flp_message_has(bad);
+    ck_flp_message_has("flp_dataset_get");
     ck_assert_float_eq(img[0], -7); /* untouched */
     ck_flp_fails(flp_dataset_preload(ds), FLP_ERR_FORMAT);
-    expect_message_has(bad);
+    ck_flp_message_has(bad);
     /* argument checks */
     ck_flp_fails(flp_dataset_get(ds, 0, 0, img, GS * GS - 1), FLP_ERR_SHAPE);
     ck_flp_fails(flp_dataset_get(ds, -1, 0, img, GS * GS), FLP_ERR_RANGE);
     ck_flp_fails(flp_dataset_get(ds, GA * GC, 0, img, GS * GS), FLP_ERR_RANGE);
     ck_flp_fails(flp_dataset_get(ds, 0, GD, img, GS * GS), FLP_ERR_RANGE);
-    expect_message_has("A0/c00");
+    ck_flp_message_has("A0/c00");
     ck_flp_fails(flp_dataset_get(ds, 0, 0, NULL, GS * GS), FLP_ERR_NULL);
     ck_flp_fails(flp_dataset_get(NULL, 0, 0, img, GS * GS), FLP_ERR_NULL);
     const char *s;
@@ -1030,7 +897,7 @@ static void make_mini(void)
                 for (int k = 0; k < 3; k++)
                     px[3 * p + k] = (uint8_t)rgb[k];
             snprintf(path, sizeof path, "%s/images/%s", mini_root, mini_names[c][i]);
-            write_jpeg(path, W, H, 3, px, 95);
+            tu_write_jpeg(path, W, H, 3, px, 95, TU_JPEG_BASELINE);
             len += (size_t)snprintf(csv + len, sizeof csv - len, "%s,%s\r\n", mini_names[c][i],
                                     mini_labels[c]);
         }
@@ -1105,14 +972,14 @@ START_TEST(test_mini_errors)
     ck_flp_fails(flp_dataset_open_miniimagenet(mini_root, "training", 84, &ds), FLP_ERR_INVALID);
     ck_assert_ptr_null(ds);
     ck_flp_fails(flp_dataset_open_miniimagenet(mini_root, "val", 84, &ds), FLP_ERR_IO);
-    expect_message_has("val.csv");
+    ck_flp_message_has("val.csv");
     ck_flp_fails(flp_dataset_open_miniimagenet(mini_root, "train", -3, &ds), FLP_ERR_RANGE);
     ck_flp_fails(flp_dataset_open_miniimagenet(NULL, "train", 84, &ds), FLP_ERR_NULL);
     ck_flp_fails(flp_dataset_open_miniimagenet(mini_root, NULL, 84, &ds), FLP_ERR_NULL);
     char path[4096], csv[4096];
     snprintf(path, sizeof path, "%s/nowhere", tmp);
     ck_flp_fails(flp_dataset_open_miniimagenet(path, "train", 84, &ds), FLP_ERR_IO);
-    expect_message_has("images");
+    ck_flp_message_has("images");
 
     /* a CSV naming a missing image: the file and the line are named */
     snprintf(csv, sizeof csv, "filename,label\n%s,%s\nn0000000000000042.jpg,%s\n", mini_names[0][0],
@@ -1120,26 +987,31 @@ START_TEST(test_mini_errors)
     snprintf(path, sizeof path, "%s/test.csv", mini_root);
     write_text(path, csv);
     ck_flp_fails(flp_dataset_open_miniimagenet(mini_root, "test", 84, &ds), FLP_ERR_IO);
-    expect_message_has("n0000000000000042.jpg");
-    expect_message_has("test.csv:3");
+    ck_flp_message_has("n0000000000000042.jpg");
+    ck_flp_message_has("test.csv:3");
+    /* a file name reaching outside images/ is refused, naming the line */
+    write_text(path, "filename,label\n../train.csv,n1\n");
+    ck_flp_fails(flp_dataset_open_miniimagenet(mini_root, "test", 84, &ds), FLP_ERR_FORMAT);
+    ck_flp_message_has("test.csv:2:");
+    ck_flp_message_has("'/'");
     /* a malformed CSV */
     write_text(path, "filename,label\nno-comma-here\n");
     ck_flp_fails(flp_dataset_open_miniimagenet(mini_root, "test", 84, &ds), FLP_ERR_FORMAT);
-    expect_message_has("test.csv:2:");
-    expect_message_has("flp_dataset_open_miniimagenet");
+    ck_flp_message_has("test.csv:2:");
+    ck_flp_message_has("flp_dataset_open_miniimagenet");
 
     /* a corrupt JPEG is named when first read */
     ck_flp(flp_dataset_open_miniimagenet(mini_root, "train", 84, &ds));
     const char *bad;
     ck_flp(flp_dataset_example_path(ds, 2, 3, &bad));
     size_t n;
-    uint8_t *bytes = read_bytes(bad, &n);
-    write_bytes(bad, bytes, n / 2);
+    uint8_t *bytes = tu_read_file(bad, &n);
+    tu_write_file(bad, bytes, n / 2);
     free(bytes);
     float *img = malloc(sizeof *img * 3 * 84 * 84);
     ck_flp(flp_dataset_get(ds, 2, 2, img, 3 * 84 * 84)); /* enlarged 12x10 -> 84x84 */
     ck_flp_fails(flp_dataset_get(ds, 2, 3, img, 3 * 84 * 84), FLP_ERR_FORMAT);
-    expect_message_has(bad);
+    ck_flp_message_has(bad);
     free(img);
     flp_dataset_free(ds);
 }
@@ -1333,7 +1205,7 @@ START_TEST(test_fewshot_continual_and_batch)
     /* 5 x 4 = 20 examples cannot be cut into batches of 3 */
     ck_flp(flp_sampler_set(s, FLP_FEWSHOT_BATCH, 3));
     ck_flp_fails(flp_sampler_next(s, FLP_SPLIT_TRAIN, ep), FLP_ERR_RANGE);
-    expect_message_has("FLP_FEWSHOT_BATCH");
+    ck_flp_message_has("FLP_FEWSHOT_BATCH");
     ck_flp(flp_sampler_set(s, FLP_FEWSHOT_BATCH, 20));
     ck_flp(flp_sampler_next(s, FLP_SPLIT_TRAIN, ep));
     check_episode(ep, 5, 4, 4, 20, cls_of);
@@ -1364,13 +1236,13 @@ START_TEST(test_fewshot_settings_and_errors)
     ck_flp(flp_sampler_set(s, FLP_FEWSHOT_SHOTS, 6));
     ck_flp(flp_sampler_set(s, FLP_FEWSHOT_QUERY_PER_CLASS, 3));
     ck_flp_fails(flp_sampler_next(s, FLP_SPLIT_TRAIN, ep), FLP_ERR_RANGE);
-    expect_message_has("A0/c00");
-    expect_message_has("has 8 examples");
+    ck_flp_message_has("A0/c00");
+    ck_flp_message_has("has 8 examples");
     ck_flp(flp_sampler_set(s, FLP_FEWSHOT_SHOTS, 5));
     ck_flp(flp_sampler_next(s, FLP_SPLIT_TRAIN, ep)); /* 5 + 3 = 8 fits exactly */
     /* more ways than classes: the evaluation split has 4 */
     ck_flp_fails(flp_sampler_next(s, FLP_SPLIT_EVAL, ep), FLP_ERR_RANGE);
-    expect_message_has("only 4 classes");
+    ck_flp_message_has("only 4 classes");
     /* no evaluation set */
     flp_sampler *t;
     ck_flp(flp_sampler_create_fewshot(tr, NULL, 1, &t));
@@ -1577,8 +1449,8 @@ START_TEST(test_fewshot_bad_image)
         write_text(paths[k], "broken");
     }
     ck_flp_fails(flp_sampler_next(a, FLP_SPLIT_TRAIN, e1), FLP_ERR_FORMAT);
-    expect_message_has("flp_sampler_next");
-    expect_message_has(omni_root);
+    ck_flp_message_has("flp_sampler_next");
+    ck_flp_message_has(omni_root);
     for (int k = 0; k < GD; k++)
         write_omni_image(paths[k], c, k);
     ck_flp(flp_sampler_next(a, FLP_SPLIT_TRAIN, e1));
@@ -1607,7 +1479,7 @@ static void real_setup(void)
     const char *zip = tu_shared_path("data/omniglot/images_background_small1.zip");
     if (zip == NULL || system("command -v unzip >/dev/null 2>&1") != 0)
         return;
-    make_tmpdir(real_tmp, sizeof real_tmp);
+    tu_make_scratch(real_tmp, sizeof real_tmp, "data");
     char cmd[8192];
     snprintf(cmd, sizeof cmd, "unzip -q '%s' -d '%s'", zip, real_tmp);
     if (system(cmd) == 0)
@@ -1617,7 +1489,7 @@ static void real_setup(void)
 static void real_teardown(void)
 {
     if (real_tmp[0])
-        rm_tree(real_tmp);
+        tu_remove_tree(real_tmp);
 }
 
 static int have_real(void)

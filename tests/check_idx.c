@@ -6,7 +6,9 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "core/alloc.h"
 #include "data/idx.h"
+#include "testfile.h"
 #include "testutil.h"
 
 static char dir[256];
@@ -24,18 +26,25 @@ static void remove_dir(void)
     ck_assert_int_eq(system(cmd), 0);
 }
 
-/* An IDX file in memory: magic, big-endian extents, then `count` bytes
- * from `values` (cut or padded by `delta` bytes). */
+/* An IDX header: magic, big-endian extents; returns its size. */
+static size_t idx_header(uint8_t *buf, int type, int rank, const uint32_t *dims)
+{
+    size_t at = 0;
+    buf[at++] = 0, buf[at++] = 0, buf[at++] = (uint8_t)type, buf[at++] = (uint8_t)rank;
+    for (int d = 0; d < rank; d++)
+        for (int b = 3; b >= 0; b--)
+            buf[at++] = (uint8_t)(dims[d] >> (8 * b));
+    return at;
+}
+
+/* An IDX file in memory: the header, then `count` bytes from `values`
+ * (cut or padded by `delta` bytes). */
 static size_t idx_bytes(uint8_t *buf, int type, int rank, const uint32_t *dims, const uint8_t *values,
                         int64_t delta)
 {
-    size_t at = 0, count = 1;
-    buf[at++] = 0, buf[at++] = 0, buf[at++] = (uint8_t)type, buf[at++] = (uint8_t)rank;
-    for (int d = 0; d < rank; d++) {
-        for (int b = 3; b >= 0; b--)
-            buf[at++] = (uint8_t)(dims[d] >> (8 * b));
+    size_t at = idx_header(buf, type, rank, dims), count = 1;
+    for (int d = 0; d < rank; d++)
         count *= dims[d];
-    }
     memcpy(buf + at, values, count);
     return at + (size_t)((int64_t)count + delta);
 }
@@ -227,6 +236,147 @@ START_TEST(test_parse_prefixes)
 }
 END_TEST
 
+/* ---- gzip: header first, members, trailing data --------------------------------- */
+
+/* One gzip member holding in[0..n) into out; returns its size. */
+static size_t gz_member(const uint8_t *in, size_t n, uint8_t *out, size_t cap)
+{
+    z_stream zs;
+    memset(&zs, 0, sizeof zs);
+    ck_assert_int_eq(deflateInit2(&zs, 9, Z_DEFLATED, 16 + MAX_WBITS, 9, Z_DEFAULT_STRATEGY), Z_OK);
+    zs.next_in = (Bytef *)in, zs.avail_in = (uInt)n, zs.next_out = out, zs.avail_out = (uInt)cap;
+    ck_assert_int_eq(deflate(&zs, Z_FINISH), Z_STREAM_END);
+    size_t len = zs.total_out;
+    deflateEnd(&zs);
+    return len;
+}
+
+static void expect_parse_fails(const uint8_t *buf, size_t n, flp_status st, const char *needle)
+{
+    flp__idx idx;
+    ck_flp_fails(flp__idx_parse(buf, n, "test.idx", &idx), st);
+    ck_assert_ptr_null(idx.values);
+    ck_assert_msg(strstr(flp_last_error(), needle) != NULL, "'%s' lacks '%s'", flp_last_error(), needle);
+}
+
+/* The limit on declared values is inclusive (a stream of exactly the
+ * limit is read: it was refused one short of 2 GiB), raw and gzip. */
+START_TEST(test_limit_boundary)
+{
+    static uint8_t v[1001], raw[1100], gz[1200];
+    for (int i = 0; i < 1001; i++)
+        v[i] = (uint8_t)(i * 13);
+    ck_flp(flp_set_limit(FLP_LIMIT_IDX_BYTES, 1000));
+    for (int extra = 0; extra < 2; extra++) {
+        uint32_t dims[2] = {1000 + (uint32_t)extra, 1};
+        size_t n = idx_bytes(raw, 8, 2, dims, v, 0);
+        for (int zipped = 0; zipped < 2; zipped++) {
+            const uint8_t *buf = zipped ? gz : raw;
+            size_t len = zipped ? gz_member(raw, n, gz, sizeof gz) : n;
+            flp__idx idx;
+            if (extra == 0) {
+                ck_flp(flp__idx_parse(buf, len, "limit.idx", &idx));
+                ck_assert(idx.count == 1000 && memcmp(idx.values, v, 1000) == 0);
+                flp__idx_free(&idx);
+            } else {
+                ck_flp_fails(flp__idx_parse(buf, len, "limit.idx", &idx), FLP_ERR_RANGE);
+                ck_assert_msg(strstr(flp_last_error(), "'limit.idx' declares 1001 x 1 one-byte values, more "
+                                                       "than the limit FLP_LIMIT_IDX_BYTES = 1000 bytes"),
+                              "%s", flp_last_error());
+            }
+        }
+    }
+    ck_flp(flp_set_limit(FLP_LIMIT_IDX_BYTES, (int64_t)1 << 31));
+}
+END_TEST
+
+/* The header is inflated and judged before anything else: a small gzip
+ * file declaring 10^9 values (more than its bytes can expand to) is refused
+ * before any allocation; one declaring 10 values over 64 MiB of zeros is
+ * refused after inflating 11 bytes of values, not the 64 MiB. */
+START_TEST(test_gzip_header_first)
+{
+    enum { ZEROS = 64 << 20 };
+    uint8_t *raw = calloc(ZEROS + 64, 1), *gz = malloc(1 << 20);
+    uint32_t dims[3] = {1000, 1000, 1000};
+    size_t n = idx_header(raw, 8, 3, dims) + (1u << 16);
+    size_t len = gz_member(raw, n, gz, 1 << 20);
+    flp__alloc_fail_after(1); /* an allocation before the check would fail as ERR_NOMEM */
+    expect_parse_fails(gz, len, FLP_ERR_FORMAT, "more than its");
+    flp__alloc_fail_after(0);
+    ck_assert_msg(strstr(flp_last_error(), "1000 x 1000 x 1000 = 1000000000 values"), "%s", flp_last_error());
+
+    uint32_t ten[1] = {10};
+    n = idx_header(raw, 8, 1, ten) + 10 + ZEROS;
+    len = gz_member(raw, n, gz, 1 << 20);
+    free(raw);
+    long before = tu_peak_rss_kb();
+    expect_parse_fails(gz, len, FLP_ERR_FORMAT, "over-long IDX file: the gzip data holds more than the 10");
+    long grew = tu_peak_rss_kb() - before;
+    ck_assert_msg(grew < 16 * 1024, "peak memory grew by %ld kB", grew);
+    free(gz);
+}
+END_TEST
+
+/* Concatenated members (what `cat a.gz b.gz` and gzip(1) make) are one
+ * stream, whatever the member boundaries, in memory and from a file read
+ * in chunks; an empty member is allowed. */
+START_TEST(test_gzip_members)
+{
+    enum { SIDE = 300, N = SIDE * SIDE };
+    uint8_t *v = malloc(N), *raw = malloc(N + 16), *gz = malloc(2 * N + 4096);
+    for (int i = 0; i < N; i++)
+        v[i] = (uint8_t)((i * 2654435761u) >> 24); /* noise: members larger than a read chunk */
+    uint32_t dims[2] = {SIDE, SIDE};
+    size_t n = idx_bytes(raw, 8, 2, dims, v, 0);
+    const size_t cuts[] = {3, 12, 5000, n - 1};
+    for (size_t c = 0; c < sizeof cuts / sizeof cuts[0]; c++) {
+        size_t len = gz_member(raw, cuts[c], gz, 2 * N + 4096);
+        len += gz_member(raw + cuts[c], n - cuts[c], gz + len, 2 * N + 4096 - len);
+        len += gz_member(raw, 0, gz + len, 2 * N + 4096 - len); /* empty */
+        flp__idx idx;
+        ck_flp(flp__idx_parse(gz, len, "members", &idx));
+        ck_assert(idx.count == N && memcmp(idx.values, v, N) == 0);
+        flp__idx_free(&idx);
+        make_dir();
+        char path[512];
+        snprintf(path, sizeof path, "%s/members.gz", dir);
+        FILE *f = fopen(path, "wb");
+        ck_assert_uint_eq(fwrite(gz, 1, len, f), len);
+        fclose(f);
+        ck_flp(flp__idx_read(path, &idx));
+        ck_assert(idx.count == N && memcmp(idx.values, v, N) == 0);
+        flp__idx_free(&idx);
+        remove_dir();
+    }
+    free(v);
+    free(raw);
+    free(gz);
+}
+END_TEST
+
+/* Bytes after the last member are refused, with the offset where they
+ * start; a further member holding more values makes the file over-long. */
+START_TEST(test_gzip_trailing)
+{
+    static uint8_t raw[256], gz[1024];
+    uint8_t v[15] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
+    uint32_t dims[2] = {3, 5};
+    size_t n = idx_bytes(raw, 8, 2, dims, v, 0);
+    size_t len = gz_member(raw, n, gz, sizeof gz);
+    memcpy(gz + len, "JUNK", 4);
+    char offset[64];
+    snprintf(offset, sizeof offset, "4 bytes from offset %zu", len);
+    expect_parse_fails(gz, len + 4, FLP_ERR_FORMAT, offset);
+    ck_assert_msg(strstr(flp_last_error(), "'test.idx': trailing data after the gzip stream"), "%s",
+                  flp_last_error());
+    size_t more = gz_member(v, 3, gz + len, sizeof gz - len);
+    expect_parse_fails(gz, len + more, FLP_ERR_FORMAT, "over-long");
+    gz[len] = 0x1f; /* a member that never starts */
+    expect_parse_fails(gz, len + 1, FLP_ERR_FORMAT, "truncated");
+}
+END_TEST
+
 Suite *make_idx_suite(void)
 {
     Suite *s = suite_create("idx");
@@ -235,6 +385,10 @@ Suite *make_idx_suite(void)
     tcase_add_test(tc, test_fewshot_episodes);
     tcase_add_test(tc, test_bad_files);
     tcase_add_test(tc, test_parse_prefixes);
+    tcase_add_test(tc, test_limit_boundary);
+    tcase_add_test(tc, test_gzip_header_first);
+    tcase_add_test(tc, test_gzip_members);
+    tcase_add_test(tc, test_gzip_trailing);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -6,18 +6,23 @@
  * lifetime. */
 #include <dirent.h>
 #include <errno.h>
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <signal.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
 
 #include "core/alloc.h"
+#include "checkpoint/checkpoint_file.h"
 #include "checkpoint/checkpoint_format.h"
 #include "meta/meta_internal.h"
 #include "tasks/sampler_internal.h"
+#include "testfile.h"
 #include "testutil.h"
 
 /* ---- fixture: a small network with feedback and rule --------------------- */
@@ -381,6 +386,80 @@ START_TEST(test_schedule_callback)
     ck_assert_ptr_nonnull(strstr(flp_last_error(), "schedule returned nan"));
     ck_flp_fails(flp_meta_get_lr(r.meta, FLP_GROUP_WEIGHTS, &lr), FLP_ERR_RANGE);
     snap_check_same(&before, r.meta, "refused step");
+    free(before.data);
+    rig_free(&r);
+}
+END_TEST
+
+/* A rate above FLT_MAX moves a float parameter to inf: refused by the
+ * setter, and from a callback or step decay by the step, which then
+ * applies nothing. FLT_MAX itself is a rate. */
+static double sched_huge(flp_group group, int64_t step, double base, void *user)
+{
+    (void)group;
+    (void)step;
+    (void)base;
+    (void)user;
+    return 1e39;
+}
+
+START_TEST(test_lr_bounds)
+{
+    rig r;
+    rig_make(&r, 1);
+    static const double bad[] = {1e39, (double)FLT_MAX * 1.0000001, INFINITY, NAN, -1e-9};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        ck_flp_fails(flp_meta_set_lr(r.meta, FLP_GROUP_WEIGHTS, bad[i]), FLP_ERR_RANGE);
+        ck_assert_msg(strstr(flp_last_error(), "FLT_MAX"), "%s", flp_last_error());
+        double lr;
+        ck_flp(flp_meta_get_lr(r.meta, FLP_GROUP_WEIGHTS, &lr));
+        ck_assert_double_eq(lr, 1e-3);
+    }
+    ck_flp(flp_meta_set_lr(r.meta, FLP_GROUP_RULE, FLT_MAX));
+    ck_flp(flp_meta_set_lr(r.meta, FLP_GROUP_RULE, 1e-3));
+
+    set_grads(r.meta, 0);
+    snapshot before = snap_take(r.meta);
+    ck_flp(flp_meta_set_schedule(r.meta, sched_huge, NULL));
+    ck_flp_fails(flp_meta_step(r.meta), FLP_ERR_RANGE);
+    ck_assert_msg(strstr(flp_last_error(), "schedule returned 1e+39"), "%s", flp_last_error());
+    snap_check_same(&before, r.meta, "huge scheduled rate");
+    ck_flp(flp_meta_set_schedule(r.meta, NULL, NULL));
+
+    /* decay by 1e30 at steps 0 and 1: 1e27 at step 0, 1e57 at step 1 */
+    const int64_t ms[2] = {0, 1};
+    ck_flp(flp_meta_set_step_decay(r.meta, FLP_GROUP_FEEDBACK, 1e30, ms, 2));
+    ck_flp(flp_meta_set_lr(r.meta, FLP_GROUP_FEEDBACK, 1e-3));
+    ck_flp(flp_meta_step(r.meta));
+    free(before.data);
+    before = snap_take(r.meta);
+    ck_flp_fails(flp_meta_step(r.meta), FLP_ERR_RANGE);
+    ck_assert_msg(strstr(flp_last_error(), "step decay takes group 1's learning rate to 1e+57"), "%s",
+                  flp_last_error());
+    snap_check_same(&before, r.meta, "decayed past FLT_MAX");
+    free(before.data);
+    rig_free(&r);
+}
+END_TEST
+
+/* The step count stops at 2^53 with a clean refusal: from INT64_MAX it
+ * used to overflow (UBSan) and go negative. */
+START_TEST(test_step_count_bound)
+{
+    rig r;
+    rig_make(&r, 1);
+    set_grads(r.meta, 0);
+    r.meta->step = FLP__META_MAX_STEPS - 1;
+    ck_flp(flp_meta_step(r.meta));
+    int64_t steps;
+    ck_flp(flp_meta_step_count(r.meta, &steps));
+    ck_assert_int_eq(steps, FLP__META_MAX_STEPS);
+    snapshot before = snap_take(r.meta);
+    ck_flp_fails(flp_meta_step(r.meta), FLP_ERR_RANGE);
+    ck_assert_msg(strstr(flp_last_error(), "2^53"), "%s", flp_last_error());
+    snap_check_same(&before, r.meta, "step at the maximum");
+    ck_flp(flp_meta_step_count(r.meta, &steps));
+    ck_assert_int_eq(steps, FLP__META_MAX_STEPS);
     free(before.data);
     rig_free(&r);
 }
@@ -966,6 +1045,15 @@ START_TEST(test_checkpoint_flipped_bytes)
 }
 END_TEST
 
+/* Rewrite the header CRC, byte-swapped when `swapped`. */
+static void fix_header_crc(uint8_t *buf, int swapped)
+{
+    uint32_t crc = (uint32_t)crc32_z(0L, buf, 24);
+    if (swapped)
+        crc = crc >> 24 | (crc >> 8 & 0xff00u) | (crc << 8 & 0xff0000u) | crc << 24;
+    memcpy(buf + 24, &crc, 4);
+}
+
 START_TEST(test_checkpoint_header_checks)
 {
     corrupt_rig c;
@@ -976,22 +1064,32 @@ START_TEST(test_checkpoint_header_checks)
     RESET();
     memcpy(buf, "NOTACKPT", 8);
     expect_refused(&c, buf, c.size, FLP_ERR_FORMAT, "wrong magic", "magic");
+    /* Files of another version or machine carry a header CRC of their own
+     * (a machine of the other byte order stores it swapped). */
     RESET();
     x = 99;
     memcpy(buf + 8, &x, 4);
+    fix_header_crc(buf, 0);
     expect_refused(&c, buf, c.size, FLP_ERR_VERSION, "format version 99", "version");
     ck_assert_ptr_nonnull(strstr(flp_last_error(), "reads versions 1 to 2"));
     RESET();
     x = 0x04030201u;
     memcpy(buf + 16, &x, 4);
+    fix_header_crc(buf, 1);
     expect_refused(&c, buf, c.size, FLP_ERR_VERSION, "opposite byte order", "endianness");
     RESET();
     x = 0x0000803fu;
     memcpy(buf + 20, &x, 4);
+    fix_header_crc(buf, 0);
     expect_refused(&c, buf, c.size, FLP_ERR_VERSION, "float layout", "float layout");
-    RESET();
-    buf[12] ^= 1; /* the writer's libflp version: covered by the header CRC */
-    expect_refused(&c, buf, c.size, FLP_ERR_FORMAT, "header", "header crc");
+    /* Damage to any header field is damage, not a version problem: the CRC
+     * is checked before the fields are read. */
+    for (int at = 8; at < 28; at++) {
+        RESET();
+        buf[at] ^= 1;
+        expect_refused(&c, buf, c.size, FLP_ERR_FORMAT, "has a corrupt header (CRC mismatch)",
+                       "header crc");
+    }
     /* Data after the end marker. */
     uint8_t *longer = malloc((size_t)c.size + 1);
     memcpy(longer, c.file, (size_t)c.size);
@@ -1054,15 +1152,6 @@ START_TEST(test_checkpoint_rule_kind_mismatch)
 }
 END_TEST
 
-/* Rewrite the CRC of the section that starts at `at`. */
-static void fix_section_crc(uint8_t *buf, long at)
-{
-    uint64_t len;
-    memcpy(&len, buf + at + 4, 8);
-    uint32_t crc = (uint32_t)crc32_z(0L, buf + at, (z_size_t)(12 + len));
-    memcpy(buf + at + 12 + len, &crc, 4);
-}
-
 /* Doubles stored in another layout (here: byte-swapped) are refused. */
 START_TEST(test_checkpoint_double_layout)
 {
@@ -1077,7 +1166,7 @@ START_TEST(test_checkpoint_double_layout)
         buf[conf + 12 + i] = buf[conf + 19 - i];
         buf[conf + 19 - i] = t;
     }
-    fix_section_crc(buf, conf);
+    tu_fix_section_crc(buf, conf);
     expect_refused(&c, buf, c.size, FLP_ERR_VERSION, "different double layout", "double layout");
     free(buf);
     corrupt_free(&c);
@@ -1138,26 +1227,39 @@ START_TEST(test_checkpoint_io_errors)
     write_all(tmp_path("file"), (const uint8_t *)"x", 1);
     ck_flp_fails(flp_checkpoint_save(tmp_path("file/x.ckpt"), r.meta, NULL), FLP_ERR_IO);
     ck_assert_msg(strstr(flp_last_error(), strerror(ENOTDIR)) != NULL, "%s", flp_last_error());
-    /* An existing file survives a failed save: the temporary name is taken
-     * by a directory, so the write never starts. */
+    /* An existing file survives a failed write (the file size limit stops
+     * it), and nothing is left beside it, with O_TMPFILE and without. */
     const char *path = tmp_path("keep.ckpt");
     write_all(path, (const uint8_t *)"old contents", 12);
-    char tmp[300];
-    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
-    ck_assert_int_eq(mkdir(tmp, 0700), 0);
-    ck_flp_fails(flp_checkpoint_save(path, r.meta, NULL), FLP_ERR_IO);
-    long size;
-    uint8_t *got = read_all(path, &size);
-    ck_assert(size == 12 && memcmp(got, "old contents", 12) == 0);
-    free(got);
-    rmdir(tmp);
-    /* The rename fails (the target is a non-empty directory): the written
-     * temporary file is removed. */
+    signal(SIGXFSZ, SIG_IGN);
+    struct rlimit was;
+    getrlimit(RLIMIT_FSIZE, &was);
+    struct rlimit small = {100, was.rlim_max}; /* the soft limit only: it must go back up */
+    for (int use = 0; use < 2; use++) {
+        flp__ckpt_use_tmpfile(use);
+        int before_n = dir_entries();
+        /* no check between the two setrlimit: Check writes its own files */
+        int limited = setrlimit(RLIMIT_FSIZE, &small);
+        flp_status st = flp_checkpoint_save(path, r.meta, NULL);
+        int restored = setrlimit(RLIMIT_FSIZE, &was);
+        ck_assert(limited == 0 && restored == 0);
+        ck_assert_msg(st == FLP_ERR_IO && strstr(flp_last_error(), strerror(EFBIG)) != NULL, "%s: %s",
+                      flp_status_name(st), flp_last_error());
+        ck_assert_int_eq(dir_entries(), before_n);
+        long size;
+        uint8_t *got = read_all(path, &size);
+        ck_assert(size == 12 && memcmp(got, "old contents", 12) == 0);
+        free(got);
+    }
+    flp__ckpt_use_tmpfile(1);
+    /* A directory is not replaced (nor written into) */
     const char *target = tmp_path("target");
     ck_assert_int_eq(mkdir(target, 0700), 0);
     write_all(tmp_path("target/inside"), (const uint8_t *)"x", 1);
     int before_n = dir_entries();
     ck_flp_fails(flp_checkpoint_save(target, r.meta, NULL), FLP_ERR_IO);
+    ck_assert_msg(strstr(flp_last_error(), "is a directory: a checkpoint replaces only a regular file"),
+                  "%s", flp_last_error());
     ck_assert_int_eq(dir_entries(), before_n);
     snap_check_same(&before, r.meta, "io errors");
     free(before.data);
@@ -1248,6 +1350,8 @@ Suite *make_meta_suite(void)
     tcase_add_test(adam, test_net_only);
     tcase_add_test(adam, test_step_decay_milestones);
     tcase_add_test(adam, test_schedule_callback);
+    tcase_add_test(adam, test_lr_bounds);
+    tcase_add_test(adam, test_step_count_bound);
     tcase_add_test(adam, test_freeze);
     tcase_add_test(adam, test_nonfinite_skip);
     tcase_add_test(adam, test_nonfinite_zero);

@@ -4,6 +4,7 @@
 
 #include <check.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "flp/flp.h"
 
@@ -24,6 +25,11 @@
                       flp_status_name(ck__st), flp_status_name(status), flp_last_error()); \
         ck_assert_msg(flp_last_error()[0] != '\0', "%s left no error message", #expr);  \
     } while (0)
+
+/* Assert that flp_last_error() holds `needle`. */
+#define ck_flp_message_has(needle)                                                       \
+    ck_assert_msg(strstr(flp_last_error(), (needle)) != NULL, "message '%s' lacks '%s'", \
+                  flp_last_error(), (needle))
 
 /* |a - b| <= rtol * max(|a|, |b|) + atol, elementwise; on failure reports the
  * worst index. `what` names the array in the message. */

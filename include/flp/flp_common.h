@@ -140,6 +140,30 @@ FLP_API const char *flp_kernels(void);
  *  initialised before libflp could choose ..."); static storage. @since 0.1 */
 FLP_API const char *flp_kernels_reason(void);
 
+/* ---- resource limits -------------------------------------------------------
+ * Every reader bounds the memory and time a file can cost by what the file
+ * declares (an image's width x height, an IDX file's extents, a file's
+ * size), checked before anything of that size is allocated or decoded. A
+ * file beyond a limit is refused with FLP_ERR_RANGE, and the message names
+ * the limit and how to raise it. Limits are process-wide; each starts at
+ * the environment variable of its enumerator's name (FLP_LIMIT_IMAGE_PIXELS
+ * =100000000) when that holds a whole number within its bounds, else at its
+ * default. Checkpoints need no limit: what a checkpoint may hold is fixed by
+ * the handles it is loaded into (doc/RELIABILITY.md, "Resource limits"). */
+typedef enum {
+    FLP_LIMIT_IMAGE_PIXELS = 0, /* width x height of one PNG or JPEG; default 2^24 (16,777,216) */
+    FLP_LIMIT_IDX_BYTES = 1,    /* values one IDX file declares (after gunzip); default 2^31 */
+    FLP_LIMIT_CSV_BYTES = 2     /* size of one split file (CSV); default 2^26 (64 MiB) */
+} flp_limit;
+
+/** Set a limit (within flp_limit_bounds; FLP_ERR_RANGE otherwise, or for an
+ *  unknown limit). Applies to every later read, on every thread. @since 0.1 */
+FLP_API flp_status flp_set_limit(flp_limit limit, int64_t value);
+/** A limit's current value. @since 0.1 */
+FLP_API flp_status flp_get_limit(flp_limit limit, int64_t *value);
+/** The values a limit accepts, lo to hi inclusive. @since 0.1 */
+FLP_API flp_status flp_limit_bounds(flp_limit limit, int64_t *lo, int64_t *hi);
+
 #ifdef __cplusplus
 }
 #endif

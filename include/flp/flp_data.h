@@ -81,7 +81,9 @@ FLP_API flp_status flp_dataset_open_omniglot(const char *dir, int size, flp_data
  *  Errors: FLP_ERR_INVALID for another `split`, FLP_ERR_IO if `images/` or
  *  the CSV cannot be read or the CSV names a file missing from `images/`
  *  (naming the file and "csv:line"), FLP_ERR_FORMAT for a malformed CSV
- *  ("path:line: ..."), FLP_ERR_RANGE for `size`. Existence is checked at open; the JPEGs are
+ *  ("path:line: ...": a filename holding a '/' or naming '.' or '..', or a
+ *  file listed twice, is malformed), FLP_ERR_RANGE for `size` or a CSV over
+ *  FLP_LIMIT_CSV_BYTES. Existence is checked at open; the JPEGs are
  *  decoded when first used. @since 0.1 */
 FLP_API flp_status flp_dataset_open_miniimagenet(const char *dir, const char *split, int size,
                                                  flp_dataset **out);
@@ -98,10 +100,12 @@ FLP_API flp_status flp_dataset_open_miniimagenet(const char *dir, const char *sp
  *
  *  Errors, each naming the file: FLP_ERR_INVALID for another `split`,
  *  FLP_ERR_IO if a file is missing or unreadable, FLP_ERR_FORMAT for a wrong
- *  magic number, a truncated (or over-long) file, a corrupt gzip stream,
- *  images that are not rank 3 or labels not rank 1, or image and label
- *  counts that differ; FLP_ERR_UNSUPPORTED for values other than unsigned
- *  bytes or images that are not square. @since 0.1 */
+ *  magic number, a truncated (or over-long) file, a corrupt gzip stream
+ *  (or data after it: a stream of several members is read as one), images
+ *  that are not rank 3 or labels not rank 1, or image and label counts that
+ *  differ; FLP_ERR_RANGE for a file declaring more than FLP_LIMIT_IDX_BYTES
+ *  values; FLP_ERR_UNSUPPORTED for values other than unsigned bytes or
+ *  images that are not square. @since 0.1 */
 FLP_API flp_status flp_dataset_open_idx(const char *dir, const char *split, flp_dataset **out);
 
 /** Free a data set or view; NULL is accepted. Samplers made from it keep
@@ -129,8 +133,10 @@ FLP_API flp_status flp_dataset_image_shape(const flp_dataset *ds, int64_t *chann
 /** Copy example `index` of class `cls` into dst, `count` = channels * height
  *  * width floats in [C, H, W] order; decodes and caches it on first use.
  *  Errors: FLP_ERR_RANGE for cls or index, FLP_ERR_SHAPE for count,
- *  FLP_ERR_IO if the file cannot be read, FLP_ERR_FORMAT if it is not a
- *  valid PNG / JPEG (messages name the file). dst is untouched on
+ *  FLP_ERR_IO if the file cannot be read (or is not a regular file),
+ *  FLP_ERR_FORMAT if it is not a valid PNG / JPEG, FLP_ERR_RANGE if it
+ *  declares more than FLP_LIMIT_IMAGE_PIXELS, FLP_ERR_UNSUPPORTED for an
+ *  arithmetic-coded JPEG (messages name the file). dst is untouched on
  *  failure. @since 0.1 */
 FLP_API flp_status flp_dataset_get(flp_dataset *ds, int64_t cls, int64_t index, float *dst,
                                    int64_t count);

@@ -53,7 +53,10 @@ FLP_API void flp_meta_free(flp_meta *meta);
 FLP_API flp_status flp_meta_set(flp_meta *meta, flp_meta_key key, double value);
 FLP_API flp_status flp_meta_get(const flp_meta *meta, flp_meta_key key, double *value);
 
-/** Base learning rate of a group (>= 0). @since 0.1 */
+/** Base learning rate of a group, 0 to FLT_MAX (FLP_ERR_RANGE otherwise:
+ *  a larger step is more than a float parameter holds). A schedule
+ *  callback's or step decay's rate outside that range makes the step fail
+ *  with FLP_ERR_RANGE, applying nothing. @since 0.1 */
 FLP_API flp_status flp_meta_set_lr(flp_meta *meta, flp_group group, double lr);
 /** Learning rate of a group at the current step, after schedule and decay. @since 0.1 */
 FLP_API flp_status flp_meta_get_lr(const flp_meta *meta, flp_group group, double *lr);
@@ -83,7 +86,9 @@ FLP_API flp_status flp_meta_get_grads(const flp_meta *meta, float *dst, int64_t 
  *  flp_meta_get_grads. Non-finite values are accepted: flp_meta_step deals
  *  with them. FLP_ERR_SHAPE unless count = flp_meta_grad_count. @since 0.1 */
 FLP_API flp_status flp_meta_set_grads(flp_meta *meta, const float *src, int64_t count);
-/** Apply one Adam step with the accumulated gradients. @since 0.1 */
+/** Apply one Adam step with the accumulated gradients. A meta-optimizer
+ *  takes at most 2^53 steps (the count stays exact as a double): the next
+ *  one fails with FLP_ERR_RANGE, applying nothing. @since 0.1 */
 FLP_API flp_status flp_meta_step(flp_meta *meta);
 /** Zero the gradients, run `lt` on `ep` with gradient, step. *loss gets the
  *  query loss (may be NULL). @since 0.1 */
@@ -112,10 +117,20 @@ FLP_API flp_status flp_meta_grad_norm(const flp_meta *meta, int group, double *n
  * untouched.
  * ====================================================================== */
 
-/** Write a checkpoint of `meta` (and `sampler`, may be NULL). @since 0.1 */
+/** Write a checkpoint of `meta` (and `sampler`, may be NULL). A `path`
+ *  that is a symbolic link has the file it points to replaced (the link
+ *  stays; a link to a missing file is refused); anything but a regular file
+ *  or a missing path (a device, a FIFO, a directory) is refused with
+ *  FLP_ERR_IO. Non-finite parameters or moments, which the loader would
+ *  refuse, fail with FLP_ERR_NONFINITE and write nothing. The data goes
+ *  into an unnamed file where the system offers O_TMPFILE, else into
+ *  PATH.tmp.PID.N beside the target; a process killed between creating
+ *  that name and the rename leaves it behind (doc/RELIABILITY.md). @since 0.1 */
 FLP_API flp_status flp_checkpoint_save(const char *path, const flp_meta *meta,
                                        const flp_sampler *sampler);
-/** Restore a checkpoint into handles configured as when it was saved. @since 0.1 */
+/** Restore a checkpoint into handles configured as when it was saved. Only
+ *  a regular file is read (FLP_ERR_IO names what else `path` is), and never
+ *  more of it than the handles can take. @since 0.1 */
 FLP_API flp_status flp_checkpoint_load(const char *path, flp_meta *meta, flp_sampler *sampler);
 
 #ifdef __cplusplus

@@ -46,6 +46,11 @@
 #define FLP__CKPT_HEADER_SIZE 28
 #define FLP__CKPT_NAME_SIZE 32
 #define FLP__CKPT_KIND_MAX 64   /* longest sampler kind accepted */
+/* The longest configuration text and sampler state a file may hold: what
+ * the reader allocates for those sections is bounded before it reads them
+ * (the writer refuses to write more). Both are a few hundred bytes. */
+#define FLP__CKPT_CONFIG_MAX ((uint32_t)1 << 20)
+#define FLP__CKPT_STATE_MAX ((int64_t)1 << 20)
 
 /* Fixed size of one tensor entry before its three arrays. */
 #define FLP__CKPT_TENSOR_HEAD (FLP__CKPT_NAME_SIZE + 4 + 8)

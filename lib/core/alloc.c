@@ -1,6 +1,7 @@
 /* alloc.c - aligned, fault-injectable allocation. */
 #include "core/alloc.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -24,6 +25,14 @@ void *flp__alloc_bytes(size_t bytes, const char *what)
     flp__count++;
     if (flp__fail_at > 0 && flp__count == flp__fail_at) {
         flp__error(FLP_ERR_NOMEM, "out of memory allocating %zu bytes for %s (injected)", bytes, what);
+        return NULL;
+    }
+    /* Rounding up to whole alignment units must not wrap a size near
+     * SIZE_MAX to a small one; no object can exceed PTRDIFF_MAX anyway
+     * (malloc refuses it), so sizes beyond are refused before rounding. */
+    if (bytes > (size_t)PTRDIFF_MAX - FLP__ALIGN) {
+        flp__error(FLP_ERR_NOMEM, "out of memory allocating %zu bytes for %s (no block can be that large)",
+                   bytes, what);
         return NULL;
     }
     size_t rounded = (bytes + FLP__ALIGN - 1) / FLP__ALIGN * FLP__ALIGN;

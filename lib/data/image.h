@@ -10,10 +10,11 @@
 
 #include "flp/flp_common.h"
 
-/* Largest accepted width or height, and pixel count: bigger files are
- * refused with FLP_ERR_FORMAT before anything is allocated. */
+/* Largest accepted width or height (libpng's check on the header). The
+ * pixel count is bounded by FLP_LIMIT_IMAGE_PIXELS: a file declaring more
+ * is refused with FLP_ERR_RANGE before anything of its size is allocated
+ * or decoded. */
 #define FLP__IMAGE_MAX_SIDE 65535
-#define FLP__IMAGE_MAX_PIXELS ((int64_t)1 << 28)
 
 /* Decode `path` into a new array (flp__free it) of channels x h x w floats
  * in [0, 1]; channels is 1 (colour becomes luma 0.299 R + 0.587 G + 0.114 B)
@@ -21,7 +22,10 @@
  * alpha is ignored. FLP_ERR_IO if the file cannot be opened, FLP_ERR_FORMAT
  * if it is corrupt or truncated, FLP_ERR_NOMEM. */
 flp_status flp__png_read(const char *path, int channels, float **out, int64_t *h, int64_t *w);
-/* JPEG through libjpeg-turbo: gray, YCbCr/RGB and CMYK/YCCK files. A file
+/* JPEG through libjpeg-turbo: gray, YCbCr/RGB and CMYK/YCCK files,
+ * baseline or progressive (at most 500 scans), Huffman-coded; an
+ * arithmetic-coded file is refused as FLP_ERR_UNSUPPORTED (libjpeg decodes
+ * its damaged data without a warning). A file
  * that libjpeg would only warn about because its data is damaged (premature
  * end, bad Huffman code, ...) is refused as FLP_ERR_FORMAT; harmless
  * warnings (unknown JFIF revision, extraneous bytes before a marker) are

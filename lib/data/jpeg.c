@@ -16,7 +16,15 @@
 
 #include "core/alloc.h"
 #include "core/error.h"
+#include "core/file.h"
+#include "core/limits.h"
 #include "data/image.h"
+
+/* Scans a file may hold. Each scan of a progressive file is a pass over the
+ * whole coefficient array, so a small file of thousands of tiny scans costs
+ * minutes; real files have at most a few dozen (libjpeg-turbo's own
+ * tools and fuzzers stop at 500 too). */
+#define JPEG_MAX_SCANS 500
 
 typedef struct {
     struct jpeg_error_mgr pub; /* first: libjpeg hands us a pointer to it */
@@ -59,7 +67,19 @@ static void on_output(j_common_ptr cinfo)
     (void)cinfo;
 }
 
+static void on_progress(j_common_ptr cinfo)
+{
+    const j_decompress_ptr d = (j_decompress_ptr)cinfo;
+    if (d->input_scan_number > JPEG_MAX_SCANS) {
+        jpeg_err *e = (jpeg_err *)cinfo->err;
+        snprintf(e->msg, sizeof e->msg, "more than %d scans (a progressive file has a few dozen)",
+                 JPEG_MAX_SCANS);
+        longjmp(e->jmp, 1);
+    }
+}
+
 typedef struct {
+    struct jpeg_progress_mgr progress;
     FILE *fp;
     struct jpeg_decompress_struct cinfo;
     int created;
@@ -123,9 +143,7 @@ flp_status flp__jpeg_read(const char *path, int channels, float **out, int64_t *
     memset(&err, 0, sizeof err);
     jpeg_job job;
     memset(&job, 0, sizeof job);
-    job.fp = fopen(path, "rb");
-    if (job.fp == NULL)
-        return flp__error(FLP_ERR_IO, "cannot open '%s': %s", path, strerror(errno));
+    FLP__TRY(flp__fopen_regular(path, &job.fp, NULL));
     job.cinfo.err = jpeg_std_error(&err.pub);
     err.pub.error_exit = on_error;
     err.pub.emit_message = on_message;
@@ -143,6 +161,32 @@ flp_status flp__jpeg_read(const char *path, int channels, float **out, int64_t *
     jp->created = 1;
     jpeg_stdio_src(&jp->cinfo, jp->fp);
     jpeg_read_header(&jp->cinfo, TRUE);
+    /* libjpeg decodes arithmetic-coded data that stops short (at a marker)
+     * as zeros, without a warning: a file missing most of its data comes
+     * out as a valid flat image. Huffman-coded damage is caught (damaged()
+     * above); arithmetic coding is refused rather than trusted. */
+    if (jp->cinfo.arith_code) {
+        release(jp);
+        return flp__error(FLP_ERR_UNSUPPORTED,
+                          "'%s' is an arithmetic-coded JPEG, which libflp does not read: damaged "
+                          "arithmetic-coded data decodes without an error, so a truncated file "
+                          "could not be told from a good one (convert it losslessly to Huffman "
+                          "coding: jpegtran -optimize IN > OUT)",
+                          path);
+    }
+    /* The bound on memory and time, before jpeg_start_decompress: that
+     * allocates for the declared size (a progressive file, its whole
+     * coefficient array) and a few corrupt bytes can declare 65500 x 65500
+     * pixels. */
+    const uint64_t pixels = (uint64_t)jp->cinfo.image_width * jp->cinfo.image_height;
+    if (pixels > flp__limit(FLP_LIMIT_IMAGE_PIXELS)) {
+        unsigned dw = jp->cinfo.image_width, dh = jp->cinfo.image_height;
+        release(jp);
+        return flp__limit_error(FLP_LIMIT_IMAGE_PIXELS, "'%s' declares %ux%u = %llu pixels", path, dw,
+                                dh, (unsigned long long)pixels);
+    }
+    jp->progress.progress_monitor = on_progress;
+    jp->cinfo.progress = &jp->progress;
     J_COLOR_SPACE in = jp->cinfo.jpeg_color_space;
     if (in == JCS_CMYK || in == JCS_YCCK)
         jp->cinfo.out_color_space = JCS_CMYK;
@@ -153,7 +197,7 @@ flp_status flp__jpeg_read(const char *path, int channels, float **out, int64_t *
     jpeg_start_decompress(&jp->cinfo);
     const int64_t iw = jp->cinfo.output_width, ih = jp->cinfo.output_height;
     const int comps = jp->cinfo.output_components;
-    if (iw * ih > FLP__IMAGE_MAX_PIXELS || iw < 1 || ih < 1) {
+    if ((uint64_t)iw * (uint64_t)ih > pixels || iw < 1 || ih < 1) {
         snprintf(ep->msg, sizeof ep->msg, "image of %lldx%lld pixels is too large",
                  (long long)iw, (long long)ih);
         longjmp(ep->jmp, 1);

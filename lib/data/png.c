@@ -11,10 +11,11 @@
 #include <setjmp.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "core/alloc.h"
 #include "core/error.h"
+#include "core/file.h"
+#include "core/limits.h"
 #include "data/image.h"
 
 typedef struct {
@@ -84,14 +85,12 @@ static void convert(const uint8_t *raw, int64_t h, int64_t w, int src_ch, int de
  * before anything is allocated, not after gigabytes have been. */
 #define PNG_MAX_EXPANSION 1032
 
-/* 1 if the image rows (one filter byte each) cannot come out of the file. */
-static int cannot_hold(FILE *fp, png_uint_32 ph, size_t src_rowbytes)
+/* 1 if the image rows (one filter byte each) cannot come out of a file of
+ * `file_bytes`. */
+static int cannot_hold(uint64_t file_bytes, png_uint_32 ph, size_t src_rowbytes)
 {
-    struct stat sb;
-    if (fstat(fileno(fp), &sb) != 0 || !S_ISREG(sb.st_mode))
-        return 0; /* no size to judge by: the decoder finds out */
     double rows = (double)ph * ((double)src_rowbytes + 1.0);
-    return rows > (double)sb.st_size * PNG_MAX_EXPANSION;
+    return rows > (double)file_bytes * PNG_MAX_EXPANSION;
 }
 
 flp_status flp__png_read(const char *path, int channels, float **out, int64_t *h, int64_t *w)
@@ -100,9 +99,8 @@ flp_status flp__png_read(const char *path, int channels, float **out, int64_t *h
     png_err err;
     err.msg[0] = '\0';
     png_job job = {0};
-    job.fp = fopen(path, "rb");
-    if (job.fp == NULL)
-        return flp__error(FLP_ERR_IO, "cannot open '%s': %s", path, strerror(errno));
+    uint64_t file_bytes;
+    FLP__TRY(flp__fopen_regular(path, &job.fp, &file_bytes));
     uint8_t sig[8];
     if (fread(sig, 1, 8, job.fp) != 8 || png_sig_cmp(sig, 0, 8) != 0) {
         fclose(job.fp);
@@ -130,13 +128,21 @@ flp_status flp__png_read(const char *path, int channels, float **out, int64_t *h
     png_set_sig_bytes(jp->png, 8);
     png_set_user_limits(jp->png, FLP__IMAGE_MAX_SIDE, FLP__IMAGE_MAX_SIDE);
     png_read_info(jp->png, jp->info);
-    if (cannot_hold(jp->fp, png_get_image_height(jp->png, jp->info),
-                    png_get_rowbytes(jp->png, jp->info))) {
+    const png_uint_32 hw = png_get_image_width(jp->png, jp->info);
+    const png_uint_32 hh = png_get_image_height(jp->png, jp->info);
+    if (cannot_hold(file_bytes, hh, png_get_rowbytes(jp->png, jp->info))) {
         snprintf(err.msg, sizeof err.msg,
-                 "its header declares %ux%u pixels, more than its data can hold",
-                 (unsigned)png_get_image_width(jp->png, jp->info),
-                 (unsigned)png_get_image_height(jp->png, jp->info));
+                 "its header declares %ux%u pixels, more than its data can hold", (unsigned)hw,
+                 (unsigned)hh);
         longjmp(err.jmp, 1);
+    }
+    /* The bound on memory and time, before a row is decoded: a valid file
+     * of a few MB can declare gigapixels of one colour. */
+    const uint64_t pixels = (uint64_t)hw * hh;
+    if (pixels > flp__limit(FLP_LIMIT_IMAGE_PIXELS)) {
+        release(jp);
+        return flp__limit_error(FLP_LIMIT_IMAGE_PIXELS, "'%s' declares %ux%u = %llu pixels", path,
+                                (unsigned)hw, (unsigned)hh, (unsigned long long)pixels);
     }
 
     /* Expand palette to RGB, gray below 8 bits to 8, tRNS to alpha; keep 16
@@ -149,7 +155,7 @@ flp_status flp__png_read(const char *path, int channels, float **out, int64_t *h
     const int src_ch = png_get_channels(jp->png, jp->info);
     const int depth = png_get_bit_depth(jp->png, jp->info);
     const size_t rowbytes = png_get_rowbytes(jp->png, jp->info);
-    if ((int64_t)pw * (int64_t)ph > FLP__IMAGE_MAX_PIXELS || src_ch < 1 || src_ch > 4 ||
+    if ((uint64_t)pw * ph != pixels || src_ch < 1 || src_ch > 4 ||
         (depth != 8 && depth != 16) || rowbytes != (size_t)pw * (size_t)src_ch * (size_t)(depth / 8)) {
         snprintf(err.msg, sizeof err.msg, "unsupported layout (%ux%u, %d channels, %d bits)",
                  (unsigned)pw, (unsigned)ph, src_ch, depth);

@@ -358,6 +358,9 @@ static void flp__apply(flp_meta *meta, const double lr[FLP_GROUP_COUNT])
 flp_status flp_meta_step(flp_meta *meta)
 {
     FLP__CHECK_NULL(meta);
+    if (meta->step >= FLP__META_MAX_STEPS)
+        return flp__error(FLP_ERR_RANGE, "%s: the step count %lld has reached its maximum, 2^53: no "
+                          "further step is applied", __func__, (long long)meta->step);
     FLP__TRY(flp__meta_collect(meta, &meta->views, __func__));
     double lr[FLP_GROUP_COUNT];
     FLP__TRY(flp__step_rates(meta, lr));

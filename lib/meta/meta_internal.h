@@ -7,6 +7,11 @@
 #include "flp/flp_meta.h"
 #include "meta/schedule.h"
 
+/* The most steps a meta-optimizer takes: its count stays exact as the
+ * double of Adam's bias corrections (and far from int64 overflow). The
+ * checkpoint loader refuses a count beyond it. */
+#define FLP__META_MAX_STEPS ((int64_t)1 << 53)
+
 typedef struct {
     double beta1, beta2, eps;
     int nonfinite;          /* FLP_META_NONFINITE policy: 0 skip, 1 zero */
@@ -27,7 +32,7 @@ struct flp_meta {
      * the second moments in the same order (total floats each). */
     float *moments;
     int64_t total;
-    int64_t step;           /* applied meta-steps */
+    int64_t step;           /* applied meta-steps, 0 to FLP__META_MAX_STEPS */
     flp__adam_settings adam;
     flp__schedule sched;
 };

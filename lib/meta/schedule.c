@@ -2,6 +2,7 @@
  * a user callback) and the public calls that set them. */
 #include "meta/schedule.h"
 
+#include <float.h>
 #include <math.h>
 
 #include "core/error.h"
@@ -22,18 +23,21 @@ void flp__schedule_init(flp__schedule *s)
     s->user = NULL;
 }
 
-/* A rate is usable when it is finite and >= 0 (written so that NaN fails). */
-static int flp__rate_ok(double r) { return r >= 0 && isfinite(r); }
+/* A rate is usable when it is in [0, FLT_MAX] (written so that NaN fails):
+ * a larger one moves a float parameter by more than a float holds, so the
+ * step writes inf, and every later lifetime, gradient and checkpoint with
+ * it is non-finite. */
+static int flp__rate_ok(double r) { return r >= 0 && r <= FLT_MAX; }
 
 const char *flp__schedule_group_problem(const flp__group_schedule *g)
 {
     if (!flp__rate_ok(g->base_lr))
-        return "the base learning rate must be finite and >= 0";
+        return "the base learning rate must be in [0, FLT_MAX = 3.4e38]";
     if (g->frozen != 0 && g->frozen != 1)
         return "the frozen flag must be 0 or 1";
     if (g->n_milestones < 0 || g->n_milestones > FLP__MAX_MILESTONES)
         return "the number of milestones must be in [0, 16]";
-    if (g->n_milestones > 0 && !flp__rate_ok(g->decay_factor))
+    if (g->n_milestones > 0 && !(g->decay_factor >= 0 && isfinite(g->decay_factor)))
         return "the decay factor must be finite and >= 0";
     for (int i = 0; i < g->n_milestones; i++) {
         if (g->milestones[i] < 0)
@@ -59,14 +63,20 @@ flp_status flp__schedule_lr(const flp__schedule *s, int group, int64_t step, dou
 {
     const flp__group_schedule *g = &s->group[group];
     if (s->fn == NULL) {
-        *lr = flp__decayed_lr(g, step);
+        double r = flp__decayed_lr(g, step);
+        if (!flp__rate_ok(r)) /* a decay factor above 1 can grow the rate past FLT_MAX */
+            return flp__error(FLP_ERR_RANGE,
+                              "%s: the step decay takes group %d's learning rate to %g at step %lld "
+                              "(must be in [0, FLT_MAX = 3.4e38])",
+                              fn, group, r, (long long)step);
+        *lr = r;
         return FLP_OK;
     }
     double r = s->fn((flp_group)group, step, g->base_lr, s->user);
     if (!flp__rate_ok(r))
         return flp__error(FLP_ERR_RANGE,
                           "%s: the learning-rate schedule returned %g for group %d at step %lld "
-                          "(must be finite and >= 0)",
+                          "(must be in [0, FLT_MAX = 3.4e38])",
                           fn, r, group, (long long)step);
     *lr = r;
     return FLP_OK;

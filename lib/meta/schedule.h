@@ -13,7 +13,7 @@
 #define FLP__DEFAULT_LR 1e-3
 
 typedef struct {
-    double base_lr;       /* >= 0, finite */
+    double base_lr;       /* in [0, FLT_MAX] */
     int frozen;           /* 0 or 1 */
     double decay_factor;  /* >= 0, finite; used only when n_milestones > 0 */
     int n_milestones;     /* 0..FLP__MAX_MILESTONES */
@@ -35,8 +35,8 @@ void flp__schedule_init(flp__schedule *s);
 const char *flp__schedule_group_problem(const flp__group_schedule *g);
 
 /* Learning rate of `group` at meta-step `step` (0-based). FLP_ERR_RANGE,
- * reported as coming from `fn`, when a user callback returns a negative or
- * non-finite rate. */
+ * reported as coming from `fn`, when a user callback returns, or step decay
+ * reaches, a rate outside [0, FLT_MAX]. */
 flp_status flp__schedule_lr(const flp__schedule *s, int group, int64_t step, double *lr,
                             const char *fn);
 

@@ -51,6 +51,11 @@ const FLP_GROUP_PLASTICITY = flp_group(2)
 const FLP_GROUP_STRENGTH = flp_group(3)
 const FLP_GROUP_RULE = flp_group(4)
 
+const flp_limit = Cint
+const FLP_LIMIT_IMAGE_PIXELS = flp_limit(0)
+const FLP_LIMIT_IDX_BYTES = flp_limit(1)
+const FLP_LIMIT_CSV_BYTES = flp_limit(2)
+
 const flp_layer_kind = Cint
 const FLP_LAYER_LINEAR = flp_layer_kind(0)
 const FLP_LAYER_CONV2D = flp_layer_kind(1)
@@ -311,6 +316,39 @@ How that set came to be chosen ("libflp's choice from the CPU's features", "BLIS
 """
 function flp_kernels_reason()
     @ccall libflp.flp_kernels_reason()::Cstring
+end
+
+"""
+    flp_set_limit(limit, value) -> flp_status
+
+`flp_status flp_set_limit(flp_limit limit, int64_t value)` (flp_common.h)
+
+Set a limit (within flp_limit_bounds; FLP_ERR_RANGE otherwise, or for an unknown limit). Applies to every later read, on every thread. @since 0.1
+"""
+function flp_set_limit(limit, value)
+    @ccall libflp.flp_set_limit(limit::flp_limit, value::Int64)::flp_status
+end
+
+"""
+    flp_get_limit(limit, value) -> flp_status
+
+`flp_status flp_get_limit(flp_limit limit, int64_t *value)` (flp_common.h)
+
+A limit's current value. @since 0.1
+"""
+function flp_get_limit(limit, value)
+    @ccall libflp.flp_get_limit(limit::flp_limit, value::Ptr{Int64})::flp_status
+end
+
+"""
+    flp_limit_bounds(limit, lo, hi) -> flp_status
+
+`flp_status flp_limit_bounds(flp_limit limit, int64_t *lo, int64_t *hi)` (flp_common.h)
+
+The values a limit accepts, lo to hi inclusive. @since 0.1
+"""
+function flp_limit_bounds(limit, lo, hi)
+    @ccall libflp.flp_limit_bounds(limit::flp_limit, lo::Ptr{Int64}, hi::Ptr{Int64})::flp_status
 end
 
 """
@@ -1283,7 +1321,7 @@ end
 
 `flp_status flp_meta_set_lr(flp_meta *meta, flp_group group, double lr)` (flp_meta.h)
 
-Base learning rate of a group (>= 0). @since 0.1
+Base learning rate of a group, 0 to FLT_MAX (FLP_ERR_RANGE otherwise: a larger step is more than a float parameter holds). A schedule callback's or step decay's rate outside that range makes the step fail with FLP_ERR_RANGE, applying nothing. @since 0.1
 """
 function flp_meta_set_lr(meta, group, lr)
     @ccall libflp.flp_meta_set_lr(meta::Ptr{flp_meta}, group::flp_group, lr::Cdouble)::flp_status
@@ -1393,7 +1431,7 @@ end
 
 `flp_status flp_meta_step(flp_meta *meta)` (flp_meta.h)
 
-Apply one Adam step with the accumulated gradients. @since 0.1
+Apply one Adam step with the accumulated gradients. A meta-optimizer takes at most 2^53 steps (the count stays exact as a double): the next one fails with FLP_ERR_RANGE, applying nothing. @since 0.1
 """
 function flp_meta_step(meta)
     @ccall libflp.flp_meta_step(meta::Ptr{flp_meta})::flp_status
@@ -1437,7 +1475,7 @@ end
 
 `flp_status flp_checkpoint_save(const char *path, const flp_meta *meta, const flp_sampler *sampler)` (flp_meta.h)
 
-Write a checkpoint of `meta` (and `sampler`, may be NULL). @since 0.1
+Write a checkpoint of `meta` (and `sampler`, may be NULL). A `path` that is a symbolic link has the file it points to replaced (the link stays; a link to a missing file is refused); anything but a regular file or a missing path (a device, a FIFO, a directory) is refused with FLP_ERR_IO. Non-finite parameters or moments, which the loader would refuse, fail with FLP_ERR_NONFINITE and write nothing. The data goes into an unnamed file where the system offers O_TMPFILE, else into PATH.tmp.PID.N beside the target; a process killed between creating that name and the rename leaves it behind (doc/RELIABILITY.md). @since 0.1
 """
 function flp_checkpoint_save(path, meta, sampler)
     @ccall libflp.flp_checkpoint_save(path::Cstring, meta::Ptr{flp_meta}, sampler::Ptr{flp_sampler})::flp_status
@@ -1448,7 +1486,7 @@ end
 
 `flp_status flp_checkpoint_load(const char *path, flp_meta *meta, flp_sampler *sampler)` (flp_meta.h)
 
-Restore a checkpoint into handles configured as when it was saved. @since 0.1
+Restore a checkpoint into handles configured as when it was saved. Only a regular file is read (FLP_ERR_IO names what else `path` is), and never more of it than the handles can take. @since 0.1
 """
 function flp_checkpoint_load(path, meta, sampler)
     @ccall libflp.flp_checkpoint_load(path::Cstring, meta::Ptr{flp_meta}, sampler::Ptr{flp_sampler})::flp_status
@@ -1575,7 +1613,7 @@ end
 
 `flp_status flp_dataset_open_miniimagenet(const char *dir, const char *split, int size, flp_dataset **out)` (flp_data.h)
 
-Open one split of Mini-ImageNet in the layout its users have: JPEGs in `dir/images/` and `dir/<split>.csv` (`split` is "train", "val" or "test") whose header is `filename,label` and whose lines name a file of `images/` and its class (a WordNet id such as n01532829; CRLF line ends and blank lines are accepted, quoted fields are not). Classes are the distinct labels in byte order; examples keep the order of the CSV. The standard split has 64 / 16 / 20 classes of 600 images. Images become 3 x size x size floats (RGB planes), resized as for Omniglot (area when shrinking, bilinear when enlarging, per axis), then normalised with the ImageNet mean (0.485, 0.456, 0.406) and standard deviation (0.229, 0.224, 0.225): value = (v / 255 - mean[c]) / std[c]. Gray and CMYK JPEGs are converted to RGB. `size` is 84 in the papers. Errors: FLP_ERR_INVALID for another `split`, FLP_ERR_IO if `images/` or the CSV cannot be read or the CSV names a file missing from `images/` (naming the file and "csv:line"), FLP_ERR_FORMAT for a malformed CSV ("path:line: ..."), FLP_ERR_RANGE for `size`. Existence is checked at open; the JPEGs are decoded when first used. @since 0.1
+Open one split of Mini-ImageNet in the layout its users have: JPEGs in `dir/images/` and `dir/<split>.csv` (`split` is "train", "val" or "test") whose header is `filename,label` and whose lines name a file of `images/` and its class (a WordNet id such as n01532829; CRLF line ends and blank lines are accepted, quoted fields are not). Classes are the distinct labels in byte order; examples keep the order of the CSV. The standard split has 64 / 16 / 20 classes of 600 images. Images become 3 x size x size floats (RGB planes), resized as for Omniglot (area when shrinking, bilinear when enlarging, per axis), then normalised with the ImageNet mean (0.485, 0.456, 0.406) and standard deviation (0.229, 0.224, 0.225): value = (v / 255 - mean[c]) / std[c]. Gray and CMYK JPEGs are converted to RGB. `size` is 84 in the papers. Errors: FLP_ERR_INVALID for another `split`, FLP_ERR_IO if `images/` or the CSV cannot be read or the CSV names a file missing from `images/` (naming the file and "csv:line"), FLP_ERR_FORMAT for a malformed CSV ("path:line: ...": a filename holding a '/' or naming '.' or '..', or a file listed twice, is malformed), FLP_ERR_RANGE for `size` or a CSV over FLP_LIMIT_CSV_BYTES. Existence is checked at open; the JPEGs are decoded when first used. @since 0.1
 """
 function flp_dataset_open_miniimagenet(dir, split, size, out)
     @ccall libflp.flp_dataset_open_miniimagenet(dir::Cstring, split::Cstring, size::Cint, out::Ptr{Ptr{flp_dataset}})::flp_status
@@ -1586,7 +1624,7 @@ end
 
 `flp_status flp_dataset_open_idx(const char *dir, const char *split, flp_dataset **out)` (flp_data.h)
 
-Open one split of a folder in the MNIST layout (MNIST, EMNIST, Fashion-MNIST): `split` is "train" or "t10k" and the folder holds `<split>-images-idx3-ubyte` and `<split>-labels-idx1-ubyte`, each raw or gzip-compressed (`.gz`; the raw file is taken when both exist). Every distinct label is a class, named by its value ("0", "7"), in increasing order; examples keep the file's order. Images become 1 x rows x cols floats v / 255 (MNIST ink is already 1); rows must equal cols. The whole split is read at open (60,000 28x28 images are 47 MB). EMNIST stores its images transposed; they are used as stored. Errors, each naming the file: FLP_ERR_INVALID for another `split`, FLP_ERR_IO if a file is missing or unreadable, FLP_ERR_FORMAT for a wrong magic number, a truncated (or over-long) file, a corrupt gzip stream, images that are not rank 3 or labels not rank 1, or image and label counts that differ; FLP_ERR_UNSUPPORTED for values other than unsigned bytes or images that are not square. @since 0.1
+Open one split of a folder in the MNIST layout (MNIST, EMNIST, Fashion-MNIST): `split` is "train" or "t10k" and the folder holds `<split>-images-idx3-ubyte` and `<split>-labels-idx1-ubyte`, each raw or gzip-compressed (`.gz`; the raw file is taken when both exist). Every distinct label is a class, named by its value ("0", "7"), in increasing order; examples keep the file's order. Images become 1 x rows x cols floats v / 255 (MNIST ink is already 1); rows must equal cols. The whole split is read at open (60,000 28x28 images are 47 MB). EMNIST stores its images transposed; they are used as stored. Errors, each naming the file: FLP_ERR_INVALID for another `split`, FLP_ERR_IO if a file is missing or unreadable, FLP_ERR_FORMAT for a wrong magic number, a truncated (or over-long) file, a corrupt gzip stream (or data after it: a stream of several members is read as one), images that are not rank 3 or labels not rank 1, or image and label counts that differ; FLP_ERR_RANGE for a file declaring more than FLP_LIMIT_IDX_BYTES values; FLP_ERR_UNSUPPORTED for values other than unsigned bytes or images that are not square. @since 0.1
 """
 function flp_dataset_open_idx(dir, split, out)
     @ccall libflp.flp_dataset_open_idx(dir::Cstring, split::Cstring, out::Ptr{Ptr{flp_dataset}})::flp_status
@@ -1663,7 +1701,7 @@ end
 
 `flp_status flp_dataset_get(flp_dataset *ds, int64_t cls, int64_t index, float *dst, int64_t count)` (flp_data.h)
 
-Copy example `index` of class `cls` into dst, `count` = channels * height * width floats in [C, H, W] order; decodes and caches it on first use. Errors: FLP_ERR_RANGE for cls or index, FLP_ERR_SHAPE for count, FLP_ERR_IO if the file cannot be read, FLP_ERR_FORMAT if it is not a valid PNG / JPEG (messages name the file). dst is untouched on failure. @since 0.1
+Copy example `index` of class `cls` into dst, `count` = channels * height * width floats in [C, H, W] order; decodes and caches it on first use. Errors: FLP_ERR_RANGE for cls or index, FLP_ERR_SHAPE for count, FLP_ERR_IO if the file cannot be read (or is not a regular file), FLP_ERR_FORMAT if it is not a valid PNG / JPEG, FLP_ERR_RANGE if it declares more than FLP_LIMIT_IMAGE_PIXELS, FLP_ERR_UNSUPPORTED for an arithmetic-coded JPEG (messages name the file). dst is untouched on failure. @since 0.1
 """
 function flp_dataset_get(ds, cls, index, dst, count)
     @ccall libflp.flp_dataset_get(ds::Ptr{flp_dataset}, cls::Int64, index::Int64, dst::Ptr{Cfloat}, count::Int64)::flp_status
@@ -1780,7 +1818,7 @@ function flp_meta_tensor_set(meta, index, which, src, count)
 end
 
 # every wrapped C function, in header order
-const FLP_FUNCTIONS = (:flp_version_number, :flp_version, :flp_strerror, :flp_status_name, :flp_last_error, :flp_clear_error, :flp_set_num_threads, :flp_get_num_threads, :flp_set_kernels, :flp_kernels, :flp_kernels_reason, :flp_rng_create, :flp_rng_free, :flp_rng_seed, :flp_rng_next, :flp_rng_uniform, :flp_rng_normal, :flp_rng_get_state, :flp_rng_set_state, :flp_net_create, :flp_net_free, :flp_net_add_linear, :flp_net_add_conv2d, :flp_net_add_relu, :flp_net_add_softplus, :flp_net_add_flatten, :flp_net_num_layers, :flp_net_layer_kind, :flp_net_layer_shape, :flp_net_io_size, :flp_net_param_count, :flp_net_get_param, :flp_net_set_param, :flp_net_get_grad, :flp_net_zero_grad, :flp_net_init, :flp_net_forward, :flp_net_backward, :flp_feedback_create, :flp_feedback_free, :flp_feedback_set, :flp_feedback_get, :flp_feedback_bounds, :flp_feedback_init, :flp_feedback_count, :flp_feedback_get_param, :flp_feedback_set_param, :flp_feedback_get_grad, :flp_feedback_zero_grad, :flp_rule_create, :flp_rule_free, :flp_rule_set, :flp_rule_get, :flp_rule_bounds, :flp_rule_kind_of, :flp_rule_set_plastic_mask, :flp_rule_is_plastic, :flp_rule_alpha_count, :flp_rule_get_alpha, :flp_rule_set_alpha, :flp_rule_get_alpha_grad, :flp_rule_zero_grad, :flp_rule_lr_bias_count, :flp_rule_get_lr_bias, :flp_rule_set_lr_bias, :flp_rule_get_lr_bias_grad, :flp_rule_theta_count, :flp_rule_get_theta, :flp_rule_set_theta, :flp_rule_get_theta_grad, :flp_episode_create, :flp_episode_free, :flp_episode_set_regression, :flp_episode_set_classes, :flp_episode_shape, :flp_episode_floats, :flp_episode_labels, :flp_sampler_create_sine, :flp_sampler_free, :flp_sampler_set, :flp_sampler_get, :flp_sampler_bounds, :flp_sampler_io_size, :flp_sampler_next, :flp_lifetime_create, :flp_lifetime_free, :flp_lifetime_set, :flp_lifetime_get, :flp_lifetime_run, :flp_lifetime_final_weight, :flp_lifetime_final_bias, :flp_lifetime_predict, :flp_lifetime_stats, :flp_lifetime_work, :flp_meta_create, :flp_meta_free, :flp_meta_set, :flp_meta_get, :flp_meta_set_lr, :flp_meta_get_lr, :flp_meta_freeze, :flp_meta_set_step_decay, :flp_meta_set_schedule, :flp_meta_zero_grad, :flp_meta_scale_grad, :flp_meta_grad_count, :flp_meta_get_grads, :flp_meta_set_grads, :flp_meta_step, :flp_meta_train_step, :flp_meta_step_count, :flp_meta_grad_norm, :flp_checkpoint_save, :flp_checkpoint_load, :flp_analysis_update_trace, :flp_analysis_interference, :flp_analysis_linear_probe, :flp_batch_create, :flp_batch_free, :flp_batch_set, :flp_batch_get, :flp_batch_run, :flp_batch_train_step, :flp_dataset_open_omniglot, :flp_dataset_open_miniimagenet, :flp_dataset_open_idx, :flp_dataset_free, :flp_dataset_num_classes, :flp_dataset_class_size, :flp_dataset_class_name, :flp_dataset_example_path, :flp_dataset_image_shape, :flp_dataset_get, :flp_dataset_preload, :flp_dataset_subset, :flp_dataset_split_by_alphabet, :flp_dataset_num_alphabets, :flp_sampler_create_fewshot, :flp_meta_tensor_count, :flp_meta_tensor_info, :flp_meta_tensor_find, :flp_meta_tensor_get, :flp_meta_tensor_set,)
+const FLP_FUNCTIONS = (:flp_version_number, :flp_version, :flp_strerror, :flp_status_name, :flp_last_error, :flp_clear_error, :flp_set_num_threads, :flp_get_num_threads, :flp_set_kernels, :flp_kernels, :flp_kernels_reason, :flp_set_limit, :flp_get_limit, :flp_limit_bounds, :flp_rng_create, :flp_rng_free, :flp_rng_seed, :flp_rng_next, :flp_rng_uniform, :flp_rng_normal, :flp_rng_get_state, :flp_rng_set_state, :flp_net_create, :flp_net_free, :flp_net_add_linear, :flp_net_add_conv2d, :flp_net_add_relu, :flp_net_add_softplus, :flp_net_add_flatten, :flp_net_num_layers, :flp_net_layer_kind, :flp_net_layer_shape, :flp_net_io_size, :flp_net_param_count, :flp_net_get_param, :flp_net_set_param, :flp_net_get_grad, :flp_net_zero_grad, :flp_net_init, :flp_net_forward, :flp_net_backward, :flp_feedback_create, :flp_feedback_free, :flp_feedback_set, :flp_feedback_get, :flp_feedback_bounds, :flp_feedback_init, :flp_feedback_count, :flp_feedback_get_param, :flp_feedback_set_param, :flp_feedback_get_grad, :flp_feedback_zero_grad, :flp_rule_create, :flp_rule_free, :flp_rule_set, :flp_rule_get, :flp_rule_bounds, :flp_rule_kind_of, :flp_rule_set_plastic_mask, :flp_rule_is_plastic, :flp_rule_alpha_count, :flp_rule_get_alpha, :flp_rule_set_alpha, :flp_rule_get_alpha_grad, :flp_rule_zero_grad, :flp_rule_lr_bias_count, :flp_rule_get_lr_bias, :flp_rule_set_lr_bias, :flp_rule_get_lr_bias_grad, :flp_rule_theta_count, :flp_rule_get_theta, :flp_rule_set_theta, :flp_rule_get_theta_grad, :flp_episode_create, :flp_episode_free, :flp_episode_set_regression, :flp_episode_set_classes, :flp_episode_shape, :flp_episode_floats, :flp_episode_labels, :flp_sampler_create_sine, :flp_sampler_free, :flp_sampler_set, :flp_sampler_get, :flp_sampler_bounds, :flp_sampler_io_size, :flp_sampler_next, :flp_lifetime_create, :flp_lifetime_free, :flp_lifetime_set, :flp_lifetime_get, :flp_lifetime_run, :flp_lifetime_final_weight, :flp_lifetime_final_bias, :flp_lifetime_predict, :flp_lifetime_stats, :flp_lifetime_work, :flp_meta_create, :flp_meta_free, :flp_meta_set, :flp_meta_get, :flp_meta_set_lr, :flp_meta_get_lr, :flp_meta_freeze, :flp_meta_set_step_decay, :flp_meta_set_schedule, :flp_meta_zero_grad, :flp_meta_scale_grad, :flp_meta_grad_count, :flp_meta_get_grads, :flp_meta_set_grads, :flp_meta_step, :flp_meta_train_step, :flp_meta_step_count, :flp_meta_grad_norm, :flp_checkpoint_save, :flp_checkpoint_load, :flp_analysis_update_trace, :flp_analysis_interference, :flp_analysis_linear_probe, :flp_batch_create, :flp_batch_free, :flp_batch_set, :flp_batch_get, :flp_batch_run, :flp_batch_train_step, :flp_dataset_open_omniglot, :flp_dataset_open_miniimagenet, :flp_dataset_open_idx, :flp_dataset_free, :flp_dataset_num_classes, :flp_dataset_class_size, :flp_dataset_class_name, :flp_dataset_example_path, :flp_dataset_image_shape, :flp_dataset_get, :flp_dataset_preload, :flp_dataset_subset, :flp_dataset_split_by_alphabet, :flp_dataset_num_alphabets, :flp_sampler_create_fewshot, :flp_meta_tensor_count, :flp_meta_tensor_info, :flp_meta_tensor_find, :flp_meta_tensor_get, :flp_meta_tensor_set,)
 # those outside the ABI promise: FLP_EXPERIMENTAL in C, may change in any release
 const FLP_EXPERIMENTAL_FUNCTIONS = (:flp_rule_theta_count, :flp_rule_get_theta, :flp_rule_set_theta, :flp_rule_get_theta_grad, :flp_analysis_update_trace, :flp_analysis_interference, :flp_analysis_linear_probe,)
 

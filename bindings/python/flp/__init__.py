@@ -93,8 +93,37 @@ def set_kernels(name):
     """Choose BLIS's kernel set before libflp's first product: "auto" (libflp's
     choice from the CPU's features, the default), "blis" (BLIS's own) or a set
     ("skx", "zen3", "haswell", ...). FLP_KERNELS in the environment does the same."""
+    from ._base import c_text
     from ._lib import check
-    check(_clib.flp_set_kernels(str(name).encode("utf-8")))
+    check(_clib.flp_set_kernels(c_text(str(name), "name")))
+
+
+def set_limit(limit, value):
+    """Set a resource limit (:class:`flp.Limit`) for every later read, process-wide:
+    the most pixels one image may declare, the most values one IDX file may
+    declare, the largest split CSV file. A file beyond a limit raises
+    ``RangeError`` naming it. Each starts at the environment variable of its
+    name (``FLP_LIMIT_IMAGE_PIXELS``, ...) when set, else at its default."""
+    from ._lib import check
+    check(_clib.flp_set_limit(int(limit), int(value)))
+
+
+def get_limit(limit):
+    """A resource limit's current value."""
+    from ctypes import byref, c_int64
+    from ._lib import check
+    v = c_int64()
+    check(_clib.flp_get_limit(int(limit), byref(v)))
+    return v.value
+
+
+def limit_bounds(limit):
+    """The values a resource limit accepts, as (lo, hi), both inclusive."""
+    from ctypes import byref, c_int64
+    from ._lib import check
+    lo, hi = c_int64(), c_int64()
+    check(_clib.flp_limit_bounds(int(limit), byref(lo), byref(hi)))
+    return lo.value, hi.value
 
 
 def kernels():
@@ -104,5 +133,6 @@ def kernels():
 
 
 __all__ = (["EXPECTED_MAJOR", "Handle", "version", "version_number", "strerror", "status_name",
-            "last_error", "clear_error", "set_num_threads", "get_num_threads", "set_kernels", "kernels", "load_library",
+            "last_error", "clear_error", "set_num_threads", "get_num_threads", "set_kernels", "kernels", "set_limit", "get_limit",
+            "limit_bounds", "load_library",
             "check_version", "Dataset"] + list(_enums_all) + list(_errors_all) + list(_handles_all))

@@ -1,7 +1,8 @@
-"""Handle lifetime and array conversion shared by the flp classes."""
+"""Handle lifetime, array and string conversion shared by the flp classes."""
 
 from __future__ import annotations
 
+import os
 import weakref
 from ctypes import byref, c_double, c_void_p
 
@@ -9,7 +10,7 @@ import numpy as np
 
 from . import _lib
 from .enums import Status
-from .errors import ShapeError, StateError
+from .errors import InvalidArgumentError, ShapeError, StateError
 
 check = _lib.check
 
@@ -121,6 +122,27 @@ def bounds(fn, *args):
     lo, hi = c_double(), c_double()
     check(fn(*args, byref(lo), byref(hi)))
     return lo.value, hi.value
+
+
+def _no_nul(b, value, name):
+    # C reads a char * up to its first NUL: "a.ckpt\0.bak" would reach libflp
+    # as "a.ckpt", and another file than the one named would be used.
+    if b"\0" in b:
+        raise InvalidArgumentError(Status.ERR_INVALID, f"{name} {value!r} holds a NUL byte, which would cut "
+                                   f"it short for libflp", "ERR_INVALID")
+    return b
+
+
+def c_path(p, name="path"):
+    """A path (``str``, ``bytes`` or ``os.PathLike``) as the bytes libflp
+    receives; one holding a NUL raises ``InvalidArgumentError``."""
+    return _no_nul(os.fsencode(os.fspath(p)), p, name)
+
+
+def c_text(s, name):
+    """A ``str`` (as UTF-8) or ``bytes`` argument as the bytes libflp
+    receives; one holding a NUL raises ``InvalidArgumentError``."""
+    return _no_nul(s.encode("utf-8") if isinstance(s, str) else bytes(s), s, name)
 
 
 def shape_error(message):

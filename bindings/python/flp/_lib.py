@@ -68,6 +68,9 @@ PROTOTYPES = {
     "flp_set_kernels": (ST, [c_char_p]),
     "flp_kernels": (c_char_p, []),
     "flp_kernels_reason": (c_char_p, []),
+    "flp_set_limit": (ST, [c_int, c_int64]),
+    "flp_get_limit": (ST, [c_int, PI64]),
+    "flp_limit_bounds": (ST, [c_int, PI64, PI64]),
     # flp_rng.h
     "flp_rng_create": (ST, [c_uint64, PH]),
     "flp_rng_free": (None, [H]),

@@ -22,17 +22,9 @@ from __future__ import annotations
 import os
 from ctypes import byref, c_char_p, c_int64, c_void_p
 
-from ._base import Handle, check, check_output, create, lib, ptr
+from ._base import Handle, c_path, c_text, check, check_output, create, lib, ptr
 
 __all__ = ["Dataset"]
-
-
-def _path(p):
-    return os.fsencode(os.fspath(p))
-
-
-def _text(s):
-    return s.encode("utf-8") if isinstance(s, str) else bytes(s)
 
 
 class Dataset(Handle):
@@ -58,14 +50,14 @@ class Dataset(Handle):
         ``dir/<alphabet>/<character>/*.png``; images become 1 x size x size
         floats in [0, 1] with ink 1. Raises ``FileIOError`` / ``FormatError`` /
         ``RangeError`` (see flp_data.h) carrying libflp's message."""
-        return cls(create(lib.flp_dataset_open_omniglot, _path(directory), int(size)))
+        return cls(create(lib.flp_dataset_open_omniglot, c_path(directory, "directory"), int(size)))
 
     @classmethod
     def open_miniimagenet(cls, directory, split="train", size=84):
         """Open one split ("train", "val", "test") of Mini-ImageNet: JPEGs in
         ``dir/images/`` listed by ``dir/<split>.csv``; images become 3 x size x
         size floats normalised with the ImageNet mean and deviation."""
-        return cls(create(lib.flp_dataset_open_miniimagenet, _path(directory), _text(split),
+        return cls(create(lib.flp_dataset_open_miniimagenet, c_path(directory, "directory"), c_text(split, "split"),
                           int(size)))
 
     @classmethod
@@ -73,7 +65,7 @@ class Dataset(Handle):
         """Open one split ("train" or "t10k") of a folder in the MNIST layout
         (``<split>-images-idx3-ubyte`` and ``<split>-labels-idx1-ubyte``, raw or
         ``.gz``); every label is a class. The whole split is read now."""
-        return cls(create(lib.flp_dataset_open_idx, _path(directory), _text(split)))
+        return cls(create(lib.flp_dataset_open_idx, c_path(directory, "directory"), c_text(split, "split")))
 
     # ---- queries -------------------------------------------------------------
     @property

@@ -14,7 +14,7 @@ from enum import IntEnum
 __all__ = [
     "Status", "Group", "LayerKind", "Param", "Init", "Signal", "FeedbackKey", "FeedbackKind", "FeedbackTensor",
     "RuleKind", "RuleTerm", "Granularity", "RuleKey", "EpisodeArray", "Split", "Order", "SineKey", "FewshotKey",
-    "LifetimeKey", "MetaKey", "BatchKey", "TensorArray",
+    "LifetimeKey", "MetaKey", "BatchKey", "TensorArray", "Limit",
 ]
 
 
@@ -216,3 +216,10 @@ class TensorArray(IntEnum):
     GRAD = 1
     MOMENT1 = 2
     MOMENT2 = 3
+
+
+class Limit(IntEnum):
+    """flp_limit (flp_common.h): resource limits on what a file may declare."""
+    IMAGE_PIXELS = 0
+    IDX_BYTES = 1
+    CSV_BYTES = 2

@@ -9,14 +9,13 @@ own array when given as ``out=``: libflp then writes straight into it.
 from __future__ import annotations
 
 import math
-import os
 from collections import namedtuple
 from ctypes import byref, c_char_p, c_double, c_float, c_int, c_int64, c_uint64, c_void_p
 
 import numpy as np
 
 from . import _lib
-from ._base import (Handle, as_input, bounds, check, check_output, create, get_double, lib, ptr,
+from ._base import (Handle, as_input, bounds, c_path, check, check_output, create, get_double, lib, ptr,
                     shape_error)
 from .enums import (BatchKey, EpisodeArray, FeedbackKey, FewshotKey, FeedbackTensor, Granularity, Group, Init, LayerKind,
                     LifetimeKey, MetaKey, Param, RuleKey, RuleKind, SineKey, Split, TensorArray)
@@ -948,10 +947,10 @@ class Batch(Handle):
 
 def checkpoint_save(path, meta, sampler=None):
     """Write a checkpoint of ``meta`` (and ``sampler``) to ``path`` atomically."""
-    check(lib.flp_checkpoint_save(os.fsencode(path), meta, sampler))
+    check(lib.flp_checkpoint_save(c_path(path), meta, sampler))
 
 
 def checkpoint_load(path, meta, sampler=None):
     """Restore a checkpoint; a mismatching, corrupt or wrong-version file raises
     (``FormatError``, ``VersionError``, ...) and leaves the handles untouched."""
-    check(lib.flp_checkpoint_load(os.fsencode(path), meta, sampler))
+    check(lib.flp_checkpoint_load(c_path(path), meta, sampler))

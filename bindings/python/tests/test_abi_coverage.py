@@ -79,7 +79,7 @@ ENUMS = {"flp_status": flp.Status, "flp_group": flp.Group, "flp_layer_kind": flp
          "flp_split": flp.Split, "flp_order": flp.Order, "flp_sine_key": flp.SineKey,
          "flp_fewshot_key": flp.FewshotKey,
          "flp_lifetime_key": flp.LifetimeKey, "flp_meta_key": flp.MetaKey,
-         "flp_tensor_array": flp.TensorArray}
+         "flp_tensor_array": flp.TensorArray, "flp_limit": flp.Limit}
 
 
 @pytest.mark.parametrize("cname", sorted(ENUMS))

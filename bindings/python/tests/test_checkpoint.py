@@ -36,3 +36,18 @@ def test_corrupt_checkpoint_is_refused(model, tmp_path):
     with pytest.raises((flp.FormatError, flp.VersionError)):
         flp.checkpoint_load(path, model.meta)
     np.testing.assert_array_equal(w, model.net.get_param(0))  # untouched
+
+
+@pytest.mark.parametrize("cut", ["str", "bytes"])
+def test_path_with_a_nul_is_refused(model, tmp_path, cut):
+    """C would see the path up to its NUL: "run.ckpt\\0.bak" would save to and
+    load from run.ckpt. The binding refuses it before calling libflp."""
+    path = str(tmp_path / "run.ckpt") + "\0.bak"
+    arg = path if cut == "str" else path.encode()
+    with pytest.raises(flp.InvalidArgumentError) as e:
+        flp.checkpoint_save(arg, model.meta)
+    assert "NUL" in str(e.value)
+    assert not (tmp_path / "run.ckpt").exists()
+    flp.checkpoint_save(tmp_path / "run.ckpt", model.meta)
+    with pytest.raises(flp.InvalidArgumentError):
+        model.meta.load(arg)

@@ -190,6 +190,34 @@ def test_empty_character_folder_and_corrupt_png(omniglot_dir):
     assert "empty" in str(e.value)
 
 
+def test_paths_and_names_with_a_nul_are_refused(omniglot_dir):
+    with pytest.raises(flp.InvalidArgumentError) as e:
+        flp.Dataset.open_omniglot(str(omniglot_dir) + "\0/elsewhere", 8)
+    assert "directory" in str(e.value) and "NUL" in str(e.value)
+    with pytest.raises(flp.InvalidArgumentError):
+        flp.Dataset.open_idx(omniglot_dir, "train\0x")
+    with pytest.raises(flp.InvalidArgumentError):
+        flp.Dataset.open_miniimagenet(bytes(omniglot_dir) + b"\0", "train")
+
+
+def test_limits(tmp_path):
+    assert flp.get_limit(flp.Limit.IMAGE_PIXELS) == 1 << 24
+    assert flp.limit_bounds(flp.Limit.CSV_BYTES) == (1, 1 << 40)
+    old = flp.get_limit(flp.Limit.CSV_BYTES)
+    (tmp_path / "images").mkdir()
+    (tmp_path / "train.csv").write_text("filename,label\n" + "".join(f"{i}.jpg,x\n" for i in range(20)))
+    try:
+        flp.set_limit(flp.Limit.CSV_BYTES, 100)
+        assert flp.get_limit(flp.Limit.CSV_BYTES) == 100
+        with pytest.raises(flp.RangeError) as e:
+            flp.Dataset.open_miniimagenet(tmp_path, "train")
+        assert "FLP_LIMIT_CSV_BYTES" in str(e.value)
+        with pytest.raises(flp.RangeError):
+            flp.set_limit(flp.Limit.CSV_BYTES, 0)
+    finally:
+        flp.set_limit(flp.Limit.CSV_BYTES, old)
+
+
 # ---- IDX -----------------------------------------------------------------------
 @pytest.mark.parametrize("gz", [False, True], ids=["raw", "gz"])
 def test_idx(tmp_path, idx_data, gz):
