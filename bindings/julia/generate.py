@@ -11,7 +11,9 @@ The hand-written layer (src/convenience.jl) is included at the end.
 The header parser is also a module (`parse_headers`) that the Python
 binding's tests use to check their prototypes against the headers. It reads
 the subset of C the public headers use: opaque `typedef struct x x;`,
-`typedef enum { A = 0, ... } name;` (and the FLP_STATUS_MAP X-macro),
+`typedef enum { A = 0, ... } name;` (and the X-macros: FLP_STATUS_MAP and
+the key maps FLP_<HANDLE>_KEY_MAP, expanded by FLP__KEY_ENUM or a
+forwarding macro `FLP_<P>_##name = N + (value),`),
 `#define NAME integer`, one function-pointer typedef, and declarations
 `FLP_API ret name(params);`. The C side checks the result independently
 (tests/julia_wrapper.sh lists the FLP_API names with tests/api-names.sh).
@@ -57,6 +59,8 @@ class Api:
     callbacks: dict = field(default_factory=dict)      # typedef name -> C signature text
     defines: dict = field(default_factory=dict)        # NAME -> int
     statuses: list = field(default_factory=list)       # [(NAME, value, message)]
+    keymaps: dict = field(default_factory=dict)        # FLP_X_KEY_MAP -> [(HANDLE, NAME, value, type)]
+    keymap_enums: dict = field(default_factory=dict)   # FLP_X_KEY_MAP -> [(enum, prefix, offset)]
 
 
 _TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|/\*.*?\*/|//[^\n]*|.', re.S)
@@ -129,6 +133,7 @@ def parse_headers(incdir=None):
     names = [h for h in ORDER if h in names] + [h for h in names if h.endswith(".h")
                                                 and h not in ORDER]
     api = Api()
+    key_enum_macros = {}  # FLP__KEY_ENUM and forwarding macros -> (prefix or None, offset)
     for h in names:
         raw = open(os.path.join(hdir, h), encoding="utf-8").read()
         docs = doc_comments(raw)
@@ -144,6 +149,15 @@ def parse_headers(incdir=None):
                 if re.match(r"#\s*define\s+FLP_STATUS_MAP\(X\)", s):
                     for n, v, msg in re.findall(r'X\(\s*(\w+)\s*,\s*(-?\d+)\s*,\s*("(?:[^"\\]|\\.)*")\s*\)', s):
                         api.statuses.append((n, int(v), msg[1:-1]))
+                km = re.match(r"#\s*define\s+(FLP_\w+_KEY_MAP)\(X\)(.*)$", s)
+                if km:
+                    api.keymaps[km.group(1)] = [
+                        (hd, n, int(v), t) for hd, n, v, t in
+                        re.findall(r"X\(\s*(\w+)\s*,\s*(\w+)\s*,\s*(-?\d+)\s*,\s*(\w+)\s*,", km.group(2))]
+                em = re.match(r"#\s*define\s+(FLP__\w*ENUM)\(\s*handle\s*,\s*name\s*,\s*value[^)]*\)"
+                              r"\s*FLP_(?:##handle##|(\w+?))_##name\s*=\s*(?:(\d+)\s*\+\s*)?\(value\)\s*,", s)
+                if em:
+                    key_enum_macros[em.group(1)] = (em.group(2), int(em.group(3) or 0))
                 continue
             code_lines.append(line)
         code = " ".join(code_lines)
@@ -156,6 +170,14 @@ def parse_headers(incdir=None):
                 api.enums[name] = [("FLP_" + n, v) for n, v, _ in api.statuses]
                 continue
             items, nxt = [], 0
+            for mp, macro in re.findall(r"(FLP_\w+_KEY_MAP)\(\s*(\w+)\s*\)", body):
+                if mp not in api.keymaps or macro not in key_enum_macros:
+                    raise ValueError(f"{h}: {name} uses {mp}({macro}), which is not defined before")
+                prefix, offset = key_enum_macros[macro]
+                api.keymap_enums.setdefault(mp, []).append((name, prefix, offset))
+                for hd, n, v, _ in api.keymaps[mp]:
+                    items.append((f"FLP_{prefix or hd}_{n}", v + offset))
+            body = re.sub(r"FLP_\w+_KEY_MAP\(\s*\w+\s*\)", " ", body)
             for part in body.split(","):
                 part = part.strip()
                 if not part:

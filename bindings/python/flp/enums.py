@@ -1,8 +1,10 @@
 """The C enums of libflp as :class:`enum.IntEnum` classes.
 
 Values are those of ``include/flp/*.h`` (the test suite checks that they
-agree). Enums only ever grow at the end, so functions that return a value
-from the library accept numbers these classes do not list yet.
+agree; the settings enums, ``FeedbackKey`` ... ``BatchKey``, against the
+headers' key maps ``FLP_<HANDLE>_KEY_MAP``: a key added to a map must be
+added here). Enums only ever grow at the end, so functions that return a
+value from the library accept numbers these classes do not list yet.
 """
 
 from enum import IntEnum
