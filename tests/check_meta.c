@@ -1374,6 +1374,37 @@ START_TEST(test_checkpoint_restores_every_optimizer_and_sampler_setting)
 }
 END_TEST
 
+/* A loaded state must be one the handles can go on from: a sine sampler
+ * whose pool is smaller than an episode's draw (which the setters allow
+ * on the way to a valid state, and flp_sampler_next refuses) is refused
+ * as a file, and nothing changes. */
+START_TEST(test_checkpoint_sampler_state_must_go_on)
+{
+    rig a;
+    rig_make(&a, 1);
+    flp_sampler *sa, *sb;
+    ck_flp(flp_sampler_create_sine(3, &sa));
+    ck_flp(flp_sampler_create_sine(4, &sb));
+    ck_flp(flp_sampler_set(sa, FLP_SINE_TASKS, 20));
+    ck_flp(flp_sampler_set(sa, FLP_SINE_POOL, 8));
+    ck_flp(flp_checkpoint_save(tmp_path("pool.ckpt"), a.meta, sa));
+    train(a.meta, 0, 1);
+    snapshot before = snap_take(a.meta);
+    ck_flp_fails(flp_checkpoint_load(tmp_path("pool.ckpt"), a.meta, sb), FLP_ERR_FORMAT);
+    ck_assert_msg(strstr(flp_last_error(), "sine sampler state: the training pool has 8 "
+                                           "sinusoids, fewer than the 20"),
+                  "%s", flp_last_error());
+    snap_check_same(&before, a.meta, "sampler cannot go on");
+    double v;
+    ck_flp(flp_sampler_get(sb, FLP_SINE_TASKS, &v));
+    ck_assert_double_eq(v, 10);
+    free(before.data);
+    flp_sampler_free(sa);
+    flp_sampler_free(sb);
+    rig_free(&a);
+}
+END_TEST
+
 /* The file as format 2 wrote it: its CONF held fewer settings and named
  * the rule family "unknown". Returns the new size (buf holds size + 16). */
 static long to_format2(const uint8_t *file, long size, uint8_t *out)
@@ -1511,6 +1542,7 @@ Suite *make_meta_suite(void)
     tcase_add_test(ckpt, test_checkpoint_refuses_any_other_setting);
     tcase_add_test(ckpt, test_checkpoint_first_order_into_second_order);
     tcase_add_test(ckpt, test_checkpoint_restores_every_optimizer_and_sampler_setting);
+    tcase_add_test(ckpt, test_checkpoint_sampler_state_must_go_on);
     tcase_add_test(ckpt, test_checkpoint_reads_format_2);
     tcase_add_test(ckpt, test_checkpoint_rule_kind_mismatch);
     tcase_add_test(ckpt, test_checkpoint_double_layout);

@@ -121,7 +121,8 @@ FLP_API flp_status flp_meta_grad_norm(const flp_meta *meta, int group, double *n
  * machine (byte order, float and double layout) against the handles and
  * refuses a mismatch with FLP_ERR_VERSION and a message naming what
  * differs and both values; the optimizer's and the sampler's settings are
- * restored. The lifetime's and a meta-batch's
+ * restored, and a sampler state that could not draw the next training
+ * episode is refused (FLP_ERR_FORMAT). The lifetime's and a meta-batch's
  * settings are not recorded. Files written by libflp 0.1.0 (format 1) and
  * format 2 still load. Truncated, corrupt and wrong-version files are
  * refused (FLP_ERR_FORMAT / FLP_ERR_VERSION) and leave the handles

@@ -118,7 +118,8 @@ static const char *split_name(int split)
  * in every class (checked over all of them, so that a failure does not
  * depend on the draw), and a batch that divides the shown examples. The
  * setters leave this to flp_sampler_next (settings may be changed in any
- * order). `status` (with "who: ") reports a failure. */
+ * order); a loaded state must satisfy it for the training data.
+ * `status` (with "who: ") reports a failure. */
 static flp_status check_fit(const int64_t *set, const flp_dataset *ds, flp_split split,
                             flp_status status, const char *who)
 {
@@ -291,6 +292,7 @@ static flp_status fs_set_state(flp_sampler *s, const uint8_t *buf, int64_t n)
                               "or image shape)",
                               who, split_name(r));
     }
+    FLP__TRY(check_fit(set, S->ds[FLP_SPLIT_TRAIN], FLP_SPLIT_TRAIN, FLP_ERR_FORMAT, who));
     S->seed = seed;
     memcpy(S->set, set, sizeof set);
     S->rng[0] = rng[0];

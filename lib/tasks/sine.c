@@ -134,7 +134,7 @@ static flp_status ensure_pool(sine *S, uint64_t seed, int64_t n, const char *fn)
 
 /* The one setting another constrains: training episodes draw FLP_SINE_TASKS
  * distinct sinusoids from the pool. The setters leave it to flp_sampler_next
- * (settings may be changed in any order). */
+ * (settings may be changed in any order); a loaded state must satisfy it. */
 static flp_status check_pool(const int64_t *set, flp_status status, const char *who)
 {
     if (set[FLP_SINE_POOL] < set[FLP_SINE_TASKS])
@@ -290,6 +290,7 @@ static flp_status sine_set_state(flp_sampler *s, const uint8_t *buf, int64_t n)
     uint64_t seed;
     int64_t set[SINE_NKEYS];
     FLP__TRY(flp__state_read_settings(&p, &flp__sine_keys, &seed, set, who));
+    FLP__TRY(check_pool(set, FLP_ERR_FORMAT, who));
     flp_rng train, eval;
     FLP__TRY(flp__state_read_rng(&p, &train, who, "training"));
     FLP__TRY(flp__state_read_rng(&p, &eval, who, "evaluation"));
