@@ -96,32 +96,25 @@ static void teardown(void)
     flp_net_free(net);
 }
 
-/* Each public bounds function, in one shape. */
-static flp_status feedback_bounds(const void *h, int k, double *lo, double *hi)
-{
-    (void)h;
-    return flp_feedback_bounds((flp_feedback_key)k, lo, hi);
-}
-static flp_status rule_bounds(const void *h, int k, double *lo, double *hi)
-{
-    (void)h;
-    return flp_rule_bounds((flp_rule_key)k, lo, hi);
-}
-static flp_status lifetime_bounds(const void *h, int k, double *lo, double *hi)
-{
-    (void)h;
-    return flp_lifetime_bounds((flp_lifetime_key)k, lo, hi);
-}
-static flp_status meta_bounds(const void *h, int k, double *lo, double *hi)
-{
-    (void)h;
-    return flp_meta_bounds((flp_meta_key)k, lo, hi);
-}
-static flp_status batch_bounds(const void *h, int k, double *lo, double *hi)
-{
-    (void)h;
-    return flp_batch_bounds((flp_batch_key)k, lo, hi);
-}
+/* Each handle's public set, get and bounds, in one shape. */
+#define PUBLIC_KEYS(name, H, K)                                                                  \
+    static flp_status name##_set(void *h, int k, double v) { return flp_##name##_set(h, (K)k, v); } \
+    static flp_status name##_get(const void *h, int k, double *v)                               \
+    {                                                                                            \
+        return flp_##name##_get((const H *)h, (K)k, v);                                          \
+    }                                                                                            \
+    static flp_status name##_bounds(const void *h, int k, double *lo, double *hi)               \
+    {                                                                                            \
+        (void)h;                                                                                 \
+        return flp_##name##_bounds((K)k, lo, hi);                                                \
+    }
+PUBLIC_KEYS(feedback, flp_feedback, flp_feedback_key)
+PUBLIC_KEYS(rule, flp_rule, flp_rule_key)
+PUBLIC_KEYS(lifetime, flp_lifetime, flp_lifetime_key)
+PUBLIC_KEYS(meta, flp_meta, flp_meta_key)
+PUBLIC_KEYS(batch, flp_batch, flp_batch_key)
+static flp_status sampler_set(void *h, int k, double v) { return flp_sampler_set(h, k, v); }
+static flp_status sampler_get(const void *h, int k, double *v) { return flp_sampler_get(h, k, v); }
 static flp_status sampler_bounds(const void *h, int k, double *lo, double *hi)
 {
     return flp_sampler_bounds(h, k, lo, hi);
@@ -130,22 +123,26 @@ static flp_status sampler_bounds(const void *h, int k, double *lo, double *hi)
 typedef struct {
     const flp__key_map *map;
     void *handle;
+    flp_status (*set)(void *h, int key, double value);
+    flp_status (*get)(const void *h, int key, double *value);
     flp_status (*bounds)(const void *h, int key, double *lo, double *hi);
     const char *prefix; /* of the public functions: "flp_rule" */
 } handle_keys;
+
+#define HANDLE(map, h, name) (handle_keys){&map, h, name##_set, name##_get, name##_bounds, "flp_" #name}
 
 /* Every handle with settings: feedback, rule, both sampler kinds, lifetime,
  * optimizer, meta-batch. */
 static int all_handles(handle_keys *h)
 {
     int n = 0;
-    h[n++] = (handle_keys){&flp__feedback_keys, fb, feedback_bounds, "flp_feedback"};
-    h[n++] = (handle_keys){&flp__rule_keys, rule, rule_bounds, "flp_rule"};
-    h[n++] = (handle_keys){&flp__sine_keys, sine, sampler_bounds, "flp_sampler"};
-    h[n++] = (handle_keys){&flp__fewshot_keys, fewshot, sampler_bounds, "flp_sampler"};
-    h[n++] = (handle_keys){&flp__lifetime_keys, lt, lifetime_bounds, "flp_lifetime"};
-    h[n++] = (handle_keys){&flp__meta_keys, meta, meta_bounds, "flp_meta"};
-    h[n++] = (handle_keys){&flp__batch_keys, batch, batch_bounds, "flp_batch"};
+    h[n++] = HANDLE(flp__feedback_keys, fb, feedback);
+    h[n++] = HANDLE(flp__rule_keys, rule, rule);
+    h[n++] = HANDLE(flp__sine_keys, sine, sampler);
+    h[n++] = HANDLE(flp__fewshot_keys, fewshot, sampler);
+    h[n++] = HANDLE(flp__lifetime_keys, lt, lifetime);
+    h[n++] = HANDLE(flp__meta_keys, meta, meta);
+    h[n++] = HANDLE(flp__batch_keys, batch, batch);
     return n;
 }
 
@@ -186,28 +183,29 @@ START_TEST(test_every_key_of_every_handle)
             ck_flp(hs[h].bounds(hs[h].handle, k->value, &lo, &hi));
             ck_assert_msg(lo == k->lo && hi == k->hi, "%s: bounds [%g, %g]", k->name, lo, hi);
             ck_assert_msg(k->lo <= k->def && k->def <= k->hi, "%s: default outside", k->name);
-            ck_flp(m->get(hs[h].handle, k->value, &v));
+            ck_flp(hs[h].get(hs[h].handle, k->value, &v));
+            ck_assert_msg(v == m->load(hs[h].handle, k->value), "%s: the map reads otherwise", k->name);
             if (k->value == FLP_RULE_PLASTIC_LAST && m == &flp__rule_keys)
                 ck_assert_double_eq(v, 2); /* "all": both linear layers */
             else
                 ck_assert_msg(v == k->def, "%s: fresh value %g, default %g", k->name, v, k->def);
-            ck_flp(m->set(hs[h].handle, k->value, k->lo));
-            ck_flp(m->get(hs[h].handle, k->value, &v));
+            ck_flp(hs[h].set(hs[h].handle, k->value, k->lo));
+            ck_flp(hs[h].get(hs[h].handle, k->value, &v));
             ck_assert_msg(v == k->lo, "%s: set %g, read %g", k->name, k->lo, v);
             if (!(k->value == FLP_SINE_POOL && m == &flp__sine_keys)) { /* 2^20 sinusoids */
-                ck_flp(m->set(hs[h].handle, k->value, k->hi));
-                ck_flp(m->get(hs[h].handle, k->value, &v));
+                ck_flp(hs[h].set(hs[h].handle, k->value, k->hi));
+                ck_flp(hs[h].get(hs[h].handle, k->value, &v));
                 if (!(k->value == FLP_RULE_PLASTIC_LAST && m == &flp__rule_keys))
                     ck_assert_msg(v == k->hi, "%s: set %g, read %g", k->name, k->hi, v);
             }
-            ck_flp(m->set(hs[h].handle, k->value, k->def));
+            ck_flp(hs[h].set(hs[h].handle, k->value, k->def));
             snprintf(fn, sizeof fn, "%s_set: %s takes ", hs[h].prefix, k->name);
             for (int b = 0, nb = refused_values(k, bad); b < nb; b++) {
                 flp_clear_error();
-                flp_status st = m->set(hs[h].handle, k->value, bad[b]);
+                flp_status st = hs[h].set(hs[h].handle, k->value, bad[b]);
                 ck_assert_msg(st == FLP_ERR_RANGE, "%s = %g: %s", k->name, bad[b], flp_status_name(st));
                 expect_message(fn, NULL);
-                ck_flp(m->get(hs[h].handle, k->value, &v));
+                ck_flp(hs[h].get(hs[h].handle, k->value, &v));
                 if (!(k->value == FLP_RULE_PLASTIC_LAST && m == &flp__rule_keys))
                     ck_assert_msg(v == k->def, "%s: changed by a refused %g", k->name, bad[b]);
             }
@@ -230,9 +228,9 @@ START_TEST(test_unknown_key_is_invalid_everywhere)
             double v, lo, hi;
             ck_assert_ptr_null(flp__key_find(m, unknown[u]));
             snprintf(fn, sizeof fn, "%s_set: key %d is not a ", hs[h].prefix, unknown[u]);
-            ck_flp_fails(m->set(hs[h].handle, unknown[u], 0), FLP_ERR_INVALID);
+            ck_flp_fails(hs[h].set(hs[h].handle, unknown[u], 0), FLP_ERR_INVALID);
             expect_message(fn, m->enum_name);
-            ck_flp_fails(m->get(hs[h].handle, unknown[u], &v), FLP_ERR_INVALID);
+            ck_flp_fails(hs[h].get(hs[h].handle, unknown[u], &v), FLP_ERR_INVALID);
             expect_message("_get: key", m->enum_name);
             ck_flp_fails(hs[h].bounds(hs[h].handle, unknown[u], &lo, &hi), FLP_ERR_INVALID);
             expect_message("_bounds: key", m->enum_name);
@@ -244,26 +242,32 @@ END_TEST
 /* Messages name keys and give bounds the way a user reads them. */
 START_TEST(test_messages_name_the_key)
 {
-    ck_flp_fails(flp_rule_set(rule, FLP_RULE_PLASTIC_LAST, 2.5), FLP_ERR_RANGE);
-    expect_message("flp_rule_set: FLP_RULE_PLASTIC_LAST takes an integer in [0, 1000000000], got 2.5",
-                   NULL);
-    ck_flp_fails(flp_meta_set(meta, FLP_META_BETA1, 1), FLP_ERR_RANGE);
-    expect_message("flp_meta_set: FLP_META_BETA1 takes a value in [0, 1), got 1", NULL);
-    ck_flp_fails(flp_meta_set(meta, FLP_META_EPSILON, 0), FLP_ERR_RANGE);
-    expect_message("FLP_META_EPSILON takes a value in (0, inf), got 0", NULL);
-    ck_flp_fails(flp_lifetime_set(lt, FLP_LIFETIME_MEMORY_BUDGET, -1), FLP_ERR_RANGE);
-    expect_message("FLP_LIFETIME_MEMORY_BUDGET takes a value in [0, inf), got -1", NULL);
-    ck_flp_fails(flp_lifetime_set(lt, FLP_LIFETIME_REINIT_SEED, 1e16), FLP_ERR_RANGE);
-    expect_message("FLP_LIFETIME_REINIT_SEED takes an integer in [0, 9007199254740992], got 1e+16",
-                   NULL);
-    ck_flp_fails(flp_feedback_set(fb, FLP_FEEDBACK_RELU, 2), FLP_ERR_RANGE);
-    expect_message("flp_feedback_set: FLP_FEEDBACK_RELU takes 0 or 1, got 2", NULL);
-    ck_flp_fails(flp_batch_set(batch, FLP_BATCH_REINIT, 0.5), FLP_ERR_RANGE);
-    expect_message("flp_batch_set: FLP_BATCH_REINIT takes 0 or 1, got 0.5", NULL);
-    ck_flp_fails(flp_sampler_set(sine, FLP_SINE_TASKS, NAN), FLP_ERR_RANGE);
-    expect_message("flp_sampler_set: FLP_SINE_TASKS takes an integer in [1, 4096], got nan", NULL);
-    ck_flp_fails(flp_rule_set(rule, FLP_RULE_HIDDEN_MULTIPLIER, INFINITY), FLP_ERR_RANGE);
-    expect_message("FLP_RULE_HIDDEN_MULTIPLIER takes a value in [-1e+30, 1e+30], got inf", NULL);
+    const struct {
+        flp_status (*set)(void *h, int key, double value);
+        void *handle;
+        int key;
+        double value;
+        const char *message;
+    } cases[] = {
+        {rule_set, rule, FLP_RULE_PLASTIC_LAST, 2.5,
+         "flp_rule_set: FLP_RULE_PLASTIC_LAST takes an integer in [0, 1000000000], got 2.5"},
+        {rule_set, rule, FLP_RULE_HIDDEN_MULTIPLIER, INFINITY,
+         "FLP_RULE_HIDDEN_MULTIPLIER takes a value in [-1e+30, 1e+30], got inf"},
+        {meta_set, meta, FLP_META_BETA1, 1, "flp_meta_set: FLP_META_BETA1 takes a value in [0, 1), got 1"},
+        {meta_set, meta, FLP_META_EPSILON, 0, "FLP_META_EPSILON takes a value in (0, inf), got 0"},
+        {lifetime_set, lt, FLP_LIFETIME_MEMORY_BUDGET, -1,
+         "FLP_LIFETIME_MEMORY_BUDGET takes a value in [0, inf), got -1"},
+        {lifetime_set, lt, FLP_LIFETIME_REINIT_SEED, 1e16,
+         "FLP_LIFETIME_REINIT_SEED takes an integer in [0, 9007199254740992], got 1e+16"},
+        {feedback_set, fb, FLP_FEEDBACK_RELU, 2, "flp_feedback_set: FLP_FEEDBACK_RELU takes 0 or 1, got 2"},
+        {batch_set, batch, FLP_BATCH_REINIT, 0.5, "flp_batch_set: FLP_BATCH_REINIT takes 0 or 1, got 0.5"},
+        {sampler_set, sine, FLP_SINE_TASKS, NAN,
+         "flp_sampler_set: FLP_SINE_TASKS takes an integer in [1, 4096], got nan"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        ck_flp_fails(cases[i].set(cases[i].handle, cases[i].key, cases[i].value), FLP_ERR_RANGE);
+        expect_message(cases[i].message, NULL);
+    }
 }
 END_TEST
 

@@ -1247,13 +1247,11 @@ END_TEST
  * differently) and return what it reads. */
 static double change_key(const flp__key_map *m, void *h, const flp__key *k)
 {
-    double v, w;
-    ck_flp(m->get(h, k->value, &v));
+    double v = m->load(h, k->value), w;
     const double tries[2] = {v + 1 <= k->hi ? v + 1 : k->lo, k->lo};
     for (int i = 0; i < 2; i++) {
-        ck_flp(m->set(h, k->value, tries[i]));
-        ck_flp(m->get(h, k->value, &w));
-        if (w != v)
+        ck_flp(flp__key_set(m, h, "h", k->value, tries[i], "change_key"));
+        if ((w = m->load(h, k->value)) != v)
             return w;
     }
     ck_abort_msg("%s: found no other value than %g", k->name, v);
@@ -1286,8 +1284,7 @@ START_TEST(test_checkpoint_refuses_any_other_setting)
             rig_handles(&b, 2, FLP_GRANULARITY_SYNAPSE);
             void *hb = maps[m] == &flp__rule_keys ? (void *)b.rule : (void *)b.fb;
             const void *ha = maps[m] == &flp__rule_keys ? (void *)a.rule : (void *)a.fb;
-            double was, now = change_key(maps[m], hb, k);
-            ck_flp(maps[m]->get(ha, k->value, &was));
+            double was = maps[m]->load(ha, k->value), now = change_key(maps[m], hb, k);
             ck_flp(flp_meta_create(b.net, b.fb, b.rule, &b.meta));
             snapshot before = snap_take(b.meta);
             ck_flp_fails(flp_checkpoint_load(path, b.meta, NULL), FLP_ERR_VERSION);
@@ -1362,9 +1359,7 @@ START_TEST(test_checkpoint_restores_every_optimizer_and_sampler_setting)
     for (size_t h = 0; h < 2; h++)
         for (int i = 0; i < hs[h].map->n; i++) {
             const flp__key *k = &hs[h].map->keys[i];
-            double va, vb;
-            ck_flp(hs[h].map->get(hs[h].a, k->value, &va));
-            ck_flp(hs[h].map->get(hs[h].b, k->value, &vb));
+            double va = hs[h].map->load(hs[h].a, k->value), vb = hs[h].map->load(hs[h].b, k->value);
             ck_assert_msg(va == vb && va != k->def, "%s: saved %g, loaded %g", k->name, va, vb);
         }
     flp_sampler_free(sa);

@@ -82,9 +82,8 @@ static void describe_keys(text *t, const flp__key_map *map, const void *handle)
     char name[64], value[64];
     for (int i = 0; i < map->n; i++) {
         const flp__key *k = &map->keys[i];
-        double v = 0;
-        (void)map->get(handle, k->value, &v); /* a key of the map: cannot fail */
-        flp__key_describe(map, k, v, name, sizeof name, value, sizeof value);
+        flp__key_describe(map, k, map->load(handle, k->value), name, sizeof name, value,
+                          sizeof value);
         put(t, "%s=%s", name, value);
     }
 }

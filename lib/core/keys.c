@@ -84,18 +84,38 @@ flp_status flp__key_check(const flp__key *k, double value, flp_status status, co
     return flp__error(status, "%s: %s takes %s, got %s", who, k->name, takes, got);
 }
 
-flp_status flp__key_check_set(const flp__key_map *map, int key, double value, const char *fn,
-                              const flp__key **k)
+static flp_status null_argument(const char *fn, const char *arg)
 {
-    FLP__TRY(flp__key_lookup(map, key, fn, k));
-    return flp__key_check(*k, value, FLP_ERR_RANGE, fn);
+    return flp__error(FLP_ERR_NULL, "%s: argument '%s' is NULL", fn, arg);
+}
+
+flp_status flp__key_set(const flp__key_map *map, void *handle, const char *arg, int key,
+                        double value, const char *fn)
+{
+    if (handle == NULL)
+        return null_argument(fn, arg);
+    const flp__key *k;
+    FLP__TRY(flp__key_lookup(map, key, fn, &k));
+    FLP__TRY(flp__key_check(k, value, FLP_ERR_RANGE, fn));
+    return map->store(handle, key, value);
+}
+
+flp_status flp__key_get(const flp__key_map *map, const void *handle, const char *arg, int key,
+                        double *value, const char *fn)
+{
+    if (handle == NULL || value == NULL)
+        return null_argument(fn, handle == NULL ? arg : "value");
+    const flp__key *k;
+    FLP__TRY(flp__key_lookup(map, key, fn, &k));
+    *value = map->load(handle, key);
+    return FLP_OK;
 }
 
 flp_status flp__key_bounds(const flp__key_map *map, int key, double *lo, double *hi,
                            const char *fn)
 {
     if (lo == NULL || hi == NULL)
-        return flp__error(FLP_ERR_NULL, "%s: argument '%s' is NULL", fn, lo == NULL ? "lo" : "hi");
+        return null_argument(fn, lo == NULL ? "lo" : "hi");
     const flp__key *k;
     FLP__TRY(flp__key_lookup(map, key, fn, &k));
     *lo = k->lo;

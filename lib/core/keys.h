@@ -45,10 +45,11 @@ typedef struct flp__key_map {
     /* Name of value `v` of ENUM key `key` for checkpoint lines ("synapse"),
      * or NULL: the value is written as a number. NULL: no names. */
     const char *(*value_name)(int key, int v);
-    /* The handle's public get and set, for walking every key of a handle
-     * (checkpoint descriptions, tests). */
-    flp_status (*get)(const void *handle, int key, double *value);
-    flp_status (*set)(void *handle, int key, double value);
+    /* What is the handle's own: its value of a key of the map, and what
+     * setting a key does (called with a key of the map and a value it
+     * accepts; may still fail, e.g. FLP_ERR_NOMEM). */
+    double (*load)(const void *handle, int key);
+    flp_status (*store)(void *handle, int key, double value);
 } flp__key_map;
 
 /* The key of `map` whose value is `key`, or NULL. */
@@ -63,14 +64,36 @@ flp_status flp__key_lookup(const flp__key_map *map, int key, const char *fn, con
  * takes an integer in [0, 1000000000], got 2.5". */
 flp_status flp__key_check(const flp__key *k, double value, flp_status status, const char *who);
 
-/* What a setter checks: the key exists (FLP_ERR_INVALID) and accepts
- * `value` (FLP_ERR_RANGE); *k gets the key. */
-flp_status flp__key_check_set(const flp__key_map *map, int key, double value, const char *fn,
-                              const flp__key **k);
+/* A public flp_<handle>_set / _get: `handle` is not NULL (FLP_ERR_NULL
+ * naming the argument `arg`, and `value` for get), the key is the map's
+ * (FLP_ERR_INVALID) and, for set, accepts `value` (FLP_ERR_RANGE); then
+ * the map's store / load. `fn` names the public function in messages. */
+flp_status flp__key_set(const flp__key_map *map, void *handle, const char *arg, int key,
+                        double value, const char *fn);
+flp_status flp__key_get(const flp__key_map *map, const void *handle, const char *arg, int key,
+                        double *value, const char *fn);
 
 /* A public flp_*_bounds: NULL checks, then the key's [lo, hi]. */
 flp_status flp__key_bounds(const flp__key_map *map, int key, double *lo, double *hi,
                            const char *fn);
+
+/* The public flp_<handle>_set, _get and _bounds of a handle type
+ * flp_<handle> with keys flp_<handle>_key over its map flp__<handle>_keys,
+ * `arg` naming the handle argument in messages: each handle's *_keys.c
+ * says `FLP__KEY_FUNCTIONS(rule, "rule")` once. */
+#define FLP__KEY_FUNCTIONS(handle, arg)                                                          \
+    flp_status flp_##handle##_set(flp_##handle *h, flp_##handle##_key key, double value)          \
+    {                                                                                            \
+        return flp__key_set(&flp__##handle##_keys, h, arg, (int)key, value, "flp_" #handle "_set"); \
+    }                                                                                            \
+    flp_status flp_##handle##_get(const flp_##handle *h, flp_##handle##_key key, double *value)   \
+    {                                                                                            \
+        return flp__key_get(&flp__##handle##_keys, h, arg, (int)key, value, "flp_" #handle "_get"); \
+    }                                                                                            \
+    flp_status flp_##handle##_bounds(flp_##handle##_key key, double *lo, double *hi)             \
+    {                                                                                            \
+        return flp__key_bounds(&flp__##handle##_keys, (int)key, lo, hi, "flp_" #handle "_bounds");  \
+    }
 
 /* The checkpoint's text for key `k` of `map` at `value`: *name gets
  * "rule.plastic_last", *text "2" (INT, BOOL; ENUM without a name), the

@@ -89,19 +89,6 @@ void flp_batch_free(flp_batch *batch)
 static const flp__key keys[] = {FLP_BATCH_KEY_MAP(FLP__KEY_ENTRY)
                                     FLP_LIFETIME_KEY_MAP(FORWARD_ENTRY)};
 
-static flp_status get_any(const void *h, int key, double *value)
-{
-    return flp_batch_get(h, (flp_batch_key)key, value);
-}
-
-static flp_status set_any(void *h, int key, double value)
-{
-    return flp_batch_set(h, (flp_batch_key)key, value);
-}
-
-const flp__key_map flp__batch_keys = {"flp_batch_key", "batch", (int)(sizeof keys / sizeof keys[0]),
-                                      keys, NULL, get_any, set_any};
-
 /* The flp_lifetime_key a batch key forwards, or -1 for the batch's own. */
 static int forwarded(int key)
 {
@@ -116,34 +103,28 @@ static flp_status configure_worker(const flp_batch *b, flp_lifetime *lt)
     return FLP_OK;
 }
 
-flp_status flp_batch_set(flp_batch *batch, flp_batch_key key, double value)
+static flp_status store(void *h, int key, double value)
 {
-    FLP__CHECK_NULL(batch);
-    const flp__key *k;
-    FLP__TRY(flp__key_check_set(&flp__batch_keys, (int)key, value, __func__, &k));
+    flp_batch *batch = h;
     if (key == FLP_BATCH_THREADS)
         batch->max_threads = (int)value;
     else
-        batch->lifetime[forwarded((int)key)] = value;
+        batch->lifetime[forwarded(key)] = value;
     for (int w = 0; w < batch->n_workers; w++)
         FLP__TRY(configure_worker(batch, batch->workers[w]));
     return FLP_OK;
 }
 
-flp_status flp_batch_get(const flp_batch *batch, flp_batch_key key, double *value)
+static double load(const void *h, int key)
 {
-    FLP__CHECK_NULL(batch);
-    FLP__CHECK_NULL(value);
-    const flp__key *k;
-    FLP__TRY(flp__key_lookup(&flp__batch_keys, (int)key, __func__, &k));
-    *value = key == FLP_BATCH_THREADS ? batch->max_threads : batch->lifetime[forwarded((int)key)];
-    return FLP_OK;
+    const flp_batch *batch = h;
+    return key == FLP_BATCH_THREADS ? batch->max_threads : batch->lifetime[forwarded(key)];
 }
 
-flp_status flp_batch_bounds(flp_batch_key key, double *lo, double *hi)
-{
-    return flp__key_bounds(&flp__batch_keys, (int)key, lo, hi, __func__);
-}
+const flp__key_map flp__batch_keys = {"flp_batch_key", "batch", (int)(sizeof keys / sizeof keys[0]),
+                                      keys, NULL, load, store};
+
+FLP__KEY_FUNCTIONS(batch, "batch")
 
 /* ---- the run ------------------------------------------------------------------------ */
 

@@ -1,11 +1,9 @@
 /* feedback_keys.c - the feedback handle's settings: FLP_FEEDBACK_KEY_MAP
- * (flp_plasticity.h) as a table, and set / get / bounds over it. */
-#include "core/error.h"
+ * (flp_plasticity.h) as a table, what setting each key does, and set / get
+ * / bounds over it. */
 #include "plasticity/plasticity_internal.h"
 
-enum { N_KEYS = 0 FLP_FEEDBACK_KEY_MAP(FLP__KEY_COUNT) };
-
-static const flp__key keys[N_KEYS] = {FLP_FEEDBACK_KEY_MAP(FLP__KEY_ENTRY)};
+static const flp__key keys[] = {FLP_FEEDBACK_KEY_MAP(FLP__KEY_ENTRY)};
 
 static const char *value_name(int key, int v)
 {
@@ -18,23 +16,10 @@ static const char *value_name(int key, int v)
     return NULL;
 }
 
-static flp_status get_any(const void *h, int key, double *value)
-{
-    return flp_feedback_get(h, (flp_feedback_key)key, value);
-}
-
-static flp_status set_any(void *h, int key, double value)
-{
-    return flp_feedback_set(h, (flp_feedback_key)key, value);
-}
-
-const flp__key_map flp__feedback_keys = {"flp_feedback_key", "feedback", N_KEYS, keys,
-                                         value_name, get_any, set_any};
-
 /* Every key is an int field of the handle. */
-static int *slot(flp_feedback *fb, flp_feedback_key key)
+static int *slot(flp_feedback *fb, int key)
 {
-    switch (key) {
+    switch ((flp_feedback_key)key) {
     case FLP_FEEDBACK_SIGNAL: return &fb->signal;
     case FLP_FEEDBACK_RELU: return &fb->relu;
     case FLP_FEEDBACK_CLAMP_OUTPUT: return &fb->clamp_output;
@@ -45,11 +30,11 @@ static int *slot(flp_feedback *fb, flp_feedback_key key)
     return NULL;
 }
 
-flp_status flp_feedback_set(flp_feedback *fb, flp_feedback_key key, double value)
+static double load(const void *h, int key) { return *slot((flp_feedback *)h, key); }
+
+static flp_status store(void *h, int key, double value)
 {
-    FLP__CHECK_NULL(fb);
-    const flp__key *k;
-    FLP__TRY(flp__key_check_set(&flp__feedback_keys, (int)key, value, __func__, &k));
+    flp_feedback *fb = h;
     /* B's shape changes between direct and chained pathways */
     if (key == FLP_FEEDBACK_KIND &&
         ((int)value == FLP_FEEDBACK_DIRECT) != (fb->kind == FLP_FEEDBACK_DIRECT))
@@ -58,17 +43,8 @@ flp_status flp_feedback_set(flp_feedback *fb, flp_feedback_key key, double value
     return FLP_OK;
 }
 
-flp_status flp_feedback_get(const flp_feedback *fb, flp_feedback_key key, double *value)
-{
-    FLP__CHECK_NULL(fb);
-    FLP__CHECK_NULL(value);
-    const flp__key *k;
-    FLP__TRY(flp__key_lookup(&flp__feedback_keys, (int)key, __func__, &k));
-    *value = *slot((flp_feedback *)fb, key);
-    return FLP_OK;
-}
+const flp__key_map flp__feedback_keys = {"flp_feedback_key", "feedback",
+                                         (int)(sizeof keys / sizeof keys[0]), keys,
+                                         value_name, load, store};
 
-flp_status flp_feedback_bounds(flp_feedback_key key, double *lo, double *hi)
-{
-    return flp__key_bounds(&flp__feedback_keys, (int)key, lo, hi, __func__);
-}
+FLP__KEY_FUNCTIONS(feedback, "fb")

@@ -1,11 +1,9 @@
 /* rule_keys.c - the rule handle's settings: FLP_RULE_KEY_MAP
- * (flp_plasticity.h) as a table, and set / get / bounds over it. */
-#include "core/error.h"
+ * (flp_plasticity.h) as a table, what setting each key does, and set / get
+ * / bounds over it. */
 #include "plasticity/plasticity_internal.h"
 
-enum { N_KEYS = 0 FLP_RULE_KEY_MAP(FLP__KEY_COUNT) };
-
-static const flp__key keys[N_KEYS] = {FLP_RULE_KEY_MAP(FLP__KEY_ENTRY)};
+static const flp__key keys[] = {FLP_RULE_KEY_MAP(FLP__KEY_ENTRY)};
 
 /* A new term changes FLP_RULE_TERMS' default and upper bound (all terms). */
 _Static_assert(FLP__N_TERMS == 3, "update FLP_RULE_TERMS in FLP_RULE_KEY_MAP to the new term count");
@@ -21,19 +19,6 @@ static const char *value_name(int key, int v)
     static const char *const grains[] = {"synapse", "neuron", "layer"};
     return key == FLP_RULE_GRANULARITY && v >= 0 && v < 3 ? grains[v] : NULL;
 }
-
-static flp_status get_any(const void *h, int key, double *value)
-{
-    return flp_rule_get(h, (flp_rule_key)key, value);
-}
-
-static flp_status set_any(void *h, int key, double value)
-{
-    return flp_rule_set(h, (flp_rule_key)key, value);
-}
-
-const flp__key_map flp__rule_keys = {"flp_rule_key", "rule", N_KEYS, keys,
-                                     value_name, get_any, set_any};
 
 static void set_plastic_last(flp_rule *rule, int n)
 {
@@ -64,12 +49,10 @@ static double plastic_last_value(const flp_rule *rule)
     return n;
 }
 
-flp_status flp_rule_set(flp_rule *rule, flp_rule_key key, double value)
+static flp_status store(void *h, int key, double value)
 {
-    FLP__CHECK_NULL(rule);
-    const flp__key *k;
-    FLP__TRY(flp__key_check_set(&flp__rule_keys, (int)key, value, __func__, &k));
-    switch (key) {
+    flp_rule *rule = h;
+    switch ((flp_rule_key)key) {
     case FLP_RULE_GRANULARITY: return flp__rule_realloc(rule, (int)value);
     case FLP_RULE_PLASTIC_LAST: set_plastic_last(rule, (int)value); break;
     case FLP_RULE_HIDDEN_MULTIPLIER: rule->hidden_multiplier = value; break;
@@ -84,25 +67,22 @@ flp_status flp_rule_set(flp_rule *rule, flp_rule_key key, double value)
     return FLP_OK;
 }
 
-flp_status flp_rule_get(const flp_rule *rule, flp_rule_key key, double *value)
+static double load(const void *h, int key)
 {
-    FLP__CHECK_NULL(rule);
-    FLP__CHECK_NULL(value);
-    const flp__key *k;
-    FLP__TRY(flp__key_lookup(&flp__rule_keys, (int)key, __func__, &k));
-    switch (key) {
-    case FLP_RULE_GRANULARITY: *value = rule->granularity; break;
-    case FLP_RULE_PLASTIC_LAST: *value = plastic_last_value(rule); break;
-    case FLP_RULE_HIDDEN_MULTIPLIER: *value = rule->hidden_multiplier; break;
-    case FLP_RULE_ALPHA_INIT: *value = rule->alpha_init; break;
-    case FLP_RULE_SECOND_ORDER: *value = rule->second_order; break;
-    case FLP_RULE_TERMS: *value = rule->terms; break;
-    case FLP_RULE_THETA_L1: *value = rule->l1; break;
+    const flp_rule *rule = h;
+    switch ((flp_rule_key)key) {
+    case FLP_RULE_GRANULARITY: return rule->granularity;
+    case FLP_RULE_PLASTIC_LAST: return plastic_last_value(rule);
+    case FLP_RULE_HIDDEN_MULTIPLIER: return rule->hidden_multiplier;
+    case FLP_RULE_ALPHA_INIT: return rule->alpha_init;
+    case FLP_RULE_SECOND_ORDER: return rule->second_order;
+    case FLP_RULE_TERMS: return rule->terms;
+    case FLP_RULE_THETA_L1: return rule->l1;
     }
-    return FLP_OK;
+    return 0;
 }
 
-flp_status flp_rule_bounds(flp_rule_key key, double *lo, double *hi)
-{
-    return flp__key_bounds(&flp__rule_keys, (int)key, lo, hi, __func__);
-}
+const flp__key_map flp__rule_keys = {"flp_rule_key", "rule", (int)(sizeof keys / sizeof keys[0]),
+                                     keys, value_name, load, store};
+
+FLP__KEY_FUNCTIONS(rule, "rule")

@@ -31,19 +31,6 @@ enum { FS_NKEYS = 0 FLP_FEWSHOT_KEY_MAP(FLP__KEY_COUNT) };
 
 static const flp__key fs_keys[FS_NKEYS] = {FLP_FEWSHOT_KEY_MAP(FLP__KEY_ENTRY)};
 
-static flp_status get_any(const void *h, int key, double *value)
-{
-    return flp_sampler_get(h, key, value);
-}
-
-static flp_status set_any(void *h, int key, double value)
-{
-    return flp_sampler_set(h, key, value);
-}
-
-const flp__key_map flp__fewshot_keys = {"flp_fewshot_key", "few-shot", FS_NKEYS, fs_keys,
-                                        NULL, get_any, set_any};
-
 typedef struct {
     flp_sampler base; /* first member: the handle and its state are one allocation */
     uint64_t seed;
@@ -85,18 +72,21 @@ static flp_status grow(int64_t **buf, int64_t *cap, int64_t n, const char *what)
 
 /* ---- settings ------------------------------------------------------------------ */
 
-static flp_status fs_store(flp_sampler *s, int key, double value)
+static flp_status fs_store(void *h, int key, double value)
 {
-    fewshot *S = s->impl;
+    fewshot *S = ((flp_sampler *)h)->impl;
     S->set[key] = (int64_t)value;
     return FLP_OK;
 }
 
-static double fs_load(const flp_sampler *s, int key)
+static double fs_load(const void *h, int key)
 {
-    const fewshot *S = s->impl;
+    const fewshot *S = ((const flp_sampler *)h)->impl;
     return (double)S->set[key];
 }
+
+const flp__key_map flp__fewshot_keys = {"flp_fewshot_key", "few-shot", FS_NKEYS, fs_keys,
+                                        NULL, fs_load, fs_store};
 
 static flp_status fs_io_size(const flp_sampler *s, int64_t *n_in, int64_t *n_out, int *classification)
 {
@@ -315,8 +305,6 @@ static void fs_destroy(flp_sampler *s)
 static const flp__sampler_ops fewshot_ops = {
     .kind = "fewshot",
     .keys = &flp__fewshot_keys,
-    .store = fs_store,
-    .load = fs_load,
     .io_size = fs_io_size,
     .next = fs_next,
     .state_size = fs_state_size,

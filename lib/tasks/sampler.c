@@ -41,7 +41,7 @@ flp_status flp_sampler_set(flp_sampler *s, int key, double value)
     const flp__key *k;
     FLP__TRY(find_key(s, key, __func__, &k));
     FLP__TRY(flp__key_check(k, value, FLP_ERR_RANGE, __func__));
-    return s->ops->store(s, key, value);
+    return s->ops->keys->store(s, key, value);
 }
 
 flp_status flp_sampler_get(const flp_sampler *s, int key, double *value)
@@ -50,7 +50,7 @@ flp_status flp_sampler_get(const flp_sampler *s, int key, double *value)
     FLP__CHECK_NULL(value);
     const flp__key *k;
     FLP__TRY(find_key(s, key, __func__, &k));
-    *value = s->ops->load(s, key);
+    *value = s->ops->keys->load(s, key);
     return FLP_OK;
 }
 

@@ -9,12 +9,9 @@
 
 typedef struct {
     const char *kind;  /* stable name written into checkpoints, e.g. "sine" */
-    /* The kind's settings (its key map); flp_sampler_set checks a key and
-     * value against it before `store`, which does what setting the key
-     * means (and may still fail, e.g. FLP_ERR_NOMEM). */
+    /* The kind's settings: its key map, whose load and store take the
+     * sampler; flp_sampler_set checks a key and value against it first. */
     const flp__key_map *keys;
-    flp_status (*store)(flp_sampler *s, int key, double value);
-    double (*load)(const flp_sampler *s, int key);
     flp_status (*io_size)(const flp_sampler *s, int64_t *n_in, int64_t *n_out, int *classification);
     flp_status (*next)(flp_sampler *s, flp_split split, flp_episode *ep);
     /* Serialized state: everything that determines the episodes still to

@@ -35,19 +35,6 @@ enum { SINE_NKEYS = 0 FLP_SINE_KEY_MAP(FLP__KEY_COUNT) };
  * episode's own size check; values beyond them are not useful anyway. */
 static const flp__key sine_keys[SINE_NKEYS] = {FLP_SINE_KEY_MAP(FLP__KEY_ENTRY)};
 
-static flp_status get_any(const void *h, int key, double *value)
-{
-    return flp_sampler_get(h, key, value);
-}
-
-static flp_status set_any(void *h, int key, double value)
-{
-    return flp_sampler_set(h, key, value);
-}
-
-const flp__key_map flp__sine_keys = {"flp_sine_key", "sine", SINE_NKEYS, sine_keys,
-                                     NULL, get_any, set_any};
-
 typedef struct {
     double amp, phase;
 } sinusoid;
@@ -145,9 +132,9 @@ static flp_status check_pool(const int64_t *set, flp_status status, const char *
     return FLP_OK;
 }
 
-static flp_status sine_store(flp_sampler *s, int key, double value)
+static flp_status sine_store(void *h, int key, double value)
 {
-    sine *S = s->impl;
+    sine *S = ((flp_sampler *)h)->impl;
     if (key == FLP_SINE_POOL)
         FLP__TRY(ensure_pool(S, S->seed, (int64_t)value, "flp_sampler_set"));
     /* FLP_SINE_TASKS needs no rebuild: the pool does not depend on it. */
@@ -155,11 +142,14 @@ static flp_status sine_store(flp_sampler *s, int key, double value)
     return FLP_OK;
 }
 
-static double sine_load(const flp_sampler *s, int key)
+static double sine_load(const void *h, int key)
 {
-    const sine *S = s->impl;
+    const sine *S = ((const flp_sampler *)h)->impl;
     return (double)S->set[key];
 }
+
+const flp__key_map flp__sine_keys = {"flp_sine_key", "sine", SINE_NKEYS, sine_keys,
+                                     NULL, sine_load, sine_store};
 
 static flp_status sine_io_size(const flp_sampler *s, int64_t *n_in, int64_t *n_out, int *classification)
 {
@@ -315,8 +305,6 @@ static void sine_destroy(flp_sampler *s)
 static const flp__sampler_ops sine_ops = {
     .kind = "sine",
     .keys = &flp__sine_keys,
-    .store = sine_store,
-    .load = sine_load,
     .io_size = sine_io_size,
     .next = sine_next,
     .state_size = sine_state_size,
