@@ -1427,6 +1427,36 @@ START_TEST(test_fewshot_checkpoint)
 }
 END_TEST
 
+/* A loaded few-shot state must fit the training data as flp_sampler_next
+ * requires: settings that do not (here a batch that does not divide the
+ * examples shown) are refused as a file, and the sampler keeps its own. */
+START_TEST(test_fewshot_checkpoint_must_go_on)
+{
+    flp_dataset *tr, *ev;
+    flp_sampler *a = gen_sampler(77, &tr, &ev), *b;
+    ck_flp(flp_sampler_set(a, FLP_FEWSHOT_BATCH, 3)); /* 5 x 5 shown */
+    int64_t in = GS * GS;
+    flp_net *net;
+    flp_meta *meta;
+    ck_flp(flp_net_create(1, &in, &net));
+    ck_flp(flp_net_add_linear(net, 5, 1));
+    ck_flp(flp_meta_create(net, NULL, NULL, &meta));
+    ck_flp(flp_checkpoint_save(tpath("fs3.ckpt"), meta, a));
+    ck_flp(flp_sampler_create_fewshot(tr, ev, 1, &b));
+    ck_flp_fails(flp_checkpoint_load(tpath("fs3.ckpt"), meta, b), FLP_ERR_FORMAT);
+    ck_flp_message_has("few-shot sampler state: FLP_FEWSHOT_BATCH = 3 does not divide the 25");
+    double v;
+    ck_flp(flp_sampler_get(b, FLP_FEWSHOT_BATCH, &v));
+    ck_assert_double_eq(v, 1);
+    flp_meta_free(meta);
+    flp_net_free(net);
+    flp_sampler_free(a);
+    flp_sampler_free(b);
+    flp_dataset_free(tr);
+    flp_dataset_free(ev);
+}
+END_TEST
+
 /* An unreadable image fails the episode naming the file and leaves the
  * stream where it was: once the file is repaired, the next episode is the
  * one a sampler that never failed draws. */
@@ -1637,6 +1667,7 @@ Suite *make_data_suite(void)
     tcase_add_test(fs, test_fewshot_determinism);
     tcase_add_test(fs, test_fewshot_state);
     tcase_add_test(fs, test_fewshot_checkpoint);
+    tcase_add_test(fs, test_fewshot_checkpoint_must_go_on);
     tcase_add_test(fs, test_fewshot_bad_image);
     suite_add_tcase(s, fs);
 

@@ -670,7 +670,7 @@ START_TEST(test_bad_input)
     ck_flp_fails(flp_lifetime_run(s.lt, s.ep, 1, &loss), FLP_ERR_STATE); /* empty episode */
     ck_flp_fails(flp_lifetime_set(s.lt, FLP_LIFETIME_MEMORY_BUDGET, -1), FLP_ERR_RANGE);
     ck_flp_fails(flp_lifetime_set(s.lt, FLP_LIFETIME_CHECK_FINITE, 2), FLP_ERR_RANGE);
-    ck_flp_fails(flp_lifetime_set(s.lt, (flp_lifetime_key)99, 0), FLP_ERR_RANGE);
+    ck_flp_fails(flp_lifetime_set(s.lt, (flp_lifetime_key)99, 0), FLP_ERR_INVALID);
     /* an episode of the wrong width */
     float x[2 * 1 * 5] = {0}, y[2 * 1 * 2] = {0};
     ck_flp(flp_episode_set_regression(s.ep, 2, 1, 5, 2, x, y, 1, x, y));

@@ -20,7 +20,9 @@
 #include "core/alloc.h"
 #include "checkpoint/checkpoint_file.h"
 #include "checkpoint/checkpoint_format.h"
+#include "core/keys.h"
 #include "meta/meta_internal.h"
+#include "plasticity/plasticity_internal.h"
 #include "tasks/sampler_internal.h"
 #include "testfile.h"
 #include "testutil.h"
@@ -1071,7 +1073,7 @@ START_TEST(test_checkpoint_header_checks)
     memcpy(buf + 8, &x, 4);
     fix_header_crc(buf, 0);
     expect_refused(&c, buf, c.size, FLP_ERR_VERSION, "format version 99", "version");
-    ck_assert_ptr_nonnull(strstr(flp_last_error(), "reads versions 1 to 2"));
+    ck_assert_ptr_nonnull(strstr(flp_last_error(), "reads versions 1 to 3"));
     RESET();
     x = 0x04030201u;
     memcpy(buf + 16, &x, 4);
@@ -1340,6 +1342,273 @@ START_TEST(test_resume_bit_identical)
 }
 END_TEST
 
+/* ---- every setting, through the key maps ----------------------------------- */
+
+/* Set key k of `map` on handle h to another value it accepts (one up
+ * within the bounds, else the lower bound: whichever reads back
+ * differently) and return what it reads. */
+static double change_key(const flp__key_map *m, void *h, const flp__key *k)
+{
+    double v = m->load(h, k->value), w;
+    const double tries[2] = {v + 1 <= k->hi ? v + 1 : k->lo, k->lo};
+    for (int i = 0; i < 2; i++) {
+        ck_flp(flp__key_set(m, h, "h", k->value, tries[i], "change_key"));
+        if ((w = m->load(h, k->value)) != v)
+            return w;
+    }
+    ck_abort_msg("%s: found no other value than %g", k->name, v);
+    return v;
+}
+
+/* The description line of key k at value v: "rule.second_order=1". */
+static void key_line(const flp__key_map *m, const flp__key *k, double v, char *line, size_t n)
+{
+    char name[64], text[64];
+    flp__key_describe(m, k, v, name, sizeof name, text, sizeof text);
+    snprintf(line, n, "%s=%s", name, text);
+}
+
+/* A checkpoint loads only into handles whose every feedback and rule
+ * setting is the one it was saved with: each key of both maps, changed
+ * alone, is refused with FLP_ERR_VERSION naming the key and both values. */
+START_TEST(test_checkpoint_refuses_any_other_setting)
+{
+    rig a;
+    rig_make(&a, 1);
+    const char *path = tmp_path("a.ckpt");
+    ck_flp(flp_checkpoint_save(path, a.meta, NULL));
+    const flp__key_map *maps[] = {&flp__rule_keys, &flp__feedback_keys};
+    int checked = 0;
+    for (size_t m = 0; m < sizeof maps / sizeof maps[0]; m++) {
+        for (int i = 0; i < maps[m]->n; i++) {
+            const flp__key *k = &maps[m]->keys[i];
+            rig b;
+            rig_handles(&b, 2, FLP_GRANULARITY_SYNAPSE);
+            void *hb = maps[m] == &flp__rule_keys ? (void *)b.rule : (void *)b.fb;
+            const void *ha = maps[m] == &flp__rule_keys ? (void *)a.rule : (void *)a.fb;
+            double was = maps[m]->load(ha, k->value), now = change_key(maps[m], hb, k);
+            ck_flp(flp_meta_create(b.net, b.fb, b.rule, &b.meta));
+            snapshot before = snap_take(b.meta);
+            ck_flp_fails(flp_checkpoint_load(path, b.meta, NULL), FLP_ERR_VERSION);
+            char lw[160], ln[160], want[400];
+            key_line(maps[m], k, was, lw, sizeof lw);
+            key_line(maps[m], k, now, ln, sizeof ln);
+            snprintf(want, sizeof want, "it has '%s', these handles have '%s' (%s)", lw, ln, k->name);
+            ck_assert_msg(strstr(flp_last_error(), want) != NULL, "%s: '%s' not in %s", k->name,
+                          want, flp_last_error());
+            snap_check_same(&before, b.meta, k->name);
+            free(before.data);
+            rig_free(&b);
+            checked++;
+        }
+    }
+    ck_assert_int_eq(checked, 13);
+    rig_free(&a);
+}
+END_TEST
+
+static void gradient_rig(rig *r, uint64_t seed, int second_order)
+{
+    rig_handles(r, seed, FLP_GRANULARITY_SYNAPSE);
+    flp_rule_free(r->rule);
+    ck_flp(flp_rule_create(r->net, FLP_RULE_GRADIENT, &r->rule));
+    ck_flp(flp_rule_set(r->rule, FLP_RULE_SECOND_ORDER, second_order));
+    ck_flp(flp_meta_create(r->net, r->fb, r->rule, &r->meta));
+}
+
+/* The defect this refusal fixes: a first-order checkpoint loaded silently
+ * into a second-order configuration (the order changes the meta-gradient,
+ * not the tensors). */
+START_TEST(test_checkpoint_first_order_into_second_order)
+{
+    rig a, b;
+    gradient_rig(&a, 1, 0);
+    gradient_rig(&b, 2, 1);
+    ck_flp(flp_checkpoint_save(tmp_path("first.ckpt"), a.meta, NULL));
+    snapshot before = snap_take(b.meta);
+    ck_flp_fails(flp_checkpoint_load(tmp_path("first.ckpt"), b.meta, NULL), FLP_ERR_VERSION);
+    ck_assert_msg(strstr(flp_last_error(), "it has 'rule.second_order=0', these handles have "
+                                           "'rule.second_order=1' (FLP_RULE_SECOND_ORDER)"),
+                  "%s", flp_last_error());
+    snap_check_same(&before, b.meta, "second order");
+    ck_flp(flp_rule_set(b.rule, FLP_RULE_SECOND_ORDER, 0));
+    ck_flp(flp_checkpoint_load(tmp_path("first.ckpt"), b.meta, NULL));
+    free(before.data);
+    rig_free(&a);
+    rig_free(&b);
+}
+END_TEST
+
+/* The optimizer's and the sampler's settings are state: a load restores
+ * every one of them. */
+START_TEST(test_checkpoint_restores_every_optimizer_and_sampler_setting)
+{
+    rig a, b;
+    rig_make(&a, 1);
+    rig_make(&b, 2);
+    flp_sampler *sa, *sb;
+    ck_flp(flp_sampler_create_sine(3, &sa));
+    ck_flp(flp_sampler_create_sine(4, &sb));
+    const struct {
+        const flp__key_map *map;
+        void *a, *b;
+    } hs[] = {{&flp__meta_keys, a.meta, b.meta}, {&flp__sine_keys, sa, sb}};
+    for (size_t h = 0; h < 2; h++)
+        for (int i = 0; i < hs[h].map->n; i++)
+            change_key(hs[h].map, hs[h].a, &hs[h].map->keys[i]);
+    ck_flp(flp_checkpoint_save(tmp_path("s.ckpt"), a.meta, sa));
+    ck_flp(flp_checkpoint_load(tmp_path("s.ckpt"), b.meta, sb));
+    for (size_t h = 0; h < 2; h++)
+        for (int i = 0; i < hs[h].map->n; i++) {
+            const flp__key *k = &hs[h].map->keys[i];
+            double va = hs[h].map->load(hs[h].a, k->value), vb = hs[h].map->load(hs[h].b, k->value);
+            ck_assert_msg(va == vb && va != k->def, "%s: saved %g, loaded %g", k->name, va, vb);
+        }
+    flp_sampler_free(sa);
+    flp_sampler_free(sb);
+    rig_free(&a);
+    rig_free(&b);
+}
+END_TEST
+
+/* A loaded state must be one the handles can go on from: a sine sampler
+ * whose pool is smaller than an episode's draw (which the setters allow
+ * on the way to a valid state, and flp_sampler_next refuses) is refused
+ * as a file, and nothing changes. */
+START_TEST(test_checkpoint_sampler_state_must_go_on)
+{
+    rig a;
+    rig_make(&a, 1);
+    flp_sampler *sa, *sb;
+    ck_flp(flp_sampler_create_sine(3, &sa));
+    ck_flp(flp_sampler_create_sine(4, &sb));
+    ck_flp(flp_sampler_set(sa, FLP_SINE_TASKS, 20));
+    ck_flp(flp_sampler_set(sa, FLP_SINE_POOL, 8));
+    ck_flp(flp_checkpoint_save(tmp_path("pool.ckpt"), a.meta, sa));
+    train(a.meta, 0, 1);
+    snapshot before = snap_take(a.meta);
+    ck_flp_fails(flp_checkpoint_load(tmp_path("pool.ckpt"), a.meta, sb), FLP_ERR_FORMAT);
+    ck_assert_msg(strstr(flp_last_error(), "sine sampler state: the training pool has 8 "
+                                           "sinusoids, fewer than the 20"),
+                  "%s", flp_last_error());
+    snap_check_same(&before, a.meta, "sampler cannot go on");
+    double v;
+    ck_flp(flp_sampler_get(sb, FLP_SINE_TASKS, &v));
+    ck_assert_double_eq(v, 10);
+    free(before.data);
+    flp_sampler_free(sa);
+    flp_sampler_free(sb);
+    rig_free(&a);
+}
+END_TEST
+
+/* The file as format 2 wrote it: its CONF held fewer settings and named
+ * the rule family "unknown". Returns the new size (buf holds size + 16). */
+static long to_format2(const uint8_t *file, long size, uint8_t *out)
+{
+    static const char *const dropped[] = {"rule.plastic_last=", "rule.alpha_init=",
+                                          "rule.second_order=", "rule.terms=",
+                                          "rule.theta_l1=", "feedback.kind="};
+    long at = FLP__CKPT_HEADER_SIZE;
+    uint64_t len;
+    uint32_t text_len;
+    memcpy(&len, file + at + 4, 8);
+    memcpy(&text_len, file + at + 20, 4);
+    const char *text = (const char *)file + at + 24;
+    char conf[4096];
+    size_t n = 0;
+    for (size_t i = 0; i < text_len;) {
+        const char *end = memchr(text + i, '\n', text_len - i);
+        size_t line = (size_t)(end - (text + i)) + 1;
+        int keep = 1;
+        for (size_t d = 0; d < sizeof dropped / sizeof dropped[0]; d++)
+            keep &= strncmp(text + i, dropped[d], strlen(dropped[d])) != 0;
+        if (strncmp(text + i, "rule.kind=family\n", line) == 0) {
+            memcpy(conf + n, "rule.kind=unknown\n", 18);
+            n += 18;
+        } else if (keep) {
+            memcpy(conf + n, text + i, line);
+            n += line;
+        }
+        i += line;
+    }
+    memcpy(out, file, (size_t)at);
+    uint32_t format = 2, crc;
+    memcpy(out + 8, &format, 4);
+    crc = (uint32_t)crc32_z(0L, out, 24);
+    memcpy(out + 24, &crc, 4);
+    uint64_t new_len = 12 + n;
+    uint32_t new_text = (uint32_t)n;
+    memcpy(out + at, "CONF", 4);
+    memcpy(out + at + 4, &new_len, 8);
+    memcpy(out + at + 12, file + at + 12, 8); /* f64 1.0 */
+    memcpy(out + at + 20, &new_text, 4);
+    memcpy(out + at + 24, conf, n);
+    crc = (uint32_t)crc32_z(0L, out + at, (z_size_t)(12 + new_len));
+    memcpy(out + at + 24 + n, &crc, 4);
+    long rest = at + 16 + (long)len;
+    memcpy(out + at + 28 + n, file + rest, (size_t)(size - rest));
+    return at + 28 + (long)n + (size - rest);
+}
+
+static void write_format2(const char *from, const char *to)
+{
+    long size;
+    uint8_t *file = read_all(from, &size);
+    uint8_t *v2 = malloc((size_t)size + 16);
+    write_all(to, v2, to_format2(file, size, v2));
+    free(v2);
+    free(file);
+}
+
+/* Format 2 files still load, checked on the settings they recorded (the
+ * others are taken on trust: such a file cannot tell them). */
+START_TEST(test_checkpoint_reads_format_2)
+{
+    rig a, b;
+    rig_make(&a, 1);
+    train(a.meta, 0, 2);
+    ck_flp(flp_checkpoint_save(tmp_path("v3.ckpt"), a.meta, NULL));
+    write_format2(tmp_path("v3.ckpt"), tmp_path("v2.ckpt"));
+    rig_make(&b, 2);
+    ck_flp(flp_checkpoint_load(tmp_path("v2.ckpt"), b.meta, NULL));
+    snapshot from_v2 = snap_take(b.meta);
+    ck_flp(flp_checkpoint_load(tmp_path("v3.ckpt"), b.meta, NULL));
+    snap_check_same(&from_v2, b.meta, "format 2 and 3 loads");
+    ck_flp(flp_rule_set(b.rule, FLP_RULE_SECOND_ORDER, 1)); /* not in format 2 */
+    ck_flp(flp_checkpoint_load(tmp_path("v2.ckpt"), b.meta, NULL));
+    ck_flp(flp_feedback_set(b.fb, FLP_FEEDBACK_RELU, 0)); /* in format 2 */
+    ck_flp_fails(flp_checkpoint_load(tmp_path("v2.ckpt"), b.meta, NULL), FLP_ERR_VERSION);
+    ck_assert_msg(strstr(flp_last_error(), "it has 'feedback.relu=1', these handles have "
+                                           "'feedback.relu=0' (FLP_FEEDBACK_RELU)"),
+                  "%s", flp_last_error());
+    free(from_v2.data);
+    rig_free(&b);
+    /* the family, written "unknown" by format 2 */
+    flp_meta_free(a.meta);
+    flp_rule_free(a.rule);
+    ck_flp(flp_rule_create(a.net, FLP_RULE_FAMILY, &a.rule));
+    ck_flp(flp_meta_create(a.net, a.fb, a.rule, &a.meta));
+    ck_flp(flp_checkpoint_save(tmp_path("family.ckpt"), a.meta, NULL));
+    long size;
+    uint8_t *file = read_all(tmp_path("family.ckpt"), &size);
+    int found = 0;
+    for (long i = 0; i + 17 <= size && !found; i++)
+        found = memcmp(file + i, "rule.kind=family\n", 17) == 0;
+    ck_assert_msg(found, "the family's kind is not recorded as 'family'");
+    free(file);
+    write_format2(tmp_path("family.ckpt"), tmp_path("family2.ckpt"));
+    ck_flp(flp_checkpoint_load(tmp_path("family2.ckpt"), a.meta, NULL));
+    rig_make(&b, 2); /* Oja */
+    ck_flp_fails(flp_checkpoint_load(tmp_path("family2.ckpt"), b.meta, NULL), FLP_ERR_VERSION);
+    ck_assert_msg(strstr(flp_last_error(), "it has 'rule.kind=unknown', these handles have "
+                                           "'rule.kind=oja'"),
+                  "%s", flp_last_error());
+    rig_free(&b);
+    rig_free(&a);
+}
+END_TEST
+
 Suite *make_meta_suite(void)
 {
     Suite *s = suite_create("meta");
@@ -1369,6 +1638,11 @@ Suite *make_meta_suite(void)
     tcase_add_test(ckpt, test_checkpoint_flipped_bytes);
     tcase_add_test(ckpt, test_checkpoint_header_checks);
     tcase_add_test(ckpt, test_checkpoint_configuration_mismatch);
+    tcase_add_test(ckpt, test_checkpoint_refuses_any_other_setting);
+    tcase_add_test(ckpt, test_checkpoint_first_order_into_second_order);
+    tcase_add_test(ckpt, test_checkpoint_restores_every_optimizer_and_sampler_setting);
+    tcase_add_test(ckpt, test_checkpoint_sampler_state_must_go_on);
+    tcase_add_test(ckpt, test_checkpoint_reads_format_2);
     tcase_add_test(ckpt, test_checkpoint_rule_kind_mismatch);
     tcase_add_test(ckpt, test_checkpoint_double_layout);
     tcase_add_test(ckpt, test_checkpoint_reads_format_1);

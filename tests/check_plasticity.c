@@ -238,11 +238,11 @@ START_TEST(test_fb_keys)
     static const int unknown[] = {6, 7, -1, 1000};
     for (size_t i = 0; i < sizeof unknown / sizeof unknown[0]; i++) {
         flp_feedback_key key = (flp_feedback_key)unknown[i];
-        ck_flp_fails(flp_feedback_bounds(key, &lo, &hi), FLP_ERR_RANGE);
+        ck_flp_fails(flp_feedback_bounds(key, &lo, &hi), FLP_ERR_INVALID);
         ck_msg_has("flp_feedback_bounds");
-        ck_flp_fails(flp_feedback_set(fb, key, 0), FLP_ERR_RANGE);
+        ck_flp_fails(flp_feedback_set(fb, key, 0), FLP_ERR_INVALID);
         ck_msg_has("flp_feedback_set");
-        ck_flp_fails(flp_feedback_get(fb, key, &v), FLP_ERR_RANGE);
+        ck_flp_fails(flp_feedback_get(fb, key, &v), FLP_ERR_INVALID);
         ck_msg_has("flp_feedback_get");
     }
     ck_flp_fails(flp_feedback_bounds(FLP_FEEDBACK_RELU, NULL, &hi), FLP_ERR_NULL);
@@ -620,11 +620,11 @@ START_TEST(test_rule_keys)
     static const int unknown[] = {7, 8, -1, 999};
     for (size_t i = 0; i < sizeof unknown / sizeof unknown[0]; i++) {
         flp_rule_key key = (flp_rule_key)unknown[i];
-        ck_flp_fails(flp_rule_bounds(key, &lo, &hi), FLP_ERR_RANGE);
+        ck_flp_fails(flp_rule_bounds(key, &lo, &hi), FLP_ERR_INVALID);
         ck_msg_has("flp_rule_bounds");
-        ck_flp_fails(flp_rule_set(rule, key, 0), FLP_ERR_RANGE);
+        ck_flp_fails(flp_rule_set(rule, key, 0), FLP_ERR_INVALID);
         ck_msg_has("flp_rule_set");
-        ck_flp_fails(flp_rule_get(rule, key, &v), FLP_ERR_RANGE);
+        ck_flp_fails(flp_rule_get(rule, key, &v), FLP_ERR_INVALID);
         ck_msg_has("flp_rule_get");
     }
     ck_flp_fails(flp_rule_bounds(FLP_RULE_ALPHA_INIT, NULL, &hi), FLP_ERR_NULL);

@@ -11,11 +11,14 @@ The hand-written layer (src/convenience.jl) is included at the end.
 The header parser is also a module (`parse_headers`) that the Python
 binding's tests use to check their prototypes against the headers. It reads
 the subset of C the public headers use: opaque `typedef struct x x;`,
-`typedef enum { A = 0, ... } name;` (and the FLP_STATUS_MAP X-macro),
+`typedef enum { A = 0, ... } name;` (and the X-macros: FLP_STATUS_MAP and
+the key maps FLP_<HANDLE>_KEY_MAP, expanded by FLP__KEY_ENUM or a
+forwarding macro `FLP_<P>_##name = N + (value),`),
 `#define NAME integer`, one function-pointer typedef, and declarations
 `FLP_API ret name(params);`. What `#ifdef FLP_EXPERIMENTAL ... #endif`
-encloses (functions and enumerators) is parsed like the rest and marked
-experimental: the Julia docstrings say so, and the Python binding's tests
+encloses (functions, enumerators, key maps) is parsed like the rest and
+marked experimental (an `#else` branch of it is skipped: it holds the empty
+definitions of the experimental key maps): the Julia docstrings say so, and the Python binding's tests
 check that its docstrings do. The C side checks the result independently
 (tests/julia_wrapper.sh lists the FLP_API names with tests/api-names.sh).
 """
@@ -62,6 +65,9 @@ class Api:
     defines: dict = field(default_factory=dict)        # NAME -> int
     statuses: list = field(default_factory=list)       # [(NAME, value, message)]
     experimental: set = field(default_factory=set)     # names declared under FLP_EXPERIMENTAL
+    keymaps: dict = field(default_factory=dict)        # FLP_X_KEY_MAP -> [(HANDLE, NAME, value, type)]
+    keymap_enums: dict = field(default_factory=dict)   # FLP_X_KEY_MAP -> [(enum, prefix, offset)]
+    experimental_keymaps: set = field(default_factory=set)  # key maps defined under FLP_EXPERIMENTAL
 
 
 _TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|/\*.*?\*/|//[^\n]*|.', re.S)
@@ -130,14 +136,17 @@ _EXPERIMENTAL_MARK = "FLP__EXPERIMENTAL_DECLARATION"
 
 
 def _conditional(line, stack, where):
-    """Follow the #if nesting of one preprocessor line; True inside an
-    `#ifdef FLP_EXPERIMENTAL` block (which may hold no #else)."""
+    """Follow the #if nesting of one preprocessor line. The stack holds
+    "experimental" inside an `#ifdef FLP_EXPERIMENTAL` block, "stable" in
+    its `#else` branch, None in any other conditional."""
     d = re.match(r"#\s*(\w+)\s*(\w*)", line)
     word = d.group(1) if d else ""
     if word.startswith("if"):
-        stack.append(word == "ifdef" and d.group(2) == "FLP_EXPERIMENTAL")
-    elif word in ("else", "elif") and stack and stack[-1]:
-        raise ValueError(f"{where}: #{word} inside #ifdef FLP_EXPERIMENTAL")
+        stack.append("experimental" if word == "ifdef" and d.group(2) == "FLP_EXPERIMENTAL" else None)
+    elif word == "else" and stack and stack[-1] == "experimental":
+        stack[-1] = "stable"
+    elif word == "elif" and stack and stack[-1] is not None:
+        raise ValueError(f"{where}: #elif inside #ifdef FLP_EXPERIMENTAL")
     elif word == "endif" and stack:
         stack.pop()
 
@@ -150,6 +159,7 @@ def parse_headers(incdir=None):
     names = [h for h in ORDER if h in names] + [h for h in names if h.endswith(".h")
                                                 and h not in ORDER]
     api = Api()
+    key_enum_macros = {}  # FLP__KEY_ENUM and forwarding macros -> (prefix or None, offset)
     for h in names:
         raw = open(os.path.join(hdir, h), encoding="utf-8").read()
         docs = doc_comments(raw)
@@ -160,14 +170,29 @@ def parse_headers(incdir=None):
             s = line.strip()
             if s.startswith("#"):
                 _conditional(s, conditions, h)
+                if "stable" in conditions:
+                    continue  # the non-experimental stand-ins of experimental definitions
                 m = re.match(r"#\s*define\s+(FLP_[A-Z0-9_]+)\s+\(?(-?\d+)\)?\s*$", s)
                 if m:
                     api.defines[m.group(1)] = int(m.group(2))
                 if re.match(r"#\s*define\s+FLP_STATUS_MAP\(X\)", s):
                     for n, v, msg in re.findall(r'X\(\s*(\w+)\s*,\s*(-?\d+)\s*,\s*("(?:[^"\\]|\\.)*")\s*\)', s):
                         api.statuses.append((n, int(v), msg[1:-1]))
+                km = re.match(r"#\s*define\s+(FLP_\w+_KEY_MAP(?:_EXPERIMENTAL)?)\(X\)(.*)$", s)
+                if km:
+                    api.keymaps[km.group(1)] = [
+                        (hd, n, int(v), t) for hd, n, v, t in
+                        re.findall(r"X\(\s*(\w+)\s*,\s*(\w+)\s*,\s*(-?\d+)\s*,\s*(\w+)\s*,", km.group(2))]
+                    if "experimental" in conditions:
+                        api.experimental_keymaps.add(km.group(1))
+                em = re.match(r"#\s*define\s+(FLP__\w*ENUM)\(\s*handle\s*,\s*name\s*,\s*value[^)]*\)"
+                              r"\s*FLP_(?:##handle##|(\w+?))_##name\s*=\s*(?:(\d+)\s*\+\s*)?\(value\)\s*,", s)
+                if em:
+                    key_enum_macros[em.group(1)] = (em.group(2), int(em.group(3) or 0))
                 continue
-            if any(conditions):
+            if "stable" in conditions:
+                continue
+            if "experimental" in conditions:
                 api.experimental.update(re.findall(r"\b(FLP_[A-Z0-9_]+)\s*=", line))
                 line = re.sub(r"\bFLP_API\b", "FLP_API " + _EXPERIMENTAL_MARK, line)
             code_lines.append(line)
@@ -181,6 +206,16 @@ def parse_headers(incdir=None):
                 api.enums[name] = [("FLP_" + n, v) for n, v, _ in api.statuses]
                 continue
             items, nxt = [], 0
+            for mp, macro in re.findall(r"(FLP_\w+_KEY_MAP(?:_EXPERIMENTAL)?)\(\s*(\w+)\s*\)", body):
+                if mp not in api.keymaps or macro not in key_enum_macros:
+                    raise ValueError(f"{h}: {name} uses {mp}({macro}), which is not defined before")
+                prefix, offset = key_enum_macros[macro]
+                api.keymap_enums.setdefault(mp, []).append((name, prefix, offset))
+                for hd, n, v, _ in api.keymaps[mp]:
+                    items.append((f"FLP_{prefix or hd}_{n}", v + offset))
+                    if mp in api.experimental_keymaps:
+                        api.experimental.add(f"FLP_{prefix or hd}_{n}")
+            body = re.sub(r"FLP_\w+_KEY_MAP(?:_EXPERIMENTAL)?\(\s*\w+\s*\)", " ", body)
             for part in body.split(","):
                 part = part.strip()
                 if not part:

@@ -43,24 +43,27 @@ extern "C" {
 
 typedef struct flp_batch flp_batch;
 
+/* Settings of a meta-batch: its own keys, one line each (flp_common.h,
+ * "key maps": X(BATCH, NAME, value, type, default, lo, hi)), and every key
+ * of the lifetime's map (flp_lifetime.h) forwarded to each worker lifetime
+ * as FLP_BATCH_<NAME> = 1 + FLP_LIFETIME_<NAME>, with the lifetime's type,
+ * default and bounds: FLP_BATCH_MEMORY_BUDGET (each worker's workspace,
+ * default 512 MiB, 0 = no limit), FLP_BATCH_CHECK_FINITE (default 1),
+ * and, experimental (with FLP_EXPERIMENTAL), FLP_BATCH_REINIT and
+ * FLP_BATCH_REINIT_SEED (weights drawn afresh per lifetime, e.g. for the
+ * rule family; default 0 and 0: the draw depends on the episode only, so a
+ * meta-batch still sums exactly what single lifetimes give). A key added to the lifetime's map is forwarded the same
+ * way; the batch's own keys after FLP_BATCH_THREADS are numbered from 1000.
+ *   FLP_BATCH_THREADS: at most this many episode threads (>= 0; 0, the
+ *     default: no cap besides min(n, flp_get_num_threads())). */
+#define FLP_BATCH_KEY_MAP(X) X(BATCH, THREADS, 0, INT, 0, 0, 4096)
+#define FLP__BATCH_FORWARD_ENUM(handle, name, value, type, def, lo, hi) \
+    FLP_BATCH_##name = 1 + (value),
+
 typedef enum {
-    /* At most this many episode threads (>= 0; 0, the default: no cap
-     * besides min(n, flp_get_num_threads())). */
-    FLP_BATCH_THREADS = 0,
-    /* Each worker lifetime's FLP_LIFETIME_MEMORY_BUDGET in bytes (>= 0;
-     * default the lifetime's, 512 MiB; 0 = no limit). */
-    FLP_BATCH_MEMORY_BUDGET = 1,
-    /* Each worker lifetime's FLP_LIFETIME_CHECK_FINITE (0 or 1; default 1). */
-    FLP_BATCH_CHECK_FINITE = 2,
-#ifdef FLP_EXPERIMENTAL
-    /* Experimental (doc/CONVENTIONS.md), as the lifetime's keys they set.
-     * Each worker lifetime's FLP_LIFETIME_REINIT and FLP_LIFETIME_REINIT_SEED
-     * (weights drawn afresh per lifetime, e.g. for the rule family; default
-     * 0 and 0): the draw depends on the episode only, so a meta-batch still
-     * sums exactly what single lifetimes give. */
-    FLP_BATCH_REINIT = 3,
-    FLP_BATCH_REINIT_SEED = 4
-#endif
+    FLP_BATCH_KEY_MAP(FLP__KEY_ENUM)
+    FLP_LIFETIME_KEY_MAP(FLP__BATCH_FORWARD_ENUM)
+    FLP_LIFETIME_KEY_MAP_EXPERIMENTAL(FLP__BATCH_FORWARD_ENUM)
 } flp_batch_key;
 
 /** Create a meta-batch for `meta`, which must outlive it and must have been
@@ -68,10 +71,13 @@ typedef enum {
 FLP_API flp_status flp_batch_create(flp_meta *meta, flp_batch **out);
 /** Free; NULL is accepted. @since 0.1 */
 FLP_API void flp_batch_free(flp_batch *batch);
-/** Set a flp_batch_key; FLP_ERR_RANGE for a value out of bounds. @since 0.1 */
+/** Set a flp_batch_key; FLP_ERR_RANGE for a value out of bounds,
+ *  FLP_ERR_INVALID for a key that is not a flp_batch_key. @since 0.1 */
 FLP_API flp_status flp_batch_set(flp_batch *batch, flp_batch_key key, double value);
 /** Read a flp_batch_key. @since 0.1 */
 FLP_API flp_status flp_batch_get(const flp_batch *batch, flp_batch_key key, double *value);
+/** The bounds [*lo, *hi] a flp_batch_key accepts. @since 0.1 */
+FLP_API flp_status flp_batch_bounds(flp_batch_key key, double *lo, double *hi);
 
 /** Run the lifetimes of episodes[0..n-1] (n >= 1) with gradient and ADD
  *  the sum of their meta-gradients, g_0 + g_1 + ... + g_{n-1} summed in

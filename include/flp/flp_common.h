@@ -9,6 +9,7 @@
 #ifndef FLP_COMMON_H
 #define FLP_COMMON_H
 
+#include <float.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -85,6 +86,26 @@ FLP_API const char *flp_last_error(void);
 
 /** Forget the calling thread's last error message. @since 0.1 */
 FLP_API void flp_clear_error(void);
+
+/* ---- settings: one key map per handle --------------------------------------
+ * A handle's settings are keys of one enum, set, read and bounded with
+ * flp_<handle>_set / _get / _bounds (double values; integers and enums are
+ * passed as their value). Each enum comes from one X-macro list,
+ * FLP_<HANDLE>_KEY_MAP(X), one line per key:
+ *
+ *     X(HANDLE, NAME, value, type, default, lo, hi)
+ *
+ * It generates the enum (FLP_<HANDLE>_<NAME> = value) here and, inside
+ * libflp, every key's name, bounds, default and check, the checkpoint's
+ * record of the settings and the bindings' enums. `type` is what a key
+ * takes: INT (an integer in [lo, hi]), BOOL (0 or 1), ENUM (an integer in
+ * [lo, hi], the values of an enum) or REAL (any double in [lo, hi]; DBL_MAX
+ * means "any finite value"). Values never change and keys are only
+ * appended. On every handle a key the handle does not have is
+ * FLP_ERR_INVALID and a value outside its bounds FLP_ERR_RANGE, with a
+ * message naming the key ("flp_rule_set: FLP_RULE_PLASTIC_LAST takes an
+ * integer in [0, 1000000000], got 2.5"). */
+#define FLP__KEY_ENUM(handle, name, value, type, def, lo, hi) FLP_##handle##_##name = (value),
 
 /* ---- meta-parameter groups ------------------------------------------------
  * Every meta-parameter belongs to one group; the meta-optimizer gives each

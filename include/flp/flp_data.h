@@ -183,13 +183,21 @@ FLP_API flp_status flp_dataset_num_alphabets(const flp_dataset *ds, int64_t *n);
  * Every class drawn needs SHOTS + QUERY_PER_CLASS examples, and BATCH must
  * divide WAYS * SHOTS; flp_sampler_next reports either as FLP_ERR_RANGE
  * naming the class or the keys. */
-typedef enum {
-    FLP_FEWSHOT_WAYS = 0,            /* classes per episode, default 5 */
-    FLP_FEWSHOT_SHOTS = 1,           /* examples of each shown in the lifetime, default 5 */
-    FLP_FEWSHOT_QUERY_PER_CLASS = 2, /* query examples of each, default 5 */
-    FLP_FEWSHOT_ORDER = 3,           /* flp_order, default FLP_ORDER_IID */
-    FLP_FEWSHOT_BATCH = 4            /* examples per inner step, default 1 (online) */
-} flp_fewshot_key;
+/* Settings, one line per key (flp_common.h, "key maps"): X(FEWSHOT, NAME,
+ * value, type, default, lo, hi): FLP_FEWSHOT_WAYS classes per episode
+ * (default 5), FLP_FEWSHOT_SHOTS examples of each shown in the lifetime
+ * (5), FLP_FEWSHOT_QUERY_PER_CLASS query examples of each (5),
+ * FLP_FEWSHOT_ORDER an flp_order (FLP_ORDER_IID), FLP_FEWSHOT_BATCH examples
+ * per inner step (1: online). The values are shared with flp_sine_key
+ * until the next major version (flp_episode.h, "sampler key families"). */
+#define FLP_FEWSHOT_KEY_MAP(X)                                                                 \
+    X(FEWSHOT, WAYS, 0, INT, 5, 1, 4096)                                                       \
+    X(FEWSHOT, SHOTS, 1, INT, 5, 1, 1 << 16)                                                   \
+    X(FEWSHOT, QUERY_PER_CLASS, 2, INT, 5, 1, 1 << 16)                                         \
+    X(FEWSHOT, ORDER, 3, ENUM, FLP_ORDER_IID, FLP_ORDER_IID, FLP_ORDER_CONTINUAL)              \
+    X(FEWSHOT, BATCH, 4, INT, 1, 1, 1 << 20)
+
+typedef enum { FLP_FEWSHOT_KEY_MAP(FLP__KEY_ENUM) } flp_fewshot_key;
 
 /** Create a few-shot sampler: FLP_SPLIT_TRAIN episodes draw their classes
  *  from `train`, FLP_SPLIT_EVAL episodes from `eval` (NULL: evaluation

@@ -85,26 +85,40 @@ typedef enum {
  * x ~ U[-5, 5]; FLP_SINE_BATCHES_PER_TASK batches of FLP_SINE_BATCH per task;
  * FLP_SINE_QUERY_PER_TASK fresh points per task form the query. Training
  * episodes draw their sinusoids from a fixed pool of FLP_SINE_POOL (made
- * from the seed), evaluation episodes draw fresh ones. */
-typedef enum {
-    FLP_SINE_TASKS = 0,             /* default 10 */
-    FLP_SINE_BATCHES_PER_TASK = 1,  /* default 40 */
-    FLP_SINE_BATCH = 2,             /* default 32 */
-    FLP_SINE_QUERY_PER_TASK = 3,    /* default 32 */
-    FLP_SINE_ORDER = 4,             /* flp_order, default FLP_ORDER_IID */
-    FLP_SINE_POOL = 5,              /* default 400 */
-    /* 1: in i.i.d. order shuffle individual examples across all tasks
-     * instead of whole batches. Default 0 (batches shuffled). */
-    FLP_SINE_SHUFFLE_EXAMPLES = 6
-} flp_sine_key;
+ * from the seed), evaluation episodes draw fresh ones; drawing a training
+ * episode needs FLP_SINE_POOL >= FLP_SINE_TASKS (FLP_ERR_STATE otherwise).
+ * FLP_SINE_ORDER is an flp_order; FLP_SINE_SHUFFLE_EXAMPLES = 1 shuffles, in
+ * i.i.d. order, individual examples across all tasks instead of whole
+ * batches (default 0). Settings, one line per key (flp_common.h, "key
+ * maps"): X(SINE, NAME, value, type, default, lo, hi).
+ *
+ * Sampler key families. flp_sine_key and flp_fewshot_key (flp_data.h)
+ * share values (both start at 0), so flp_sampler_set cannot tell
+ * FLP_SINE_TASKS from FLP_FEWSHOT_WAYS; a key whose value only the other
+ * family has is refused with FLP_ERR_INVALID naming it. The next major
+ * version numbers the families apart (as zstd numbers its parameters) so
+ * that every foreign key is refused; until then the bindings refuse them
+ * from the key's enum type. */
+#define FLP_SINE_KEY_MAP(X)                                                                    \
+    X(SINE, TASKS, 0, INT, 10, 1, 4096)                                                        \
+    X(SINE, BATCHES_PER_TASK, 1, INT, 40, 1, 1 << 20)                                          \
+    X(SINE, BATCH, 2, INT, 32, 1, 1 << 20)                                                     \
+    X(SINE, QUERY_PER_TASK, 3, INT, 32, 1, 1 << 20)                                            \
+    X(SINE, ORDER, 4, ENUM, FLP_ORDER_IID, FLP_ORDER_IID, FLP_ORDER_CONTINUAL)                 \
+    X(SINE, POOL, 5, INT, 400, 1, 1 << 20)                                                     \
+    X(SINE, SHUFFLE_EXAMPLES, 6, BOOL, 0, 0, 1)
+
+typedef enum { FLP_SINE_KEY_MAP(FLP__KEY_ENUM) } flp_sine_key;
 
 /** Create an incremental-sine sampler; the seed fixes the training pool
  *  and the stream of episodes. @since 0.1 */
 FLP_API flp_status flp_sampler_create_sine(uint64_t seed, flp_sampler **out);
 /** Free; NULL is accepted. @since 0.1 */
 FLP_API void flp_sampler_free(flp_sampler *s);
-/** Set / get / bounds of a sampler key (flp_sine_key for sine samplers).
- *  Changing FLP_SINE_POOL or FLP_SINE_TASKS rebuilds the pool from the seed. @since 0.1 */
+/** Set / get / bounds of a sampler key (flp_sine_key for sine samplers,
+ *  flp_fewshot_key for few-shot samplers): FLP_ERR_RANGE for a value outside
+ *  the bounds, FLP_ERR_INVALID for a key the sampler's kind does not have.
+ *  Changing FLP_SINE_POOL rebuilds the pool from the seed. @since 0.1 */
 FLP_API flp_status flp_sampler_set(flp_sampler *s, int key, double value);
 FLP_API flp_status flp_sampler_get(const flp_sampler *s, int key, double *value);
 FLP_API flp_status flp_sampler_bounds(const flp_sampler *s, int key, double *lo, double *hi);

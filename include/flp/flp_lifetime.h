@@ -55,28 +55,43 @@ extern "C" {
 
 typedef struct flp_lifetime flp_lifetime;
 
-typedef enum {
-    /* Bytes the lifetime's workspace may take (>= 0; default 512 MiB): the
-     * weights and activities the reverse sweep stores, its scratch, and a
-     * front-end's activations (what flp_lifetime_stats reports). Too small
-     * a budget for even the minimum (a few copies of the plastic weights)
-     * is FLP_ERR_NOMEM from flp_lifetime_run with a message giving the
-     * minimum. 0 = no limit: keep every step. */
-    FLP_LIFETIME_MEMORY_BUDGET = 0,
-    /* 1 (default): check plastic weights for NaN/inf after every step and
-     * stop with FLP_ERR_NONFINITE naming the step and layer. */
-    FLP_LIFETIME_CHECK_FINITE = 1,
+/* Settings of a lifetime, one line per key (flp_common.h, "key maps"):
+ * X(LIFETIME, NAME, value, type, default, lo, hi).
+ *   FLP_LIFETIME_MEMORY_BUDGET: bytes the lifetime's workspace may take
+ *     (>= 0; default 512 MiB): the weights and activities the reverse sweep
+ *     stores, its scratch, and a front-end's activations (what
+ *     flp_lifetime_stats reports). Too small a budget for even the minimum
+ *     (a few copies of the plastic weights) is FLP_ERR_NOMEM from
+ *     flp_lifetime_run with a message giving the minimum. 0 = no limit:
+ *     keep every step.
+ *   FLP_LIFETIME_CHECK_FINITE: 1 (default): check plastic weights for
+ *     NaN/inf after every step and stop with FLP_ERR_NONFINITE naming the
+ *     step and layer.
+ * Experimental (FLP_LIFETIME_KEY_MAP_EXPERIMENTAL, with FLP_EXPERIMENTAL),
+ * for the rule family's protocol:
+ *   FLP_LIFETIME_REINIT: 1: draw the plastic layers' initial weights afresh
+ *     at every run (Xavier uniform, U(-a, a) with a = sqrt(6 / (n_in +
+ *     n_out))) instead of starting from the network's; they then get no
+ *     meta-gradient. The draw is a pure function of
+ *     FLP_LIFETIME_REINIT_SEED and the episode's inputs, so a run is
+ *     reproducible. Default 0.
+ *   FLP_LIFETIME_REINIT_SEED: seed of those draws: an integer in
+ *     [0, 2^53]. Default 0.
+ * flp_batch (flp_batch.h) forwards every key of both maps to its workers. */
+#define FLP_LIFETIME_KEY_MAP(X)                                                                \
+    X(LIFETIME, MEMORY_BUDGET, 0, REAL, 512.0 * 1024 * 1024, 0, DBL_MAX)                       \
+    X(LIFETIME, CHECK_FINITE, 1, BOOL, 1, 0, 1)
 #ifdef FLP_EXPERIMENTAL
-    /* Experimental (doc/CONVENTIONS.md), for the rule family's protocol.
-     * 1: draw the plastic layers' initial weights afresh at every run
-     * (Xavier uniform, U(-a, a) with a = sqrt(6 / (n_in + n_out))) instead
-     * of starting from the network's; they then get no meta-gradient. The
-     * draw is a pure function of FLP_LIFETIME_REINIT_SEED and the episode's
-     * inputs, so a run is reproducible. Default 0. */
-    FLP_LIFETIME_REINIT = 2,
-    /* Seed of those draws: an integer in [0, 2^53]. Default 0. */
-    FLP_LIFETIME_REINIT_SEED = 3
+#define FLP_LIFETIME_KEY_MAP_EXPERIMENTAL(X)                                                   \
+    X(LIFETIME, REINIT, 2, BOOL, 0, 0, 1)                                                      \
+    X(LIFETIME, REINIT_SEED, 3, INT, 0, 0, 9007199254740992.0)
+#else
+#define FLP_LIFETIME_KEY_MAP_EXPERIMENTAL(X)
 #endif
+
+typedef enum {
+    FLP_LIFETIME_KEY_MAP(FLP__KEY_ENUM)
+    FLP_LIFETIME_KEY_MAP_EXPERIMENTAL(FLP__KEY_ENUM)
 } flp_lifetime_key;
 
 /** Create a lifetime over the three handles, which must outlive it. The
@@ -87,8 +102,13 @@ FLP_API flp_status flp_lifetime_create(flp_net *net, flp_feedback *fb, flp_rule 
                                        flp_lifetime **out);
 /** Free; NULL is accepted. @since 0.1 */
 FLP_API void flp_lifetime_free(flp_lifetime *lt);
+/** Set / get a flp_lifetime_key: FLP_ERR_RANGE for a value outside
+ *  flp_lifetime_bounds, FLP_ERR_INVALID for a key that is not a
+ *  flp_lifetime_key. @since 0.1 */
 FLP_API flp_status flp_lifetime_set(flp_lifetime *lt, flp_lifetime_key key, double value);
 FLP_API flp_status flp_lifetime_get(const flp_lifetime *lt, flp_lifetime_key key, double *value);
+/** The bounds [*lo, *hi] a flp_lifetime_key accepts. @since 0.1 */
+FLP_API flp_status flp_lifetime_bounds(flp_lifetime_key key, double *lo, double *hi);
 
 /** Run the lifetime on `ep` and put the query loss in *loss. With
  *  want_gradient != 0, add the meta-gradient to the handles' gradients.

@@ -32,12 +32,19 @@ extern "C" {
 
 typedef struct flp_meta flp_meta;
 
-typedef enum {
-    FLP_META_BETA1 = 0,       /* default 0.9 */
-    FLP_META_BETA2 = 1,       /* default 0.999 */
-    FLP_META_EPSILON = 2,     /* default 1e-8 */
-    FLP_META_NONFINITE = 3    /* 0 skip the step (default), 1 zero the entries */
-} flp_meta_key;
+/* Settings of the optimizer, one line per key (flp_common.h, "key maps"):
+ * X(META, NAME, value, type, default, lo, hi): Adam's FLP_META_BETA1 (in
+ * [0, 1), default 0.9), FLP_META_BETA2 ([0, 1), 0.999) and
+ * FLP_META_EPSILON (> 0 and finite, 1e-8), and FLP_META_NONFINITE (0 skip
+ * the step, the default; 1 zero the entries). Checkpoints store and
+ * restore them. */
+#define FLP_META_KEY_MAP(X)                                                                    \
+    X(META, BETA1, 0, REAL, 0.9, 0, 0x1.fffffffffffffp-1)                                      \
+    X(META, BETA2, 1, REAL, 0.999, 0, 0x1.fffffffffffffp-1)                                    \
+    X(META, EPSILON, 2, REAL, 1e-8, DBL_TRUE_MIN, DBL_MAX)                                     \
+    X(META, NONFINITE, 3, BOOL, 0, 0, 1)
+
+typedef enum { FLP_META_KEY_MAP(FLP__KEY_ENUM) } flp_meta_key;
 
 /** Learning-rate schedule: return the learning rate of `group` at meta-step
  *  `step` (0-based) given its base rate. Must be pure (checkpoints replay it). */
@@ -50,8 +57,14 @@ typedef double (*flp_lr_schedule)(flp_group group, int64_t step, double base_lr,
 FLP_API flp_status flp_meta_create(flp_net *net, flp_feedback *fb, flp_rule *rule, flp_meta **out);
 /** Free; NULL is accepted. @since 0.1 */
 FLP_API void flp_meta_free(flp_meta *meta);
+/** Set / get a flp_meta_key: FLP_ERR_RANGE for a value outside
+ *  flp_meta_bounds, FLP_ERR_INVALID for a key that is not a flp_meta_key.
+ *  @since 0.1 */
 FLP_API flp_status flp_meta_set(flp_meta *meta, flp_meta_key key, double value);
 FLP_API flp_status flp_meta_get(const flp_meta *meta, flp_meta_key key, double *value);
+/** The bounds [*lo, *hi] a flp_meta_key accepts (FLP_META_BETA1's upper
+ *  bound is the largest double below 1). @since 0.1 */
+FLP_API flp_status flp_meta_bounds(flp_meta_key key, double *lo, double *hi);
 
 /** Base learning rate of a group, 0 to FLT_MAX (FLP_ERR_RANGE otherwise:
  *  a larger step is more than a float parameter holds). A schedule
@@ -108,11 +121,15 @@ FLP_API flp_status flp_meta_grad_norm(const flp_meta *meta, int group, double *n
  * settings and, when given, the sampler's state. Files are versioned and
  * checksummed (CRC-32 per section) and written atomically (temporary file,
  * fsync, rename): a crash never leaves a partial file under `path`.
- * Loading checks the configuration (layers, rule and feedback settings,
- * tensor names and sizes, sampler kind) and the machine (byte order, float
- * and double layout) against the handles and refuses a mismatch with
- * FLP_ERR_VERSION and a message saying what differs; files written by
- * libflp 0.1.0 still load. Truncated, corrupt and wrong-version files are
+ * Loading checks the configuration (layers, the rule's kind and every
+ * rule and feedback key, tensor names and sizes, sampler kind) and the
+ * machine (byte order, float and double layout) against the handles and
+ * refuses a mismatch with FLP_ERR_VERSION and a message naming what
+ * differs and both values; the optimizer's and the sampler's settings are
+ * restored, and a sampler state that could not draw the next training
+ * episode is refused (FLP_ERR_FORMAT). The lifetime's and a meta-batch's
+ * settings are not recorded. Files written by libflp 0.1.0 (format 1) and
+ * format 2 still load. Truncated, corrupt and wrong-version files are
  * refused (FLP_ERR_FORMAT / FLP_ERR_VERSION) and leave the handles
  * untouched.
  * ====================================================================== */

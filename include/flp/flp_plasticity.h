@@ -91,27 +91,42 @@ typedef enum {
     FLP_SIGNAL_TARGET_MINUS_SOFTMAX = 2   /* s = onehot(label) - softmax(yhat) */
 } flp_signal;
 
-typedef enum {
-    /* flp_signal; default FLP_SIGNAL_ERROR. */
-    FLP_FEEDBACK_SIGNAL = 0,
-    /* Activation of the pathway: 1 = ReLU (default, as the reference), 0 = linear. */
-    FLP_FEEDBACK_RELU = 1,
-    /* 1: the output layer's postsynaptic activity is the signal itself (the
-     * output is clamped to the target, classification). Default 0. */
-    FLP_FEEDBACK_CLAMP_OUTPUT = 2,
-    /* 1: pre_l is the feedback-modulated activity post_{l-1} when layer l-1
-     * is plastic, instead of the forward activity h_{l-1}. Default 0. */
-    FLP_FEEDBACK_POST_PRESYNAPTIC = 3,
-    /* 1: differentiate through softmax in FLP_SIGNAL_TARGET_MINUS_SOFTMAX.
-     * Default 0: the signal is a constant in the meta-gradient, as in the
-     * reference code. The error signal y - yhat is always differentiated. */
-    FLP_FEEDBACK_DIFFERENTIATE_SIGNAL = 4,
+/* Settings of a feedback pathway, one line per key (flp_common.h, "key
+ * maps"): X(FEEDBACK, NAME, value, type, default, lo, hi).
+ *   FLP_FEEDBACK_SIGNAL: an flp_signal; default FLP_SIGNAL_ERROR.
+ *   FLP_FEEDBACK_RELU: activation of the pathway, 1 = ReLU (default, as the
+ *     reference), 0 = linear.
+ *   FLP_FEEDBACK_CLAMP_OUTPUT: 1: the output layer's postsynaptic activity
+ *     is the signal itself (the output is clamped to the target,
+ *     classification). Default 0.
+ *   FLP_FEEDBACK_POST_PRESYNAPTIC: 1: pre_l is the feedback-modulated
+ *     activity post_{l-1} when layer l-1 is plastic, instead of the forward
+ *     activity h_{l-1}. Default 0.
+ *   FLP_FEEDBACK_DIFFERENTIATE_SIGNAL: 1: differentiate through softmax in
+ *     FLP_SIGNAL_TARGET_MINUS_SOFTMAX. Default 0: the signal is a constant in
+ *     the meta-gradient, as in the reference code. The error signal
+ *     y - yhat is always differentiated.
+ * Experimental (FLP_FEEDBACK_KEY_MAP_EXPERIMENTAL, with FLP_EXPERIMENTAL):
+ *   FLP_FEEDBACK_KIND: an flp_feedback_kind; default FLP_FEEDBACK_DIRECT.
+ *     Switching between direct and chained (or symmetric) pathways
+ *     reallocates every B with its new shape, zeroed (c = 0, beta = 1). */
+#define FLP_FEEDBACK_KEY_MAP(X)                                                                \
+    X(FEEDBACK, SIGNAL, 0, ENUM, FLP_SIGNAL_ERROR, FLP_SIGNAL_ERROR,                           \
+      FLP_SIGNAL_TARGET_MINUS_SOFTMAX)                                                         \
+    X(FEEDBACK, RELU, 1, BOOL, 1, 0, 1)                                                        \
+    X(FEEDBACK, CLAMP_OUTPUT, 2, BOOL, 0, 0, 1)                                                \
+    X(FEEDBACK, POST_PRESYNAPTIC, 3, BOOL, 0, 0, 1)                                            \
+    X(FEEDBACK, DIFFERENTIATE_SIGNAL, 4, BOOL, 0, 0, 1)
 #ifdef FLP_EXPERIMENTAL
-    /* flp_feedback_kind; default FLP_FEEDBACK_DIRECT. Switching between
-     * direct and chained (or symmetric) pathways reallocates every B with
-     * its new shape, zeroed (c = 0, beta = 1). */
-    FLP_FEEDBACK_KIND = 5
+#define FLP_FEEDBACK_KEY_MAP_EXPERIMENTAL(X)                                                   \
+    X(FEEDBACK, KIND, 5, ENUM, FLP_FEEDBACK_DIRECT, FLP_FEEDBACK_DIRECT, FLP_FEEDBACK_SYMMETRIC)
+#else
+#define FLP_FEEDBACK_KEY_MAP_EXPERIMENTAL(X)
 #endif
+
+typedef enum {
+    FLP_FEEDBACK_KEY_MAP(FLP__KEY_ENUM)
+    FLP_FEEDBACK_KEY_MAP_EXPERIMENTAL(FLP__KEY_ENUM)
 } flp_feedback_key;
 
 typedef enum {
@@ -125,7 +140,9 @@ typedef enum {
 FLP_API flp_status flp_feedback_create(const flp_net *net, flp_feedback **out);
 /** Free; NULL is accepted. @since 0.1 */
 FLP_API void flp_feedback_free(flp_feedback *fb);
-/** Set / get a flp_feedback_key. FLP_ERR_RANGE outside flp_feedback_bounds. @since 0.1 */
+/** Set / get a flp_feedback_key, and the bounds [*lo, *hi] it accepts:
+ *  FLP_ERR_RANGE for a value outside them, FLP_ERR_INVALID for a key that
+ *  is not a flp_feedback_key. @since 0.1 */
 FLP_API flp_status flp_feedback_set(flp_feedback *fb, flp_feedback_key key, double value);
 FLP_API flp_status flp_feedback_get(const flp_feedback *fb, flp_feedback_key key, double *value);
 FLP_API flp_status flp_feedback_bounds(flp_feedback_key key, double *lo, double *hi);
@@ -162,37 +179,58 @@ typedef enum {
     FLP_GRANULARITY_LAYER = 2     /* alpha_l is [1] */
 } flp_granularity;
 
-typedef enum {
-    /* flp_granularity; default FLP_GRANULARITY_SYNAPSE. Changing it
-     * reallocates every alpha, filled with FLP_RULE_ALPHA_INIT. */
-    FLP_RULE_GRANULARITY = 0,
-    /* Make the last N linear layers plastic (N >= 0); default all. */
-    FLP_RULE_PLASTIC_LAST = 1,
-    /* Multiplier m_l of the update in plastic hidden layers (the output
-     * layer always uses 1). Default 1; the paper's Omniglot runs use 100. */
-    FLP_RULE_HIDDEN_MULTIPLIER = 2,
-    /* Fill every alpha with this value (default 0); under the gradient rule
-     * also every bias learning rate. */
-    FLP_RULE_ALPHA_INIT = 3,
+/* Settings of a rule, one line per key (flp_common.h, "key maps"):
+ * X(RULE, NAME, value, type, default, lo, hi).
+ *   FLP_RULE_GRANULARITY: an flp_granularity; default
+ *     FLP_GRANULARITY_SYNAPSE. Changing it reallocates every alpha, filled
+ *     with FLP_RULE_ALPHA_INIT.
+ *   FLP_RULE_PLASTIC_LAST: make the last N linear layers plastic (N >= 0);
+ *     default all (any N at least the number of linear layers). Reads back
+ *     as the number of plastic layers, or -1 when flp_rule_set_plastic_mask
+ *     chose layers that are not the last ones.
+ *   FLP_RULE_HIDDEN_MULTIPLIER: multiplier m_l of the update in plastic
+ *     hidden layers (the output layer always uses 1). Default 1; the
+ *     paper's Omniglot runs use 100.
+ *   FLP_RULE_ALPHA_INIT: fill every alpha with this value (default 0);
+ *     under the gradient rule also every bias learning rate.
+ * Experimental (FLP_RULE_KEY_MAP_EXPERIMENTAL, with FLP_EXPERIMENTAL):
+ *   FLP_RULE_SECOND_ORDER: gradient rule only (others ignore it): 1
+ *     differentiates through the inner gradient in the meta-gradient (exact
+ *     second order); 0 (default) treats it as a constant (first order, as
+ *     the reference).
+ *   FLP_RULE_TERMS: rule family: bit mask of the enabled terms (bit t =
+ *     flp_rule_term t); default all. A disabled term contributes nothing and
+ *     its theta gets no gradient.
+ *   FLP_RULE_THETA_L1: rule family: lambda >= 0 of the L1 penalty
+ *     lambda sum_t |theta_t| over the enabled terms, added to the meta-loss.
+ *     Default 0. */
+#define FLP_RULE_KEY_MAP(X)                                                                    \
+    X(RULE, GRANULARITY, 0, ENUM, FLP_GRANULARITY_SYNAPSE, FLP_GRANULARITY_SYNAPSE,            \
+      FLP_GRANULARITY_LAYER)                                                                   \
+    X(RULE, PLASTIC_LAST, 1, INT, 1e9, 0, 1e9)                                                 \
+    X(RULE, HIDDEN_MULTIPLIER, 2, REAL, 1, -1e30, 1e30)                                        \
+    X(RULE, ALPHA_INIT, 3, REAL, 0, -1e30, 1e30)
 #ifdef FLP_EXPERIMENTAL
-    /* Gradient rule only (others ignore it): 1 differentiates through the
-     * inner gradient in the meta-gradient (exact second order); 0 (default)
-     * treats it as a constant (first order, as the reference). */
-    FLP_RULE_SECOND_ORDER = 4,
-    /* Rule family: bit mask of the enabled terms (bit t = flp_rule_term t);
-     * default all. A disabled term contributes nothing and its theta gets
-     * no gradient. */
-    FLP_RULE_TERMS = 5,
-    /* Rule family: lambda >= 0 of the L1 penalty lambda sum_t |theta_t| over
-     * the enabled terms, added to the meta-loss. Default 0. */
-    FLP_RULE_THETA_L1 = 6
+#define FLP_RULE_KEY_MAP_EXPERIMENTAL(X)                                                       \
+    X(RULE, SECOND_ORDER, 4, BOOL, 0, 0, 1)                                                    \
+    X(RULE, TERMS, 5, INT, 7, 0, 7)                                                            \
+    X(RULE, THETA_L1, 6, REAL, 0, 0, 1e30)
+#else
+#define FLP_RULE_KEY_MAP_EXPERIMENTAL(X)
 #endif
+
+typedef enum {
+    FLP_RULE_KEY_MAP(FLP__KEY_ENUM)
+    FLP_RULE_KEY_MAP_EXPERIMENTAL(FLP__KEY_ENUM)
 } flp_rule_key;
 
 /** Create a rule for `net` with every linear layer plastic. @since 0.1 */
 FLP_API flp_status flp_rule_create(const flp_net *net, flp_rule_kind kind, flp_rule **out);
 /** Free; NULL is accepted. @since 0.1 */
 FLP_API void flp_rule_free(flp_rule *rule);
+/** Set / get a flp_rule_key, and the bounds [*lo, *hi] it accepts:
+ *  FLP_ERR_RANGE for a value outside them, FLP_ERR_INVALID for a key that
+ *  is not a flp_rule_key. @since 0.1 */
 FLP_API flp_status flp_rule_set(flp_rule *rule, flp_rule_key key, double value);
 FLP_API flp_status flp_rule_get(const flp_rule *rule, flp_rule_key key, double *value);
 FLP_API flp_status flp_rule_bounds(flp_rule_key key, double *lo, double *hi);

@@ -76,17 +76,27 @@ static void describe_net(text *t, const flp_net *net)
     }
 }
 
+/* One line per key of the handle's map: "rule.plastic_last=2". */
+static void describe_keys(text *t, const flp__key_map *map, const void *handle)
+{
+    char name[64], value[64];
+    for (int i = 0; i < map->n; i++) {
+        const flp__key *k = &map->keys[i];
+        flp__key_describe(map, k, map->load(handle, k->value), name, sizeof name, value,
+                          sizeof value);
+        put(t, "%s=%s", name, value);
+    }
+}
+
 static void describe_rule(text *t, const flp_rule *rule)
 {
-    static const char *const kinds[] = {"oja", "hebb", "gradient"};
-    static const char *const grains[] = {"synapse", "neuron", "layer"};
     if (rule == NULL) {
         put(t, "rule=none");
         return;
     }
-    put(t, "rule.kind=%s", NAME_OF(kinds, rule->kind));
-    put(t, "rule.granularity=%s", NAME_OF(grains, rule->granularity));
-    put(t, "rule.hidden_multiplier=%a", rule->hidden_multiplier);
+    const char *kind = flp__rule_kind_name(rule->kind);
+    put(t, "rule.kind=%s", kind != NULL ? kind : "unknown");
+    describe_keys(t, &flp__rule_keys, rule);
     for (int i = 0; i < rule->n_layers; i++)
         put(t, "rule.plastic.%d=%d", i, rule->layer[i].plastic != 0);
 }
@@ -97,12 +107,7 @@ static void describe_feedback(text *t, const flp_feedback *fb)
         put(t, "feedback=none");
         return;
     }
-    static const char *const signals[] = {"error", "target", "target_minus_softmax"};
-    put(t, "feedback.signal=%s", NAME_OF(signals, fb->signal));
-    put(t, "feedback.relu=%d", fb->relu);
-    put(t, "feedback.clamp_output=%d", fb->clamp_output);
-    put(t, "feedback.post_presynaptic=%d", fb->post_presynaptic);
-    put(t, "feedback.differentiate_signal=%d", fb->differentiate_signal);
+    describe_keys(t, &flp__feedback_keys, fb);
 }
 
 flp_status flp__ckpt_describe(const flp_meta *meta, char **out, size_t *len)
@@ -120,6 +125,13 @@ flp_status flp__ckpt_describe(const flp_meta *meta, char **out, size_t *len)
     return FLP_OK;
 }
 
+/* Length of the line of `s` (n bytes, not NUL-terminated) starting at `at`. */
+static size_t line_len(const char *s, size_t n, size_t at)
+{
+    const char *end = memchr(s + at, '\n', n - at);
+    return (end ? (size_t)(end - s) : n) - at;
+}
+
 /* Copy the line of `s` (n bytes) that starts at `at` into dst. */
 static void copy_line(char *dst, size_t size, const char *s, size_t n, size_t at)
 {
@@ -127,24 +139,75 @@ static void copy_line(char *dst, size_t size, const char *s, size_t n, size_t at
         snprintf(dst, size, "(nothing)");
         return;
     }
-    const char *end = memchr(s + at, '\n', n - at);
-    size_t len = (end ? (size_t)(end - s) : n) - at;
-    snprintf(dst, size, "%.*s", (int)len, s + at);
+    snprintf(dst, size, "%.*s", (int)line_len(s, n, at), s + at);
 }
 
-const char *flp__ckpt_config_diff(const char *file, size_t len, const char *now, char *file_line,
-                                  char *now_line, size_t size)
+/* The line of `s` (n bytes) whose key (the text before '=') is the one
+ * of `line` (a NUL-terminated line), as an offset, or n if none. */
+static size_t find_key(const char *s, size_t n, const char *line)
+{
+    size_t key = strcspn(line, "=");
+    for (size_t at = 0; at < n; at += line_len(s, n, at) + 1) {
+        size_t len = line_len(s, n, at);
+        if (len > key && s[at + key] == '=' && memcmp(s + at, line, key) == 0)
+            return at;
+    }
+    return n;
+}
+
+/* The line at `a` of the file and at `b` of the handles' text say the same;
+ * format 2 wrote the rule family's kind as "unknown". */
+static int same_line(const char *file, size_t a, size_t file_len, const char *now, size_t b,
+                     size_t now_len)
+{
+    size_t la = line_len(file, file_len, a), lb = line_len(now, now_len, b);
+    if (la == lb && memcmp(file + a, now + b, la) == 0)
+        return 1;
+    static const char old[] = "rule.kind=unknown", fam[] = "rule.kind=family";
+    return la == sizeof old - 1 && memcmp(file + a, old, la) == 0 && lb == sizeof fam - 1 &&
+           memcmp(now + b, fam, lb) == 0;
+}
+
+const char *flp__ckpt_config_diff(const char *file, size_t len, const char *now, int format2,
+                                  char *file_line, char *now_line, size_t size)
 {
     size_t now_len = strlen(now);
-    if (len == now_len && memcmp(file, now, len) == 0)
-        return NULL;
-    size_t i = 0, start = 0;
-    while (i < len && i < now_len && file[i] == now[i]) {
-        if (file[i] == '\n')
-            start = i + 1;
-        i++;
+    if (!format2) {
+        if (len == now_len && memcmp(file, now, len) == 0)
+            return NULL;
+        size_t i = 0, start = 0;
+        while (i < len && i < now_len && file[i] == now[i]) {
+            if (file[i] == '\n')
+                start = i + 1;
+            i++;
+        }
+        copy_line(file_line, size, file, len, start);
+        copy_line(now_line, size, now, now_len, start);
+        return file_line;
     }
-    copy_line(file_line, size, file, len, start);
-    copy_line(now_line, size, now, now_len, start);
-    return file_line;
+    for (size_t at = 0; at < len; at += line_len(file, len, at) + 1) {
+        char line[256];
+        copy_line(line, sizeof line, file, len, at);
+        size_t there = find_key(now, now_len, line);
+        if (there == now_len || !same_line(file, at, len, now, there, now_len)) {
+            snprintf(file_line, size, "%s", line);
+            copy_line(now_line, size, now, now_len, there);
+            return file_line;
+        }
+    }
+    return NULL;
+}
+
+const char *flp__ckpt_key_of_line(const char *line)
+{
+    static const flp__key_map *const maps[] = {&flp__rule_keys, &flp__feedback_keys};
+    char name[64], value[64];
+    size_t key = strcspn(line, "=");
+    for (size_t m = 0; m < sizeof maps / sizeof maps[0]; m++)
+        for (int i = 0; i < maps[m]->n; i++) {
+            flp__key_describe(maps[m], &maps[m]->keys[i], 0, name, sizeof name, value, sizeof value);
+            if (strlen(name) == key && memcmp(name, line, key) == 0)
+                return maps[m]->keys[i].name;
+        }
+    return NULL;
 }

@@ -1,5 +1,5 @@
-/* checkpoint_format.h - the layout of checkpoint files (format version 2;
- * version 1, written by libflp 0.1.0, is still read).
+/* checkpoint_format.h - the layout of checkpoint files (format version 3;
+ * version 1, written by libflp 0.1.0, and version 2 are still read).
  *
  * Every multi-byte value is written in the writer's native byte order and
  * float layout; the header records both so that a reader on a different
@@ -20,8 +20,13 @@
  *
  *   CONF  f64 1.0 (its bits give the double layout), u32 length,
  *         char text[length] (no NUL): the configuration of the handles as
- *         "key=value\n" lines (checkpoint_config.h), refused if it differs
- *   OPTM  f64 beta1, beta2, eps; i32 nonfinite policy; i64 step count;
+ *         "key=value\n" lines (checkpoint_config.h), refused if it differs.
+ *         Format 3 records every key of the rule's and the feedback's key
+ *         maps; format 2 only some (a format 2 file is checked on those)
+ *   OPTM  per key of FLP_META_KEY_MAP in map order, f64 for a REAL key and
+ *         i32 for the others (beta1, beta2, eps: f64; nonfinite policy:
+ *         i32; a key added to the map changes this layout and the format
+ *         version); i64 step count;
  *         u32 group count (FLP_GROUP_COUNT); per group: f64 base lr,
  *         i32 frozen, f64 decay factor, i32 milestone count,
  *         i64 milestones[FLP__MAX_MILESTONES] (unused ones 0)
@@ -38,9 +43,10 @@
 
 #define FLP__CKPT_MAGIC "FLPCKPT"  /* + its terminating NUL: 8 bytes */
 #define FLP__CKPT_MAGIC_SIZE 8
-#define FLP__CKPT_FORMAT 2u
+#define FLP__CKPT_FORMAT 3u
 #define FLP__CKPT_FORMAT_OLDEST 1u  /* oldest format version read */
 #define FLP__CKPT_FORMAT_CONFIG 2u  /* first version with a CONF section */
+#define FLP__CKPT_FORMAT_KEYS 3u    /* first whose CONF records every key */
 #define FLP__CKPT_BYTE_ORDER 0x01020304u
 #define FLP__CKPT_FLOAT_ONE 0x3f800000u
 #define FLP__CKPT_HEADER_SIZE 28

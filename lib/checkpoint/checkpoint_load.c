@@ -32,6 +32,7 @@
 #include "core/alloc.h"
 #include "core/error.h"
 #include "core/file.h"
+#include "core/keys.h"
 #include "checkpoint/checkpoint_config.h"
 #include "checkpoint/checkpoint_file.h"
 #include "checkpoint/checkpoint_format.h"
@@ -255,7 +256,8 @@ static flp_status flp__read_section(flp__ckpt *ck, flp__section expected, int op
 
 /* ---- the small sections ---------------------------------------------------------- */
 
-/* The recorded configuration (format 2 on) must be the handles'. */
+/* The recorded configuration (format 2 on) must be the handles'; format 2
+ * files are checked by the settings they recorded. */
 static flp_status flp__parse_config(flp__ckpt *ck, flp__reader *r, const flp_meta *meta)
 {
     const double one = 1.0;
@@ -275,21 +277,48 @@ static flp_status flp__parse_config(flp__ckpt *ck, flp__reader *r, const flp_met
     FLP__TRY(flp__ckpt_describe(meta, &now, &now_len));
     char was[128], is[128];
     flp_status st = FLP_OK;
-    if (flp__ckpt_config_diff(config, len, now, was, is, sizeof was) != NULL)
+    if (flp__ckpt_config_diff(config, len, now, ck->format < FLP__CKPT_FORMAT_KEYS, was, is, sizeof was) !=
+        NULL) {
+        const char *key = flp__ckpt_key_of_line(was);
         st = flp__error(FLP_ERR_VERSION,
                         "%s: checkpoint '%s' is for another configuration: it has '%s', these "
-                        "handles have '%s'",
-                        ck->fn, ck->path, was, is);
+                        "handles have '%s'%s%s%s",
+                        ck->fn, ck->path, was, is, key ? " (" : "", key ? key : "", key ? ")" : "");
+    }
     flp__free(now);
     return st;
+}
+
+/* The optimizer's settings, one per key of its map (f64 for REAL keys,
+ * i32 for the others), into ck->adam, each checked against its key. */
+static flp_status flp__parse_meta_settings(flp__ckpt *ck, flp__reader *r, int *ok)
+{
+    double v[FLP__META_NKEYS];
+    for (int i = 0; *ok && i < flp__meta_keys.n; i++) {
+        int32_t n = 0;
+        if (flp__meta_keys.keys[i].type == FLP__KEY_REAL)
+            *ok = flp__get(r, &v[i], 8);
+        else if ((*ok = flp__get(r, &n, 4)))
+            v[i] = n;
+    }
+    if (!*ok)
+        return FLP_OK; /* reported with the section's length */
+    char who[300];
+    snprintf(who, sizeof who, "%s: checkpoint '%s': %s section is malformed", ck->fn, ck->path,
+             flp__sec_name[FLP__SEC_OPTIMIZER]);
+    for (int i = 0; i < flp__meta_keys.n; i++) {
+        FLP__TRY(flp__key_check(&flp__meta_keys.keys[i], v[i], FLP_ERR_FORMAT, who));
+        flp__meta_store_setting(&ck->adam, flp__meta_keys.keys[i].value, v[i]);
+    }
+    return FLP_OK;
 }
 
 static flp_status flp__parse_optimizer(flp__ckpt *ck, flp__reader *r)
 {
     uint32_t n_groups = 0;
-    int ok = flp__get(r, &ck->adam.beta1, 8) && flp__get(r, &ck->adam.beta2, 8) &&
-             flp__get(r, &ck->adam.eps, 8) && flp__get(r, &ck->adam.nonfinite, 4) &&
-             flp__get(r, &ck->step, 8) && flp__get(r, &n_groups, 4);
+    int ok = 1;
+    FLP__TRY(flp__parse_meta_settings(ck, r, &ok));
+    ok = ok && flp__get(r, &ck->step, 8) && flp__get(r, &n_groups, 4);
     if (ok && n_groups != FLP_GROUP_COUNT)
         return flp__malformed(ck, FLP__SEC_OPTIMIZER, "wrong number of groups");
     for (int g = 0; ok && g < FLP_GROUP_COUNT; g++) {
@@ -303,10 +332,6 @@ static flp_status flp__parse_optimizer(flp__ckpt *ck, flp__reader *r)
     }
     if (!ok || r->pos != r->n)
         return flp__malformed(ck, FLP__SEC_OPTIMIZER, "wrong length");
-    const double values[4] = {ck->adam.beta1, ck->adam.beta2, ck->adam.eps, ck->adam.nonfinite};
-    for (int k = 0; k < 4; k++)
-        if (flp__meta_setting_problem((flp_meta_key)k, values[k]) != NULL)
-            return flp__malformed(ck, FLP__SEC_OPTIMIZER, "an Adam setting is out of range");
     /* A meta-optimizer counts at most FLP__META_MAX_STEPS: a count beyond
      * (INT64_MAX, say) could not be continued from. */
     if (ck->step < 0 || ck->step > FLP__META_MAX_STEPS)

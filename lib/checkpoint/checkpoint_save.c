@@ -35,6 +35,7 @@
 #include "core/alloc.h"
 #include "core/error.h"
 #include "core/file.h"
+#include "core/keys.h"
 #include "checkpoint/checkpoint_config.h"
 #include "checkpoint/checkpoint_file.h"
 #include "checkpoint/checkpoint_format.h"
@@ -87,10 +88,14 @@ static void flp__write_config(flp__writer *w, const flp__save_ctx *c)
 static void flp__write_optimizer(flp__writer *w, const flp__save_ctx *c)
 {
     const flp_meta *meta = c->meta;
-    flp__put_f64(w, meta->adam.beta1);
-    flp__put_f64(w, meta->adam.beta2);
-    flp__put_f64(w, meta->adam.eps);
-    flp__put_i32(w, meta->adam.nonfinite);
+    for (int i = 0; i < flp__meta_keys.n; i++) {
+        const flp__key *k = &flp__meta_keys.keys[i];
+        double v = flp__meta_setting(&meta->adam, k->value);
+        if (k->type == FLP__KEY_REAL)
+            flp__put_f64(w, v);
+        else
+            flp__put_i32(w, (int32_t)v);
+    }
     flp__put_i64(w, meta->step);
     flp__put_u32(w, FLP_GROUP_COUNT);
     for (int g = 0; g < FLP_GROUP_COUNT; g++) {

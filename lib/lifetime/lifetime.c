@@ -140,44 +140,6 @@ void flp_lifetime_free(flp_lifetime *lt)
     flp__free(lt);
 }
 
-flp_status flp_lifetime_set(flp_lifetime *lt, flp_lifetime_key key, double value)
-{
-    FLP__CHECK_NULL(lt);
-    switch (key) {
-    case FLP_LIFETIME_MEMORY_BUDGET:
-        if (!(value >= 0) || !isfinite(value))
-            return flp__error(FLP_ERR_RANGE, "%s: memory budget must be >= 0 bytes, got %g", __func__, value);
-        lt->budget_bytes = value;
-        return FLP_OK;
-    case FLP_LIFETIME_CHECK_FINITE:
-    case FLP_LIFETIME_REINIT:
-        if (value != 0 && value != 1)
-            return flp__error(FLP_ERR_RANGE, "%s: key %d takes 0 or 1, got %g", __func__, (int)key, value);
-        *(key == FLP_LIFETIME_REINIT ? &lt->reinit : &lt->check_finite) = (int)value;
-        return FLP_OK;
-    case FLP_LIFETIME_REINIT_SEED:
-        if (!(value >= 0 && value <= 9007199254740992.0) || value != floor(value))
-            return flp__error(FLP_ERR_RANGE, "%s: FLP_LIFETIME_REINIT_SEED takes an integer in [0, 2^53], got %g",
-                              __func__, value);
-        lt->reinit_seed = value;
-        return FLP_OK;
-    }
-    return flp__error(FLP_ERR_RANGE, "%s: unknown lifetime key %d", __func__, (int)key);
-}
-
-flp_status flp_lifetime_get(const flp_lifetime *lt, flp_lifetime_key key, double *value)
-{
-    FLP__CHECK_NULL(lt);
-    FLP__CHECK_NULL(value);
-    switch (key) {
-    case FLP_LIFETIME_MEMORY_BUDGET: *value = lt->budget_bytes; return FLP_OK;
-    case FLP_LIFETIME_CHECK_FINITE: *value = lt->check_finite; return FLP_OK;
-    case FLP_LIFETIME_REINIT: *value = lt->reinit; return FLP_OK;
-    case FLP_LIFETIME_REINIT_SEED: *value = lt->reinit_seed; return FLP_OK;
-    }
-    return flp__error(FLP_ERR_RANGE, "%s: unknown lifetime key %d", __func__, (int)key);
-}
-
 /* ---- per-run layout and buffers ------------------------------------------ */
 
 /* Task orders for the parallel phases: largest layers first, so that the

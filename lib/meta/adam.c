@@ -102,7 +102,8 @@ flp_status flp_meta_create(flp_net *net, flp_feedback *fb, flp_rule *rule, flp_m
     meta->net = net;
     meta->fb = fb;
     meta->rule = rule;
-    meta->adam = (flp__adam_settings){.beta1 = 0.9, .beta2 = 0.999, .eps = 1e-8, .nonfinite = 0};
+    for (int i = 0; i < flp__meta_keys.n; i++)
+        flp__meta_store_setting(&meta->adam, flp__meta_keys.keys[i].value, flp__meta_keys.keys[i].def);
     flp__schedule_init(&meta->sched);
     flp_status st = flp__meta_init(meta);
     if (st != FLP_OK) {
@@ -121,60 +122,6 @@ void flp_meta_free(flp_meta *meta)
     flp__tensor_list_free(&meta->views);
     flp__free(meta->moments);
     flp__free(meta);
-}
-
-static flp_status flp__check_key(flp_meta_key key, const char *fn)
-{
-    if ((int)key < FLP_META_BETA1 || (int)key > FLP_META_NONFINITE)
-        return flp__error(FLP_ERR_INVALID, "%s: key %d is not a flp_meta_key", fn, (int)key);
-    return FLP_OK;
-}
-
-const char *flp__meta_setting_problem(flp_meta_key key, double value)
-{
-    switch (key) {
-    case FLP_META_BETA1:
-    case FLP_META_BETA2:
-        return value >= 0 && value < 1 ? NULL : "must be in [0, 1)";
-    case FLP_META_EPSILON:
-        return value > 0 && isfinite(value) ? NULL : "must be finite and > 0";
-    case FLP_META_NONFINITE:
-        return value == 0 || value == 1 ? NULL : "must be 0 (skip the step) or 1 (zero the entries)";
-    }
-    return "is not a flp_meta_key";
-}
-
-static double *flp__setting(flp__adam_settings *a, flp_meta_key key)
-{
-    return key == FLP_META_BETA1 ? &a->beta1 : key == FLP_META_BETA2 ? &a->beta2 : &a->eps;
-}
-
-static const char *const flp__key_names[] = {"FLP_META_BETA1", "FLP_META_BETA2",
-                                             "FLP_META_EPSILON", "FLP_META_NONFINITE"};
-
-flp_status flp_meta_set(flp_meta *meta, flp_meta_key key, double value)
-{
-    FLP__CHECK_NULL(meta);
-    FLP__TRY(flp__check_key(key, __func__));
-    const char *problem = flp__meta_setting_problem(key, value);
-    if (problem != NULL)
-        return flp__error(FLP_ERR_RANGE, "%s: %s = %g %s", __func__, flp__key_names[key], value,
-                          problem);
-    if (key == FLP_META_NONFINITE)
-        meta->adam.nonfinite = (int)value;
-    else
-        *flp__setting(&meta->adam, key) = value;
-    return FLP_OK;
-}
-
-flp_status flp_meta_get(const flp_meta *meta, flp_meta_key key, double *value)
-{
-    FLP__CHECK_NULL(meta);
-    FLP__CHECK_NULL(value);
-    FLP__TRY(flp__check_key(key, __func__));
-    flp__adam_settings a = meta->adam;
-    *value = key == FLP_META_NONFINITE ? (double)a.nonfinite : *flp__setting(&a, key);
-    return FLP_OK;
 }
 
 /* ---- gradients -------------------------------------------------------------- */

@@ -25,7 +25,10 @@
 #include "core/error.h"
 #include "flp/flp_batch.h"
 #include "lifetime/lifetime_internal.h"
+#include "lifetime/lifetime_keys.h"
 #include "meta/meta_internal.h"
+
+enum { N_LIFETIME_KEYS = 0 FLP_LIFETIME_KEY_MAP(FLP__KEY_COUNT) FLP_LIFETIME_KEY_MAP_EXPERIMENTAL(FLP__KEY_COUNT) };
 
 struct flp_batch {
     flp_meta *meta;
@@ -36,10 +39,7 @@ struct flp_batch {
                                    thread, then the accumulator */
     int cap_threads;
     int max_threads;            /* FLP_BATCH_THREADS; 0 = no cap */
-    double budget_bytes;
-    int check_finite;
-    int reinit;                 /* FLP_BATCH_REINIT */
-    double reinit_seed;         /* FLP_BATCH_REINIT_SEED */
+    double lifetime[N_LIFETIME_KEYS]; /* the workers' settings, by flp_lifetime_key */
 };
 
 /* The first failing episode of a run (lowest index), its status and message. */
@@ -61,8 +61,9 @@ flp_status flp_batch_create(flp_meta *meta, flp_batch **out)
     if (b == NULL)
         return FLP_ERR_NOMEM;
     b->meta = meta;
-    b->budget_bytes = FLP__LT_DEFAULT_BUDGET;
-    b->check_finite = 1;
+    b->max_threads = (int)flp__batch_keys.keys[0].def;
+    for (int i = 0; i < flp__lifetime_keys.n; i++)
+        b->lifetime[flp__lifetime_keys.keys[i].value] = flp__lifetime_keys.keys[i].def;
     *out = b;
     return FLP_OK;
 }
@@ -81,80 +82,50 @@ void flp_batch_free(flp_batch *batch)
 
 /* ---- settings ------------------------------------------------------------------ */
 
-static const char *const flp__batch_key_names[] = {"FLP_BATCH_THREADS", "FLP_BATCH_MEMORY_BUDGET",
-                                                   "FLP_BATCH_CHECK_FINITE", "FLP_BATCH_REINIT",
-                                                   "FLP_BATCH_REINIT_SEED"};
+/* The batch's own keys, then the lifetime's, forwarded (flp_batch.h). */
+#define FORWARD_ENTRY(handle, name, value, type, def, lo, hi)                                    \
+    {"FLP_BATCH_" #name, #name, 1 + (value), FLP__KEY_##type, (def), (lo), (hi)},
 
-static flp_status check_key(flp_batch_key key, const char *fn)
-{
-    if ((int)key < FLP_BATCH_THREADS || (int)key > FLP_BATCH_REINIT_SEED)
-        return flp__error(FLP_ERR_INVALID, "%s: key %d is not a flp_batch_key", fn, (int)key);
-    return FLP_OK;
-}
+static const flp__key keys[] = {FLP_BATCH_KEY_MAP(FLP__KEY_ENTRY)
+                                    FLP_LIFETIME_KEY_MAP(FORWARD_ENTRY)
+                                    FLP_LIFETIME_KEY_MAP_EXPERIMENTAL(FORWARD_ENTRY)};
 
-static const char *setting_problem(flp_batch_key key, double value)
+/* The flp_lifetime_key a batch key forwards, or -1 for the batch's own. */
+static int forwarded(int key)
 {
-    switch (key) {
-    case FLP_BATCH_THREADS:
-        return value >= 0 && value <= 4096 && value == floor(value) ? NULL : "must be an integer in [0, 4096]";
-    case FLP_BATCH_MEMORY_BUDGET:
-        return value >= 0 && isfinite(value) ? NULL : "must be finite and >= 0";
-    case FLP_BATCH_CHECK_FINITE:
-    case FLP_BATCH_REINIT:
-        return value == 0 || value == 1 ? NULL : "must be 0 or 1";
-    case FLP_BATCH_REINIT_SEED:
-        return value >= 0 && value <= 9007199254740992.0 && value == floor(value) ? NULL
-                                                                                  : "must be an integer in [0, 2^53]";
-    }
-    return "is not a flp_batch_key";
+    return key >= 1 && key <= N_LIFETIME_KEYS ? key - 1 : -1;
 }
 
 /* Hand the lifetime settings on to one worker. */
 static flp_status configure_worker(const flp_batch *b, flp_lifetime *lt)
 {
-    FLP__TRY(flp_lifetime_set(lt, FLP_LIFETIME_MEMORY_BUDGET, b->budget_bytes));
-    FLP__TRY(flp_lifetime_set(lt, FLP_LIFETIME_REINIT, b->reinit));
-    FLP__TRY(flp_lifetime_set(lt, FLP_LIFETIME_REINIT_SEED, b->reinit_seed));
-    return flp_lifetime_set(lt, FLP_LIFETIME_CHECK_FINITE, b->check_finite);
+    for (int k = 0; k < N_LIFETIME_KEYS; k++)
+        FLP__TRY(flp_lifetime_set(lt, (flp_lifetime_key)k, b->lifetime[k]));
+    return FLP_OK;
 }
 
-flp_status flp_batch_set(flp_batch *batch, flp_batch_key key, double value)
+static flp_status store(void *h, int key, double value)
 {
-    FLP__CHECK_NULL(batch);
-    FLP__TRY(check_key(key, __func__));
-    const char *problem = setting_problem(key, value);
-    if (problem != NULL)
-        return flp__error(FLP_ERR_RANGE, "%s: %s = %g %s", __func__, flp__batch_key_names[key], value,
-                          problem);
+    flp_batch *batch = h;
     if (key == FLP_BATCH_THREADS)
         batch->max_threads = (int)value;
-    else if (key == FLP_BATCH_MEMORY_BUDGET)
-        batch->budget_bytes = value;
-    else if (key == FLP_BATCH_CHECK_FINITE)
-        batch->check_finite = (int)value;
-    else if (key == FLP_BATCH_REINIT)
-        batch->reinit = (int)value;
     else
-        batch->reinit_seed = value;
+        batch->lifetime[forwarded(key)] = value;
     for (int w = 0; w < batch->n_workers; w++)
         FLP__TRY(configure_worker(batch, batch->workers[w]));
     return FLP_OK;
 }
 
-flp_status flp_batch_get(const flp_batch *batch, flp_batch_key key, double *value)
+static double load(const void *h, int key)
 {
-    FLP__CHECK_NULL(batch);
-    FLP__CHECK_NULL(value);
-    FLP__TRY(check_key(key, __func__));
-    switch (key) {
-    case FLP_BATCH_THREADS: *value = batch->max_threads; break;
-    case FLP_BATCH_MEMORY_BUDGET: *value = batch->budget_bytes; break;
-    case FLP_BATCH_CHECK_FINITE: *value = batch->check_finite; break;
-    case FLP_BATCH_REINIT: *value = batch->reinit; break;
-    case FLP_BATCH_REINIT_SEED: *value = batch->reinit_seed; break;
-    }
-    return FLP_OK;
+    const flp_batch *batch = h;
+    return key == FLP_BATCH_THREADS ? batch->max_threads : batch->lifetime[forwarded(key)];
 }
+
+const flp__key_map flp__batch_keys = {"flp_batch_key", "batch", (int)(sizeof keys / sizeof keys[0]),
+                                      keys, NULL, load, store};
+
+FLP__KEY_FUNCTIONS(batch, "batch")
 
 /* ---- the run ------------------------------------------------------------------------ */
 

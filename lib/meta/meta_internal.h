@@ -3,6 +3,7 @@
 #ifndef FLP_META_INTERNAL_H
 #define FLP_META_INTERNAL_H
 
+#include "core/keys.h"
 #include "core/tensor.h"
 #include "flp/flp_meta.h"
 #include "meta/schedule.h"
@@ -48,8 +49,14 @@ flp_status flp__meta_collect(const flp_meta *meta, flp__tensor_list *list, const
 float *flp__meta_m(const flp_meta *meta, int64_t offset);
 float *flp__meta_v(const flp_meta *meta, int64_t offset);
 
-/* NULL if `value` is acceptable for `key`, else what is wrong. Shared by
- * flp_meta_set and the checkpoint loader. */
-const char *flp__meta_setting_problem(flp_meta_key key, double value);
+/* The optimizer's settings (meta_keys.c): FLP_META_KEY_MAP as a table, and
+ * a key's value in / into a settings struct (the key must be in the map),
+ * which the checkpoint stores and restores. */
+extern const flp__key_map flp__meta_keys;
+enum { FLP__META_NKEYS = 0 FLP_META_KEY_MAP(FLP__KEY_COUNT) };
+/* The meta-batch's (batch.c): its own keys, then the lifetime's forwarded. */
+extern const flp__key_map flp__batch_keys;
+double flp__meta_setting(const flp__adam_settings *a, int key);
+void flp__meta_store_setting(flp__adam_settings *a, int key, double value);
 
 #endif

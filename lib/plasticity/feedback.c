@@ -62,7 +62,7 @@ static void attach_block(flp__pathway *p, float *block, int64_t n_cols)
 
 /* (Re)allocate every pathway for `kind`, zeroed. On failure the old
  * pathways stay in place. */
-static flp_status realloc_pathways(flp_feedback *fb, int kind)
+flp_status flp__feedback_realloc(flp_feedback *fb, int kind)
 {
     float *blocks[fb->n_layers];
     for (int l = 0; l < fb->n_layers; l++) {
@@ -110,72 +110,11 @@ flp_status flp_feedback_create(const flp_net *net, flp_feedback **out)
         fb->path[l].n_post = net->layers[l].out_size;
         fb->path[l].n_in = net->layers[l].in_size;
     }
-    if (realloc_pathways(fb, FLP_FEEDBACK_DIRECT) != FLP_OK) {
+    if (flp__feedback_realloc(fb, FLP_FEEDBACK_DIRECT) != FLP_OK) {
         flp_feedback_free(fb);
         return FLP_ERR_NOMEM;
     }
     *out = fb;
-    return FLP_OK;
-}
-
-static const double key_bounds[][2] = {
-    [FLP_FEEDBACK_SIGNAL] = {FLP_SIGNAL_ERROR, FLP_SIGNAL_TARGET_MINUS_SOFTMAX},
-    [FLP_FEEDBACK_RELU] = {0, 1},
-    [FLP_FEEDBACK_CLAMP_OUTPUT] = {0, 1},
-    [FLP_FEEDBACK_POST_PRESYNAPTIC] = {0, 1},
-    [FLP_FEEDBACK_DIFFERENTIATE_SIGNAL] = {0, 1},
-    [FLP_FEEDBACK_KIND] = {FLP_FEEDBACK_DIRECT, FLP_FEEDBACK_SYMMETRIC},
-};
-#define N_KEYS ((int)(sizeof key_bounds / sizeof key_bounds[0]))
-
-flp_status flp_feedback_bounds(flp_feedback_key key, double *lo, double *hi)
-{
-    FLP__CHECK_NULL(lo);
-    FLP__CHECK_NULL(hi);
-    if ((int)key < 0 || (int)key >= N_KEYS)
-        return flp__error(FLP_ERR_RANGE, "%s: unknown feedback key %d", __func__, (int)key);
-    *lo = key_bounds[key][0];
-    *hi = key_bounds[key][1];
-    return FLP_OK;
-}
-
-static int *key_slot(flp_feedback *fb, flp_feedback_key key)
-{
-    switch (key) {
-    case FLP_FEEDBACK_SIGNAL: return &fb->signal;
-    case FLP_FEEDBACK_RELU: return &fb->relu;
-    case FLP_FEEDBACK_CLAMP_OUTPUT: return &fb->clamp_output;
-    case FLP_FEEDBACK_POST_PRESYNAPTIC: return &fb->post_presynaptic;
-    case FLP_FEEDBACK_DIFFERENTIATE_SIGNAL: return &fb->differentiate_signal;
-    case FLP_FEEDBACK_KIND: return &fb->kind;
-    }
-    return NULL;
-}
-
-flp_status flp_feedback_set(flp_feedback *fb, flp_feedback_key key, double value)
-{
-    FLP__CHECK_NULL(fb);
-    double lo, hi;
-    if ((int)key < 0 || (int)key >= N_KEYS)
-        return flp__error(FLP_ERR_RANGE, "%s: unknown feedback key %d", __func__, (int)key);
-    flp_feedback_bounds(key, &lo, &hi);
-    if (!(value >= lo && value <= hi) || value != floor(value))
-        return flp__error(FLP_ERR_RANGE, "%s: key %d takes an integer in [%g, %g], got %g",
-                          __func__, (int)key, lo, hi, value);
-    /* B's shape changes between direct and chained pathways */
-    if (key == FLP_FEEDBACK_KIND && ((int)value == FLP_FEEDBACK_DIRECT) != (fb->kind == FLP_FEEDBACK_DIRECT))
-        return realloc_pathways(fb, (int)value);
-    *key_slot(fb, key) = (int)value;
-    return FLP_OK;
-}
-
-flp_status flp_feedback_get(const flp_feedback *fb, flp_feedback_key key, double *value)
-{
-    FLP__CHECK_NULL(fb);
-    FLP__CHECK_NULL(value);
-    if ((int)key < 0 || (int)key >= N_KEYS)
-        return flp__error(FLP_ERR_RANGE, "%s: unknown feedback key %d", __func__, (int)key);
-    *value = *key_slot((flp_feedback *)fb, key);
     return FLP_OK;
 }
 

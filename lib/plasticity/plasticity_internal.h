@@ -4,6 +4,7 @@
 #ifndef FLP_PLASTICITY_INTERNAL_H
 #define FLP_PLASTICITY_INTERNAL_H
 
+#include "core/keys.h"
 #include "core/tensor.h"
 #include "flp/flp_plasticity.h"
 #include "flp/flp_net.h"
@@ -58,6 +59,22 @@ static inline int flp__bias_granularity(int granularity)
 {
     return granularity == FLP_GRANULARITY_LAYER ? FLP_GRANULARITY_LAYER : FLP_GRANULARITY_NEURON;
 }
+
+/* The handles' settings (feedback_keys.c, rule_keys.c): the key maps of
+ * flp_plasticity.h as tables, and what setting a key changes besides its
+ * value. */
+extern const flp__key_map flp__feedback_keys;
+extern const flp__key_map flp__rule_keys;
+/* Reallocate every pathway for an flp_feedback_kind, zeroed (B, c zero,
+ * beta 1); on failure (FLP_ERR_NOMEM) the old ones stay. */
+flp_status flp__feedback_realloc(flp_feedback *fb, int kind);
+/* Reallocate every alpha (and bias learning rate) for an flp_granularity,
+ * filled with alpha_init; on failure (FLP_ERR_NOMEM) the old ones stay. */
+flp_status flp__rule_realloc(flp_rule *rule, int granularity);
+/* Every alpha and bias learning rate = value. */
+void flp__rule_fill_coefficients(flp_rule *rule, double value);
+/* The name of an flp_rule_kind ("oja", "family"), or NULL. */
+const char *flp__rule_kind_name(int kind);
 
 /* FLP_ERR_INVALID (naming fn and the first mismatch) unless the handle was
  * created for a network of net's shape: same layers, same linear widths. */

@@ -2,7 +2,6 @@
  * coefficients alpha_l at the chosen granularity (and, for the gradient rule,
  * the biases' learning rates), the hidden multiplier; for the rule family
  * its coefficients theta, enabled terms and L1 penalty. */
-#include <math.h>
 #include <string.h>
 
 #include "core/alloc.h"
@@ -47,7 +46,7 @@ void flp_rule_free(flp_rule *rule)
 }
 
 /* Every alpha and bias learning rate = value. */
-static void fill_coefficients(flp_rule *rule, double value)
+void flp__rule_fill_coefficients(flp_rule *rule, double value)
 {
     for (int l = 0; l < rule->n_layers; l++) {
         flp__plastic_layer *p = &rule->layer[l];
@@ -58,7 +57,7 @@ static void fill_coefficients(flp_rule *rule, double value)
 
 /* (Re)allocate every alpha for `granularity`, filled with alpha_init. On
  * failure the old coefficients stay in place. */
-static flp_status realloc_alphas(flp_rule *rule, int granularity)
+flp_status flp__rule_realloc(flp_rule *rule, int granularity)
 {
     float *blocks[rule->n_layers];
     for (int l = 0; l < rule->n_layers; l++) {
@@ -87,7 +86,7 @@ static flp_status realloc_alphas(flp_rule *rule, int granularity)
         p->galpha = p->lr_bias + p->n_lr_bias;
         p->glr_bias = p->galpha + p->n_alpha;
     }
-    fill_coefficients(rule, rule->alpha_init);
+    flp__rule_fill_coefficients(rule, rule->alpha_init);
     return FLP_OK;
 }
 
@@ -120,126 +119,12 @@ flp_status flp_rule_create(const flp_net *net, flp_rule_kind kind, flp_rule **ou
         rule->layer[l].cols = L->in_size;
         rule->layer[l].plastic = 1;
     }
-    if (realloc_alphas(rule, FLP_GRANULARITY_SYNAPSE) != FLP_OK) {
+    if (flp__rule_realloc(rule, FLP_GRANULARITY_SYNAPSE) != FLP_OK) {
         flp_rule_free(rule);
         return FLP_ERR_NOMEM;
     }
     *out = rule;
     return FLP_OK;
-}
-
-static const double key_bounds[][2] = {
-    [FLP_RULE_GRANULARITY] = {FLP_GRANULARITY_SYNAPSE, FLP_GRANULARITY_LAYER},
-    [FLP_RULE_PLASTIC_LAST] = {0, 1e9},
-    [FLP_RULE_HIDDEN_MULTIPLIER] = {-1e30, 1e30},
-    [FLP_RULE_ALPHA_INIT] = {-1e30, 1e30},
-    [FLP_RULE_SECOND_ORDER] = {0, 1},
-    [FLP_RULE_TERMS] = {0, (1 << FLP__N_TERMS) - 1},
-    [FLP_RULE_THETA_L1] = {0, 1e30},
-};
-#define N_KEYS ((int)(sizeof key_bounds / sizeof key_bounds[0]))
-
-flp_status flp_rule_bounds(flp_rule_key key, double *lo, double *hi)
-{
-    FLP__CHECK_NULL(lo);
-    FLP__CHECK_NULL(hi);
-    if ((int)key < 0 || (int)key >= N_KEYS)
-        return flp__error(FLP_ERR_RANGE, "%s: unknown rule key %d", __func__, (int)key);
-    *lo = key_bounds[key][0];
-    *hi = key_bounds[key][1];
-    return FLP_OK;
-}
-
-static void set_plastic_last(flp_rule *rule, int n)
-{
-    for (int l = rule->n_layers - 1; l >= 0; l--) {
-        flp__plastic_layer *p = &rule->layer[l];
-        if (p->rows == 0)
-            continue;
-        p->plastic = n > 0;
-        n--;
-    }
-}
-
-static int count_plastic(const flp_rule *rule)
-{
-    int n = 0;
-    for (int l = 0; l < rule->n_layers; l++)
-        n += rule->layer[l].plastic;
-    return n;
-}
-
-/* FLP_RULE_PLASTIC_LAST reads back as N only when the plastic layers are a
- * suffix; otherwise -1 (a mask was set). */
-static double plastic_last_value(const flp_rule *rule)
-{
-    int seen_plastic = 0;
-    for (int l = 0; l < rule->n_layers; l++) {
-        const flp__plastic_layer *p = &rule->layer[l];
-        if (p->rows == 0)
-            continue;
-        if (p->plastic)
-            seen_plastic = 1;
-        else if (seen_plastic)
-            return -1;
-    }
-    return count_plastic(rule);
-}
-
-flp_status flp_rule_set(flp_rule *rule, flp_rule_key key, double value)
-{
-    FLP__CHECK_NULL(rule);
-    double lo, hi;
-    if ((int)key < 0 || (int)key >= N_KEYS)
-        return flp__error(FLP_ERR_RANGE, "%s: unknown rule key %d", __func__, (int)key);
-    flp_rule_bounds(key, &lo, &hi);
-    if (!(value >= lo && value <= hi))
-        return flp__error(FLP_ERR_RANGE, "%s: key %d takes a value in [%g, %g], got %g", __func__,
-                          (int)key, lo, hi, value);
-    switch (key) {
-    case FLP_RULE_GRANULARITY:
-    case FLP_RULE_PLASTIC_LAST:
-    case FLP_RULE_SECOND_ORDER:
-    case FLP_RULE_TERMS:
-        if (value != floor(value))
-            return flp__error(FLP_ERR_RANGE, "%s: key %d takes an integer, got %g", __func__, (int)key, value);
-        if (key == FLP_RULE_GRANULARITY)
-            return realloc_alphas(rule, (int)value);
-        if (key == FLP_RULE_SECOND_ORDER)
-            rule->second_order = (int)value;
-        else if (key == FLP_RULE_TERMS)
-            rule->terms = (int)value;
-        else
-            set_plastic_last(rule, (int)value);
-        return FLP_OK;
-    case FLP_RULE_THETA_L1:
-        rule->l1 = value;
-        return FLP_OK;
-    case FLP_RULE_HIDDEN_MULTIPLIER:
-        rule->hidden_multiplier = value;
-        return FLP_OK;
-    case FLP_RULE_ALPHA_INIT:
-        rule->alpha_init = value;
-        fill_coefficients(rule, value);
-        return FLP_OK;
-    }
-    return FLP_OK;
-}
-
-flp_status flp_rule_get(const flp_rule *rule, flp_rule_key key, double *value)
-{
-    FLP__CHECK_NULL(rule);
-    FLP__CHECK_NULL(value);
-    switch (key) {
-    case FLP_RULE_GRANULARITY: *value = rule->granularity; return FLP_OK;
-    case FLP_RULE_PLASTIC_LAST: *value = plastic_last_value(rule); return FLP_OK;
-    case FLP_RULE_HIDDEN_MULTIPLIER: *value = rule->hidden_multiplier; return FLP_OK;
-    case FLP_RULE_ALPHA_INIT: *value = rule->alpha_init; return FLP_OK;
-    case FLP_RULE_SECOND_ORDER: *value = rule->second_order; return FLP_OK;
-    case FLP_RULE_TERMS: *value = rule->terms; return FLP_OK;
-    case FLP_RULE_THETA_L1: *value = rule->l1; return FLP_OK;
-    }
-    return flp__error(FLP_ERR_RANGE, "%s: unknown rule key %d", __func__, (int)key);
 }
 
 flp_status flp_rule_kind_of(const flp_rule *rule, flp_rule_kind *kind)

@@ -24,19 +24,12 @@
 #include "flp/flp_data.h"
 #include "data/dataset_internal.h"
 #include "core/episode_internal.h"
-#include "tasks/keys.h"
 #include "tasks/sampler_internal.h"
 #include "tasks/state_record.h"
 
-#define FS_NKEYS 5
+enum { FS_NKEYS = 0 FLP_FEWSHOT_KEY_MAP(FLP__KEY_COUNT) };
 
-static const flp__int_key fs_keys[FS_NKEYS] = {
-    [FLP_FEWSHOT_WAYS] = {"FLP_FEWSHOT_WAYS", 5, 1, 4096},
-    [FLP_FEWSHOT_SHOTS] = {"FLP_FEWSHOT_SHOTS", 5, 1, 1 << 16},
-    [FLP_FEWSHOT_QUERY_PER_CLASS] = {"FLP_FEWSHOT_QUERY_PER_CLASS", 5, 1, 1 << 16},
-    [FLP_FEWSHOT_ORDER] = {"FLP_FEWSHOT_ORDER", FLP_ORDER_IID, FLP_ORDER_IID, FLP_ORDER_CONTINUAL},
-    [FLP_FEWSHOT_BATCH] = {"FLP_FEWSHOT_BATCH", 1, 1, 1 << 20},
-};
+static const flp__key fs_keys[FS_NKEYS] = {FLP_FEWSHOT_KEY_MAP(FLP__KEY_ENTRY)};
 
 typedef struct {
     flp_sampler base; /* first member: the handle and its state are one allocation */
@@ -79,26 +72,21 @@ static flp_status grow(int64_t **buf, int64_t *cap, int64_t n, const char *what)
 
 /* ---- settings ------------------------------------------------------------------ */
 
-#define FS_KEY_ENUM "flp_fewshot_key"
-
-static flp_status fs_bounds(int key, double *lo, double *hi)
+static flp_status fs_store(void *h, int key, double value)
 {
-    return flp__int_key_bounds(fs_keys, FS_NKEYS, FS_KEY_ENUM, key, lo, hi, "flp_sampler_bounds");
-}
-
-static flp_status fs_set(flp_sampler *s, int key, double value)
-{
-    fewshot *S = s->impl;
-    FLP__TRY(flp__int_key_check(fs_keys, FS_NKEYS, FS_KEY_ENUM, key, value, "flp_sampler_set"));
+    fewshot *S = ((flp_sampler *)h)->impl;
     S->set[key] = (int64_t)value;
     return FLP_OK;
 }
 
-static flp_status fs_get(const flp_sampler *s, int key, double *value)
+static double fs_load(const void *h, int key)
 {
-    const fewshot *S = s->impl;
-    return flp__int_key_get(FS_NKEYS, FS_KEY_ENUM, S->set, key, value, "flp_sampler_get");
+    const fewshot *S = ((const flp_sampler *)h)->impl;
+    return (double)S->set[key];
 }
+
+const flp__key_map flp__fewshot_keys = {"flp_fewshot_key", "few-shot", FS_NKEYS, fs_keys,
+                                        NULL, fs_load, fs_store};
 
 static flp_status fs_io_size(const flp_sampler *s, int64_t *n_in, int64_t *n_out, int *classification)
 {
@@ -116,31 +104,34 @@ static const char *split_name(int split)
     return split == FLP_SPLIT_TRAIN ? "training" : "evaluation";
 }
 
-/* The settings fit the split's data: enough classes, enough examples in
- * every class (checked over all of them, so that a failure does not depend
- * on the draw), and a batch that divides the shown examples. */
-static flp_status check_fit(const fewshot *S, const flp_dataset *ds, flp_split split)
+/* The settings `set` fit the split's data: enough classes, enough examples
+ * in every class (checked over all of them, so that a failure does not
+ * depend on the draw), and a batch that divides the shown examples. The
+ * setters leave this to flp_sampler_next (settings may be changed in any
+ * order); a loaded state must satisfy it for the training data.
+ * `status` (with "who: ") reports a failure. */
+static flp_status check_fit(const int64_t *set, const flp_dataset *ds, flp_split split,
+                            flp_status status, const char *who)
 {
-    const int64_t W = S->set[FLP_FEWSHOT_WAYS], K = S->set[FLP_FEWSHOT_SHOTS];
-    const int64_t Q = S->set[FLP_FEWSHOT_QUERY_PER_CLASS], B = S->set[FLP_FEWSHOT_BATCH];
+    const int64_t W = set[FLP_FEWSHOT_WAYS], K = set[FLP_FEWSHOT_SHOTS];
+    const int64_t Q = set[FLP_FEWSHOT_QUERY_PER_CLASS], B = set[FLP_FEWSHOT_BATCH];
     if (W > ds->n)
-        return flp__error(FLP_ERR_RANGE,
-                          "flp_sampler_next: FLP_FEWSHOT_WAYS = %lld, but the %s data set has only "
-                          "%lld classes",
-                          (long long)W, split_name(split), (long long)ds->n);
+        return flp__error(status,
+                          "%s: FLP_FEWSHOT_WAYS = %lld, but the %s data set has only %lld classes",
+                          who, (long long)W, split_name(split), (long long)ds->n);
     if ((W * K) % B != 0)
-        return flp__error(FLP_ERR_RANGE,
-                          "flp_sampler_next: FLP_FEWSHOT_BATCH = %lld does not divide the %lld "
-                          "examples shown (FLP_FEWSHOT_WAYS x FLP_FEWSHOT_SHOTS)",
-                          (long long)B, (long long)(W * K));
+        return flp__error(status,
+                          "%s: FLP_FEWSHOT_BATCH = %lld does not divide the %lld examples shown "
+                          "(FLP_FEWSHOT_WAYS x FLP_FEWSHOT_SHOTS)",
+                          who, (long long)B, (long long)(W * K));
     for (int64_t c = 0; c < ds->n; c++) {
         int64_t have = flp__dataset_class_count(ds, c);
         if (have < K + Q)
-            return flp__error(FLP_ERR_RANGE,
-                              "flp_sampler_next: class '%s' of the %s data set has %lld examples, "
-                              "an episode needs %lld (FLP_FEWSHOT_SHOTS %lld + "
-                              "FLP_FEWSHOT_QUERY_PER_CLASS %lld)",
-                              flp__dataset_class_name(ds, c), split_name(split), (long long)have,
+            return flp__error(status,
+                              "%s: class '%s' of the %s data set has %lld examples, an episode "
+                              "needs %lld (FLP_FEWSHOT_SHOTS %lld + FLP_FEWSHOT_QUERY_PER_CLASS "
+                              "%lld)",
+                              who, flp__dataset_class_name(ds, c), split_name(split), (long long)have,
                               (long long)(K + Q), (long long)K, (long long)Q);
     }
     return FLP_OK;
@@ -208,7 +199,7 @@ static flp_status fs_next(flp_sampler *s, flp_split split, flp_episode *ep)
         return flp__error(FLP_ERR_STATE,
                           "flp_sampler_next: this few-shot sampler was created without an "
                           "evaluation data set");
-    FLP__TRY(check_fit(S, ds, split));
+    FLP__TRY(check_fit(S->set, ds, split, FLP_ERR_RANGE, "flp_sampler_next"));
     const int64_t W = S->set[FLP_FEWSHOT_WAYS], K = S->set[FLP_FEWSHOT_SHOTS];
     const int64_t Q = S->set[FLP_FEWSHOT_QUERY_PER_CLASS], B = S->set[FLP_FEWSHOT_BATCH];
     int64_t max_count = 0;
@@ -279,7 +270,7 @@ static flp_status fs_set_state(flp_sampler *s, const uint8_t *buf, int64_t n)
     const uint8_t *p = buf + FLP__STATE_HEADER_SIZE;
     uint64_t seed;
     int64_t set[FS_NKEYS];
-    FLP__TRY(flp__state_read_settings(&p, fs_keys, FS_NKEYS, &seed, set, who));
+    FLP__TRY(flp__state_read_settings(&p, &flp__fewshot_keys, &seed, set, who));
     flp_rng rng[2];
     for (int r = 0; r < 2; r++)
         FLP__TRY(flp__state_read_rng(&p, &rng[r], who, split_name(r)));
@@ -291,6 +282,7 @@ static flp_status fs_set_state(flp_sampler *s, const uint8_t *buf, int64_t n)
                               "or image shape)",
                               who, split_name(r));
     }
+    FLP__TRY(check_fit(set, S->ds[FLP_SPLIT_TRAIN], FLP_SPLIT_TRAIN, FLP_ERR_FORMAT, who));
     S->seed = seed;
     memcpy(S->set, set, sizeof set);
     S->rng[0] = rng[0];
@@ -312,9 +304,7 @@ static void fs_destroy(flp_sampler *s)
 
 static const flp__sampler_ops fewshot_ops = {
     .kind = "fewshot",
-    .set = fs_set,
-    .get = fs_get,
-    .bounds = fs_bounds,
+    .keys = &flp__fewshot_keys,
     .io_size = fs_io_size,
     .next = fs_next,
     .state_size = fs_state_size,
@@ -352,7 +342,8 @@ flp_status flp_sampler_create_fewshot(const flp_dataset *train, const flp_datase
     }
     S->seed = seed;
     S->n_in = c1 * h1 * w1;
-    flp__int_key_defaults(fs_keys, FS_NKEYS, S->set);
+    for (int k = 0; k < FS_NKEYS; k++)
+        S->set[fs_keys[k].value] = (int64_t)fs_keys[k].def;
     flp__rng_seed(&S->rng[FLP_SPLIT_TRAIN], stream_seed(seed, STREAM_TRAIN));
     flp__rng_seed(&S->rng[FLP_SPLIT_EVAL], stream_seed(seed, STREAM_EVAL));
     *out = &S->base;

@@ -20,7 +20,6 @@
 #include "core/error.h"
 #include "core/rng_internal.h"
 #include "core/episode_internal.h"
-#include "tasks/keys.h"
 #include "tasks/sampler_internal.h"
 #include "tasks/state_record.h"
 
@@ -30,19 +29,11 @@
 #define SINE_X_LO (-5.0)
 #define SINE_X_HI 5.0
 
-#define SINE_NKEYS 7
+enum { SINE_NKEYS = 0 FLP_SINE_KEY_MAP(FLP__KEY_COUNT) };
 
 /* Bounds keep every product of settings far from int64 overflow before the
  * episode's own size check; values beyond them are not useful anyway. */
-static const flp__int_key sine_keys[SINE_NKEYS] = {
-    [FLP_SINE_TASKS] = {"FLP_SINE_TASKS", 10, 1, 4096},
-    [FLP_SINE_BATCHES_PER_TASK] = {"FLP_SINE_BATCHES_PER_TASK", 40, 1, 1 << 20},
-    [FLP_SINE_BATCH] = {"FLP_SINE_BATCH", 32, 1, 1 << 20},
-    [FLP_SINE_QUERY_PER_TASK] = {"FLP_SINE_QUERY_PER_TASK", 32, 1, 1 << 20},
-    [FLP_SINE_ORDER] = {"FLP_SINE_ORDER", FLP_ORDER_IID, FLP_ORDER_IID, FLP_ORDER_CONTINUAL},
-    [FLP_SINE_POOL] = {"FLP_SINE_POOL", 400, 1, 1 << 20},
-    [FLP_SINE_SHUFFLE_EXAMPLES] = {"FLP_SINE_SHUFFLE_EXAMPLES", 0, 0, 1},
-};
+static const flp__key sine_keys[SINE_NKEYS] = {FLP_SINE_KEY_MAP(FLP__KEY_ENTRY)};
 
 typedef struct {
     double amp, phase;
@@ -113,14 +104,6 @@ static flp_status grow(void **buf, int64_t *cap, int64_t n, size_t size, const c
 
 /* ---- settings ------------------------------------------------------------- */
 
-#define SINE_KEY_ENUM "flp_sine_key"
-
-static flp_status sine_bounds(int key, double *lo, double *hi)
-{
-    return flp__int_key_bounds(sine_keys, SINE_NKEYS, SINE_KEY_ENUM, key, lo, hi,
-                               "flp_sampler_bounds");
-}
-
 /* Make the pool match (seed, n): a no-op when it already does, since the
  * pool is a pure function of the two. Leaves the old pool on failure. */
 static flp_status ensure_pool(sine *S, uint64_t seed, int64_t n, const char *fn)
@@ -136,11 +119,22 @@ static flp_status ensure_pool(sine *S, uint64_t seed, int64_t n, const char *fn)
     return FLP_OK;
 }
 
-static flp_status sine_set(flp_sampler *s, int key, double value)
+/* The one setting another constrains: training episodes draw FLP_SINE_TASKS
+ * distinct sinusoids from the pool. The setters leave it to flp_sampler_next
+ * (settings may be changed in any order); a loaded state must satisfy it. */
+static flp_status check_pool(const int64_t *set, flp_status status, const char *who)
 {
-    sine *S = s->impl;
-    FLP__TRY(
-        flp__int_key_check(sine_keys, SINE_NKEYS, SINE_KEY_ENUM, key, value, "flp_sampler_set"));
+    if (set[FLP_SINE_POOL] < set[FLP_SINE_TASKS])
+        return flp__error(status,
+                          "%s: the training pool has %lld sinusoids, fewer than the %lld an episode "
+                          "draws without replacement (FLP_SINE_POOL < FLP_SINE_TASKS)",
+                          who, (long long)set[FLP_SINE_POOL], (long long)set[FLP_SINE_TASKS]);
+    return FLP_OK;
+}
+
+static flp_status sine_store(void *h, int key, double value)
+{
+    sine *S = ((flp_sampler *)h)->impl;
     if (key == FLP_SINE_POOL)
         FLP__TRY(ensure_pool(S, S->seed, (int64_t)value, "flp_sampler_set"));
     /* FLP_SINE_TASKS needs no rebuild: the pool does not depend on it. */
@@ -148,11 +142,14 @@ static flp_status sine_set(flp_sampler *s, int key, double value)
     return FLP_OK;
 }
 
-static flp_status sine_get(const flp_sampler *s, int key, double *value)
+static double sine_load(const void *h, int key)
 {
-    const sine *S = s->impl;
-    return flp__int_key_get(SINE_NKEYS, SINE_KEY_ENUM, S->set, key, value, "flp_sampler_get");
+    const sine *S = ((const flp_sampler *)h)->impl;
+    return (double)S->set[key];
 }
+
+const flp__key_map flp__sine_keys = {"flp_sine_key", "sine", SINE_NKEYS, sine_keys,
+                                     NULL, sine_load, sine_store};
 
 static flp_status sine_io_size(const flp_sampler *s, int64_t *n_in, int64_t *n_out, int *classification)
 {
@@ -208,11 +205,8 @@ static flp_status sine_next(flp_sampler *s, flp_split split, flp_episode *ep)
     const int64_t tasks = S->set[FLP_SINE_TASKS], per_task = S->set[FLP_SINE_BATCHES_PER_TASK];
     const int64_t B = S->set[FLP_SINE_BATCH], Q = S->set[FLP_SINE_QUERY_PER_TASK];
     const int64_t K = tasks * per_task;
-    if (split == FLP_SPLIT_TRAIN && S->pool_n < tasks)
-        return flp__error(FLP_ERR_STATE,
-                          "flp_sampler_next: the training pool has %lld sinusoids, fewer than the "
-                          "%lld an episode draws without replacement (FLP_SINE_POOL < FLP_SINE_TASKS)",
-                          (long long)S->pool_n, (long long)tasks);
+    if (split == FLP_SPLIT_TRAIN)
+        FLP__TRY(check_pool(S->set, FLP_ERR_STATE, "flp_sampler_next"));
 
     /* Granules are what gets shuffled: whole batches, or single examples with
      * FLP_SINE_SHUFFLE_EXAMPLES. Continual order keeps the identity. */
@@ -285,7 +279,8 @@ static flp_status sine_set_state(flp_sampler *s, const uint8_t *buf, int64_t n)
     const uint8_t *p = buf + FLP__STATE_HEADER_SIZE;
     uint64_t seed;
     int64_t set[SINE_NKEYS];
-    FLP__TRY(flp__state_read_settings(&p, sine_keys, SINE_NKEYS, &seed, set, who));
+    FLP__TRY(flp__state_read_settings(&p, &flp__sine_keys, &seed, set, who));
+    FLP__TRY(check_pool(set, FLP_ERR_FORMAT, who));
     flp_rng train, eval;
     FLP__TRY(flp__state_read_rng(&p, &train, who, "training"));
     FLP__TRY(flp__state_read_rng(&p, &eval, who, "evaluation"));
@@ -309,9 +304,7 @@ static void sine_destroy(flp_sampler *s)
 
 static const flp__sampler_ops sine_ops = {
     .kind = "sine",
-    .set = sine_set,
-    .get = sine_get,
-    .bounds = sine_bounds,
+    .keys = &flp__sine_keys,
     .io_size = sine_io_size,
     .next = sine_next,
     .state_size = sine_state_size,
@@ -330,7 +323,8 @@ flp_status flp_sampler_create_sine(uint64_t seed, flp_sampler **out)
     S->base.ops = &sine_ops;
     S->base.impl = S;
     S->seed = seed;
-    flp__int_key_defaults(sine_keys, SINE_NKEYS, S->set);
+    for (int k = 0; k < SINE_NKEYS; k++)
+        S->set[sine_keys[k].value] = (int64_t)sine_keys[k].def;
     flp__rng_seed(&S->train, stream_seed(seed, STREAM_TRAIN));
     flp__rng_seed(&S->eval, stream_seed(seed, STREAM_EVAL));
     if (ensure_pool(S, seed, S->set[FLP_SINE_POOL], __func__) != FLP_OK) {

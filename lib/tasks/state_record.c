@@ -67,13 +67,15 @@ void flp__state_write_settings(uint8_t **p, uint64_t seed, const int64_t *set, i
         flp__state_put_u64(p, (uint64_t)set[k]);
 }
 
-flp_status flp__state_read_settings(const uint8_t **p, const flp__int_key *keys, int n,
-                                    uint64_t *seed, int64_t *set, const char *who)
+flp_status flp__state_read_settings(const uint8_t **p, const flp__key_map *map, uint64_t *seed,
+                                    int64_t *set, const char *who)
 {
     *seed = flp__state_get_u64(p);
-    for (int k = 0; k < n; k++)
+    for (int k = 0; k < map->n; k++)
         set[k] = (int64_t)flp__state_get_u64(p);
-    return flp__int_key_check_saved(keys, n, set, who);
+    for (int i = 0; i < map->n; i++)
+        FLP__TRY(flp__key_check(&map->keys[i], (double)set[map->keys[i].value], FLP_ERR_FORMAT, who));
+    return FLP_OK;
 }
 
 void flp__state_write_rng(uint8_t **p, const flp_rng *rng)

@@ -14,7 +14,7 @@
 
 #include "core/rng_internal.h"
 #include "flp/flp_common.h"
-#include "tasks/keys.h"
+#include "core/keys.h"
 
 /* Bytes of the magic + version header, of a generator state, and of the
  * seed followed by n settings. */
@@ -41,10 +41,11 @@ flp_status flp__state_check_header(const uint8_t *buf, int64_t n, int64_t expect
 /* The seed, then the n settings. */
 void flp__state_write_settings(uint8_t **p, uint64_t seed, const int64_t *set, int n);
 
-/* Reads what flp__state_write_settings wrote and checks every setting
- * against its key's bounds (FLP_ERR_FORMAT under `who`). */
-flp_status flp__state_read_settings(const uint8_t **p, const flp__int_key *keys, int n,
-                                    uint64_t *seed, int64_t *set, const char *who);
+/* Reads what flp__state_write_settings wrote for the keys of `map` (one
+ * setting per key, set[] indexed by key value) and checks each against its
+ * key (FLP_ERR_FORMAT under `who`). */
+flp_status flp__state_read_settings(const uint8_t **p, const flp__key_map *map, uint64_t *seed,
+                                    int64_t *set, const char *who);
 
 /* A xoshiro generator's four words. */
 void flp__state_write_rng(uint8_t **p, const flp_rng *rng);

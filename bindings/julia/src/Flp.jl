@@ -675,7 +675,7 @@ end
 
 `flp_status flp_feedback_set(flp_feedback *fb, flp_feedback_key key, double value)` (flp_plasticity.h)
 
-Set / get a flp_feedback_key. FLP_ERR_RANGE outside flp_feedback_bounds. @since 0.1
+Set / get a flp_feedback_key, and the bounds [*lo, *hi] it accepts: FLP_ERR_RANGE for a value outside them, FLP_ERR_INVALID for a key that is not a flp_feedback_key. @since 0.1
 """
 function flp_feedback_set(fb, key, value)
     @ccall libflp.flp_feedback_set(fb::Ptr{flp_feedback}, key::flp_feedback_key, value::Cdouble)::flp_status
@@ -686,7 +686,7 @@ end
 
 `flp_status flp_feedback_get(const flp_feedback *fb, flp_feedback_key key, double *value)` (flp_plasticity.h)
 
-Set / get a flp_feedback_key. FLP_ERR_RANGE outside flp_feedback_bounds. @since 0.1
+Set / get a flp_feedback_key, and the bounds [*lo, *hi] it accepts: FLP_ERR_RANGE for a value outside them, FLP_ERR_INVALID for a key that is not a flp_feedback_key. @since 0.1
 """
 function flp_feedback_get(fb, key, value)
     @ccall libflp.flp_feedback_get(fb::Ptr{flp_feedback}, key::flp_feedback_key, value::Ptr{Cdouble})::flp_status
@@ -697,7 +697,7 @@ end
 
 `flp_status flp_feedback_bounds(flp_feedback_key key, double *lo, double *hi)` (flp_plasticity.h)
 
-Set / get a flp_feedback_key. FLP_ERR_RANGE outside flp_feedback_bounds. @since 0.1
+Set / get a flp_feedback_key, and the bounds [*lo, *hi] it accepts: FLP_ERR_RANGE for a value outside them, FLP_ERR_INVALID for a key that is not a flp_feedback_key. @since 0.1
 """
 function flp_feedback_bounds(key, lo, hi)
     @ccall libflp.flp_feedback_bounds(key::flp_feedback_key, lo::Ptr{Cdouble}, hi::Ptr{Cdouble})::flp_status
@@ -796,7 +796,7 @@ end
 
 `flp_status flp_rule_set(flp_rule *rule, flp_rule_key key, double value)` (flp_plasticity.h)
 
-Free; NULL is accepted. @since 0.1
+Set / get a flp_rule_key, and the bounds [*lo, *hi] it accepts: FLP_ERR_RANGE for a value outside them, FLP_ERR_INVALID for a key that is not a flp_rule_key. @since 0.1
 """
 function flp_rule_set(rule, key, value)
     @ccall libflp.flp_rule_set(rule::Ptr{flp_rule}, key::flp_rule_key, value::Cdouble)::flp_status
@@ -807,7 +807,7 @@ end
 
 `flp_status flp_rule_get(const flp_rule *rule, flp_rule_key key, double *value)` (flp_plasticity.h)
 
-Free; NULL is accepted. @since 0.1
+Set / get a flp_rule_key, and the bounds [*lo, *hi] it accepts: FLP_ERR_RANGE for a value outside them, FLP_ERR_INVALID for a key that is not a flp_rule_key. @since 0.1
 """
 function flp_rule_get(rule, key, value)
     @ccall libflp.flp_rule_get(rule::Ptr{flp_rule}, key::flp_rule_key, value::Ptr{Cdouble})::flp_status
@@ -818,7 +818,7 @@ end
 
 `flp_status flp_rule_bounds(flp_rule_key key, double *lo, double *hi)` (flp_plasticity.h)
 
-Free; NULL is accepted. @since 0.1
+Set / get a flp_rule_key, and the bounds [*lo, *hi] it accepts: FLP_ERR_RANGE for a value outside them, FLP_ERR_INVALID for a key that is not a flp_rule_key. @since 0.1
 """
 function flp_rule_bounds(key, lo, hi)
     @ccall libflp.flp_rule_bounds(key::flp_rule_key, lo::Ptr{Cdouble}, hi::Ptr{Cdouble})::flp_status
@@ -1112,7 +1112,7 @@ end
 
 `flp_status flp_sampler_set(flp_sampler *s, int key, double value)` (flp_episode.h)
 
-Set / get / bounds of a sampler key (flp_sine_key for sine samplers). Changing FLP_SINE_POOL or FLP_SINE_TASKS rebuilds the pool from the seed. @since 0.1
+Set / get / bounds of a sampler key (flp_sine_key for sine samplers, flp_fewshot_key for few-shot samplers): FLP_ERR_RANGE for a value outside the bounds, FLP_ERR_INVALID for a key the sampler's kind does not have. Changing FLP_SINE_POOL rebuilds the pool from the seed. @since 0.1
 """
 function flp_sampler_set(s, key, value)
     @ccall libflp.flp_sampler_set(s::Ptr{flp_sampler}, key::Cint, value::Cdouble)::flp_status
@@ -1123,7 +1123,7 @@ end
 
 `flp_status flp_sampler_get(const flp_sampler *s, int key, double *value)` (flp_episode.h)
 
-Set / get / bounds of a sampler key (flp_sine_key for sine samplers). Changing FLP_SINE_POOL or FLP_SINE_TASKS rebuilds the pool from the seed. @since 0.1
+Set / get / bounds of a sampler key (flp_sine_key for sine samplers, flp_fewshot_key for few-shot samplers): FLP_ERR_RANGE for a value outside the bounds, FLP_ERR_INVALID for a key the sampler's kind does not have. Changing FLP_SINE_POOL rebuilds the pool from the seed. @since 0.1
 """
 function flp_sampler_get(s, key, value)
     @ccall libflp.flp_sampler_get(s::Ptr{flp_sampler}, key::Cint, value::Ptr{Cdouble})::flp_status
@@ -1134,7 +1134,7 @@ end
 
 `flp_status flp_sampler_bounds(const flp_sampler *s, int key, double *lo, double *hi)` (flp_episode.h)
 
-Set / get / bounds of a sampler key (flp_sine_key for sine samplers). Changing FLP_SINE_POOL or FLP_SINE_TASKS rebuilds the pool from the seed. @since 0.1
+Set / get / bounds of a sampler key (flp_sine_key for sine samplers, flp_fewshot_key for few-shot samplers): FLP_ERR_RANGE for a value outside the bounds, FLP_ERR_INVALID for a key the sampler's kind does not have. Changing FLP_SINE_POOL rebuilds the pool from the seed. @since 0.1
 """
 function flp_sampler_bounds(s, key, lo, hi)
     @ccall libflp.flp_sampler_bounds(s::Ptr{flp_sampler}, key::Cint, lo::Ptr{Cdouble}, hi::Ptr{Cdouble})::flp_status
@@ -1189,7 +1189,7 @@ end
 
 `flp_status flp_lifetime_set(flp_lifetime *lt, flp_lifetime_key key, double value)` (flp_lifetime.h)
 
-Free; NULL is accepted. @since 0.1
+Set / get a flp_lifetime_key: FLP_ERR_RANGE for a value outside flp_lifetime_bounds, FLP_ERR_INVALID for a key that is not a flp_lifetime_key. @since 0.1
 """
 function flp_lifetime_set(lt, key, value)
     @ccall libflp.flp_lifetime_set(lt::Ptr{flp_lifetime}, key::flp_lifetime_key, value::Cdouble)::flp_status
@@ -1200,10 +1200,21 @@ end
 
 `flp_status flp_lifetime_get(const flp_lifetime *lt, flp_lifetime_key key, double *value)` (flp_lifetime.h)
 
-Free; NULL is accepted. @since 0.1
+Set / get a flp_lifetime_key: FLP_ERR_RANGE for a value outside flp_lifetime_bounds, FLP_ERR_INVALID for a key that is not a flp_lifetime_key. @since 0.1
 """
 function flp_lifetime_get(lt, key, value)
     @ccall libflp.flp_lifetime_get(lt::Ptr{flp_lifetime}, key::flp_lifetime_key, value::Ptr{Cdouble})::flp_status
+end
+
+"""
+    flp_lifetime_bounds(key, lo, hi) -> flp_status
+
+`flp_status flp_lifetime_bounds(flp_lifetime_key key, double *lo, double *hi)` (flp_lifetime.h)
+
+The bounds [*lo, *hi] a flp_lifetime_key accepts. @since 0.1
+"""
+function flp_lifetime_bounds(key, lo, hi)
+    @ccall libflp.flp_lifetime_bounds(key::flp_lifetime_key, lo::Ptr{Cdouble}, hi::Ptr{Cdouble})::flp_status
 end
 
 """
@@ -1299,7 +1310,7 @@ end
 
 `flp_status flp_meta_set(flp_meta *meta, flp_meta_key key, double value)` (flp_meta.h)
 
-Free; NULL is accepted. @since 0.1
+Set / get a flp_meta_key: FLP_ERR_RANGE for a value outside flp_meta_bounds, FLP_ERR_INVALID for a key that is not a flp_meta_key. @since 0.1
 """
 function flp_meta_set(meta, key, value)
     @ccall libflp.flp_meta_set(meta::Ptr{flp_meta}, key::flp_meta_key, value::Cdouble)::flp_status
@@ -1310,10 +1321,21 @@ end
 
 `flp_status flp_meta_get(const flp_meta *meta, flp_meta_key key, double *value)` (flp_meta.h)
 
-Free; NULL is accepted. @since 0.1
+Set / get a flp_meta_key: FLP_ERR_RANGE for a value outside flp_meta_bounds, FLP_ERR_INVALID for a key that is not a flp_meta_key. @since 0.1
 """
 function flp_meta_get(meta, key, value)
     @ccall libflp.flp_meta_get(meta::Ptr{flp_meta}, key::flp_meta_key, value::Ptr{Cdouble})::flp_status
+end
+
+"""
+    flp_meta_bounds(key, lo, hi) -> flp_status
+
+`flp_status flp_meta_bounds(flp_meta_key key, double *lo, double *hi)` (flp_meta.h)
+
+The bounds [*lo, *hi] a flp_meta_key accepts (FLP_META_BETA1's upper bound is the largest double below 1). @since 0.1
+"""
+function flp_meta_bounds(key, lo, hi)
+    @ccall libflp.flp_meta_bounds(key::flp_meta_key, lo::Ptr{Cdouble}, hi::Ptr{Cdouble})::flp_status
 end
 
 """
@@ -1558,7 +1580,7 @@ end
 
 `flp_status flp_batch_set(flp_batch *batch, flp_batch_key key, double value)` (flp_batch.h)
 
-Set a flp_batch_key; FLP_ERR_RANGE for a value out of bounds. @since 0.1
+Set a flp_batch_key; FLP_ERR_RANGE for a value out of bounds, FLP_ERR_INVALID for a key that is not a flp_batch_key. @since 0.1
 """
 function flp_batch_set(batch, key, value)
     @ccall libflp.flp_batch_set(batch::Ptr{flp_batch}, key::flp_batch_key, value::Cdouble)::flp_status
@@ -1573,6 +1595,17 @@ Read a flp_batch_key. @since 0.1
 """
 function flp_batch_get(batch, key, value)
     @ccall libflp.flp_batch_get(batch::Ptr{flp_batch}, key::flp_batch_key, value::Ptr{Cdouble})::flp_status
+end
+
+"""
+    flp_batch_bounds(key, lo, hi) -> flp_status
+
+`flp_status flp_batch_bounds(flp_batch_key key, double *lo, double *hi)` (flp_batch.h)
+
+The bounds [*lo, *hi] a flp_batch_key accepts. @since 0.1
+"""
+function flp_batch_bounds(key, lo, hi)
+    @ccall libflp.flp_batch_bounds(key::flp_batch_key, lo::Ptr{Cdouble}, hi::Ptr{Cdouble})::flp_status
 end
 
 """
@@ -1818,7 +1851,7 @@ function flp_meta_tensor_set(meta, index, which, src, count)
 end
 
 # every wrapped C function, in header order
-const FLP_FUNCTIONS = (:flp_version_number, :flp_version, :flp_strerror, :flp_status_name, :flp_last_error, :flp_clear_error, :flp_set_num_threads, :flp_get_num_threads, :flp_set_kernels, :flp_kernels, :flp_kernels_reason, :flp_set_limit, :flp_get_limit, :flp_limit_bounds, :flp_rng_create, :flp_rng_free, :flp_rng_seed, :flp_rng_next, :flp_rng_uniform, :flp_rng_normal, :flp_rng_get_state, :flp_rng_set_state, :flp_net_create, :flp_net_free, :flp_net_add_linear, :flp_net_add_conv2d, :flp_net_add_relu, :flp_net_add_softplus, :flp_net_add_flatten, :flp_net_num_layers, :flp_net_layer_kind, :flp_net_layer_shape, :flp_net_io_size, :flp_net_param_count, :flp_net_get_param, :flp_net_set_param, :flp_net_get_grad, :flp_net_zero_grad, :flp_net_init, :flp_net_forward, :flp_net_backward, :flp_feedback_create, :flp_feedback_free, :flp_feedback_set, :flp_feedback_get, :flp_feedback_bounds, :flp_feedback_init, :flp_feedback_count, :flp_feedback_get_param, :flp_feedback_set_param, :flp_feedback_get_grad, :flp_feedback_zero_grad, :flp_rule_create, :flp_rule_free, :flp_rule_set, :flp_rule_get, :flp_rule_bounds, :flp_rule_kind_of, :flp_rule_set_plastic_mask, :flp_rule_is_plastic, :flp_rule_alpha_count, :flp_rule_get_alpha, :flp_rule_set_alpha, :flp_rule_get_alpha_grad, :flp_rule_zero_grad, :flp_rule_lr_bias_count, :flp_rule_get_lr_bias, :flp_rule_set_lr_bias, :flp_rule_get_lr_bias_grad, :flp_rule_theta_count, :flp_rule_get_theta, :flp_rule_set_theta, :flp_rule_get_theta_grad, :flp_episode_create, :flp_episode_free, :flp_episode_set_regression, :flp_episode_set_classes, :flp_episode_shape, :flp_episode_floats, :flp_episode_labels, :flp_sampler_create_sine, :flp_sampler_free, :flp_sampler_set, :flp_sampler_get, :flp_sampler_bounds, :flp_sampler_io_size, :flp_sampler_next, :flp_lifetime_create, :flp_lifetime_free, :flp_lifetime_set, :flp_lifetime_get, :flp_lifetime_run, :flp_lifetime_final_weight, :flp_lifetime_final_bias, :flp_lifetime_predict, :flp_lifetime_stats, :flp_lifetime_work, :flp_meta_create, :flp_meta_free, :flp_meta_set, :flp_meta_get, :flp_meta_set_lr, :flp_meta_get_lr, :flp_meta_freeze, :flp_meta_set_step_decay, :flp_meta_set_schedule, :flp_meta_zero_grad, :flp_meta_scale_grad, :flp_meta_grad_count, :flp_meta_get_grads, :flp_meta_set_grads, :flp_meta_step, :flp_meta_train_step, :flp_meta_step_count, :flp_meta_grad_norm, :flp_checkpoint_save, :flp_checkpoint_load, :flp_analysis_update_trace, :flp_analysis_interference, :flp_analysis_linear_probe, :flp_batch_create, :flp_batch_free, :flp_batch_set, :flp_batch_get, :flp_batch_run, :flp_batch_train_step, :flp_dataset_open_omniglot, :flp_dataset_open_miniimagenet, :flp_dataset_open_idx, :flp_dataset_free, :flp_dataset_num_classes, :flp_dataset_class_size, :flp_dataset_class_name, :flp_dataset_example_path, :flp_dataset_image_shape, :flp_dataset_get, :flp_dataset_preload, :flp_dataset_subset, :flp_dataset_split_by_alphabet, :flp_dataset_num_alphabets, :flp_sampler_create_fewshot, :flp_meta_tensor_count, :flp_meta_tensor_info, :flp_meta_tensor_find, :flp_meta_tensor_get, :flp_meta_tensor_set,)
+const FLP_FUNCTIONS = (:flp_version_number, :flp_version, :flp_strerror, :flp_status_name, :flp_last_error, :flp_clear_error, :flp_set_num_threads, :flp_get_num_threads, :flp_set_kernels, :flp_kernels, :flp_kernels_reason, :flp_set_limit, :flp_get_limit, :flp_limit_bounds, :flp_rng_create, :flp_rng_free, :flp_rng_seed, :flp_rng_next, :flp_rng_uniform, :flp_rng_normal, :flp_rng_get_state, :flp_rng_set_state, :flp_net_create, :flp_net_free, :flp_net_add_linear, :flp_net_add_conv2d, :flp_net_add_relu, :flp_net_add_softplus, :flp_net_add_flatten, :flp_net_num_layers, :flp_net_layer_kind, :flp_net_layer_shape, :flp_net_io_size, :flp_net_param_count, :flp_net_get_param, :flp_net_set_param, :flp_net_get_grad, :flp_net_zero_grad, :flp_net_init, :flp_net_forward, :flp_net_backward, :flp_feedback_create, :flp_feedback_free, :flp_feedback_set, :flp_feedback_get, :flp_feedback_bounds, :flp_feedback_init, :flp_feedback_count, :flp_feedback_get_param, :flp_feedback_set_param, :flp_feedback_get_grad, :flp_feedback_zero_grad, :flp_rule_create, :flp_rule_free, :flp_rule_set, :flp_rule_get, :flp_rule_bounds, :flp_rule_kind_of, :flp_rule_set_plastic_mask, :flp_rule_is_plastic, :flp_rule_alpha_count, :flp_rule_get_alpha, :flp_rule_set_alpha, :flp_rule_get_alpha_grad, :flp_rule_zero_grad, :flp_rule_lr_bias_count, :flp_rule_get_lr_bias, :flp_rule_set_lr_bias, :flp_rule_get_lr_bias_grad, :flp_rule_theta_count, :flp_rule_get_theta, :flp_rule_set_theta, :flp_rule_get_theta_grad, :flp_episode_create, :flp_episode_free, :flp_episode_set_regression, :flp_episode_set_classes, :flp_episode_shape, :flp_episode_floats, :flp_episode_labels, :flp_sampler_create_sine, :flp_sampler_free, :flp_sampler_set, :flp_sampler_get, :flp_sampler_bounds, :flp_sampler_io_size, :flp_sampler_next, :flp_lifetime_create, :flp_lifetime_free, :flp_lifetime_set, :flp_lifetime_get, :flp_lifetime_bounds, :flp_lifetime_run, :flp_lifetime_final_weight, :flp_lifetime_final_bias, :flp_lifetime_predict, :flp_lifetime_stats, :flp_lifetime_work, :flp_meta_create, :flp_meta_free, :flp_meta_set, :flp_meta_get, :flp_meta_bounds, :flp_meta_set_lr, :flp_meta_get_lr, :flp_meta_freeze, :flp_meta_set_step_decay, :flp_meta_set_schedule, :flp_meta_zero_grad, :flp_meta_scale_grad, :flp_meta_grad_count, :flp_meta_get_grads, :flp_meta_set_grads, :flp_meta_step, :flp_meta_train_step, :flp_meta_step_count, :flp_meta_grad_norm, :flp_checkpoint_save, :flp_checkpoint_load, :flp_analysis_update_trace, :flp_analysis_interference, :flp_analysis_linear_probe, :flp_batch_create, :flp_batch_free, :flp_batch_set, :flp_batch_get, :flp_batch_bounds, :flp_batch_run, :flp_batch_train_step, :flp_dataset_open_omniglot, :flp_dataset_open_miniimagenet, :flp_dataset_open_idx, :flp_dataset_free, :flp_dataset_num_classes, :flp_dataset_class_size, :flp_dataset_class_name, :flp_dataset_example_path, :flp_dataset_image_shape, :flp_dataset_get, :flp_dataset_preload, :flp_dataset_subset, :flp_dataset_split_by_alphabet, :flp_dataset_num_alphabets, :flp_sampler_create_fewshot, :flp_meta_tensor_count, :flp_meta_tensor_info, :flp_meta_tensor_find, :flp_meta_tensor_get, :flp_meta_tensor_set,)
 # those outside the ABI promise: FLP_EXPERIMENTAL in C, may change in any release
 const FLP_EXPERIMENTAL_FUNCTIONS = (:flp_rule_theta_count, :flp_rule_get_theta, :flp_rule_set_theta, :flp_rule_get_theta_grad, :flp_analysis_update_trace, :flp_analysis_interference, :flp_analysis_linear_probe,)
 

@@ -172,6 +172,7 @@ PROTOTYPES = {
     "flp_lifetime_free": (None, [H]),
     "flp_lifetime_set": (ST, [H, c_int, c_double]),
     "flp_lifetime_get": (ST, [H, c_int, PD]),
+    "flp_lifetime_bounds": (ST, [c_int, PD, PD]),
     "flp_lifetime_run": (ST, [H, H, c_int, POINTER(c_float)]),
     "flp_lifetime_final_weight": (ST, [H, c_int, A, c_int64]),
     "flp_lifetime_final_bias": (ST, [H, c_int, A, c_int64]),
@@ -187,6 +188,7 @@ PROTOTYPES = {
     "flp_meta_free": (None, [H]),
     "flp_meta_set": (ST, [H, c_int, c_double]),
     "flp_meta_get": (ST, [H, c_int, PD]),
+    "flp_meta_bounds": (ST, [c_int, PD, PD]),
     "flp_meta_set_lr": (ST, [H, c_int, c_double]),
     "flp_meta_get_lr": (ST, [H, c_int, PD]),
     "flp_meta_freeze": (ST, [H, c_int, c_int]),
@@ -214,6 +216,7 @@ PROTOTYPES = {
     "flp_batch_free": (None, [H]),
     "flp_batch_set": (ST, [H, c_int, c_double]),
     "flp_batch_get": (ST, [H, c_int, PD]),
+    "flp_batch_bounds": (ST, [c_int, PD, PD]),
     "flp_batch_run": (ST, [H, PH, c_int, A]),
     "flp_batch_train_step": (ST, [H, PH, c_int, A]),
 }

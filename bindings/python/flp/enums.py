@@ -1,8 +1,11 @@
 """The C enums of libflp as :class:`enum.IntEnum` classes.
 
 Values are those of ``include/flp/*.h`` (the test suite checks that they
-agree). Enums only ever grow at the end, so functions that return a value
-from the library accept numbers these classes do not list yet.
+agree; the settings enums, ``FeedbackKey`` ... ``BatchKey``, against the
+headers' key maps ``FLP_<HANDLE>_KEY_MAP`` and ``..._KEY_MAP_EXPERIMENTAL``:
+a key added to a map must be added here). Enums only ever grow at the end,
+so functions that return a value from the library accept numbers these
+classes do not list yet.
 
 Members the C headers declare only under ``FLP_EXPERIMENTAL`` are listed as
 experimental in their class's docstring: they may change or disappear in any

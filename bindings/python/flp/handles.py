@@ -18,7 +18,8 @@ from . import _lib
 from ._base import (Handle, as_input, bounds, c_path, check, check_output, create, get_double, lib, ptr,
                     shape_error)
 from .enums import (BatchKey, EpisodeArray, FeedbackKey, FewshotKey, FeedbackTensor, Granularity, Group, Init, LayerKind,
-                    LifetimeKey, MetaKey, Param, RuleKey, RuleKind, SineKey, Split, TensorArray)
+                    LifetimeKey, MetaKey, Param, RuleKey, RuleKind, SineKey, Split, Status, TensorArray)
+from .errors import InvalidArgumentError
 
 __all__ = ["Rng", "Net", "Feedback", "Rule", "Episode", "EpisodeShape", "Sampler", "Lifetime",
            "LifetimeStats", "Meta", "TensorInfo", "Batch", "checkpoint_save", "checkpoint_load"]
@@ -606,18 +607,33 @@ class Sampler(Handle):
             raise
         return s
 
+    _families = {SineKey: "sine", FewshotKey: "few-shot"}
+
+    def _key(self, key):
+        """``key`` as an int, refusing a key of the other sampler family: the
+        C enums share values until libflp's next major version, so only the
+        enum's type can tell FLP_SINE_TASKS from FLP_FEWSHOT_WAYS."""
+        family = self._families.get(type(key))
+        if family is not None and type(key) is not self._keys:
+            c_name = ("FLP_SINE_" if type(key) is SineKey else "FLP_FEWSHOT_") + key.name
+            raise InvalidArgumentError(
+                Status.ERR_INVALID, f"{c_name} is a key of {family} samplers, this is a "
+                f"{self._families[self._keys]} sampler", "ERR_INVALID")
+        return int(key)
+
     def set(self, key, value):
         """Set a sampler key (:class:`SineKey` for sine samplers,
-        :class:`FewshotKey` for few-shot samplers)."""
-        check(lib.flp_sampler_set(self, int(key), float(value)))
+        :class:`FewshotKey` for few-shot samplers; the other family's keys
+        raise ``InvalidArgumentError``)."""
+        check(lib.flp_sampler_set(self, self._key(key), float(value)))
 
     def get(self, key):
         """Value of a sampler key."""
-        return get_double(lib.flp_sampler_get, self, key)
+        return get_double(lib.flp_sampler_get, self, self._key(key))
 
     def bounds(self, key):
         """(lo, hi) accepted for a key."""
-        return bounds(lib.flp_sampler_bounds, self, int(key))
+        return bounds(lib.flp_sampler_bounds, self, self._key(key))
 
     def io_size(self):
         """(n_in, n_out, classification) of the episodes this sampler makes."""
@@ -658,12 +674,17 @@ class Lifetime(Handle):
             self.check_finite = check_finite
 
     def set(self, key, value):
-        """Set a :class:`LifetimeKey`."""
+        """Set a :class:`LifetimeKey` (``RangeError`` outside :meth:`bounds`)."""
         check(lib.flp_lifetime_set(self, int(key), float(value)))
 
     def get(self, key):
         """Value of a :class:`LifetimeKey`."""
         return get_double(lib.flp_lifetime_get, self, key)
+
+    @staticmethod
+    def bounds(key):
+        """(lo, hi) accepted for a :class:`LifetimeKey`."""
+        return bounds(lib.flp_lifetime_bounds, int(key))
 
     memory_budget = property(
         lambda self: int(self.get(LifetimeKey.MEMORY_BUDGET)),
@@ -749,12 +770,18 @@ class Meta(Handle):
             self.set_lr(group, rate)
 
     def set(self, key, value):
-        """Set a :class:`MetaKey`."""
+        """Set a :class:`MetaKey` (``RangeError`` outside :meth:`bounds`)."""
         check(lib.flp_meta_set(self, int(key), float(value)))
 
     def get(self, key):
         """Value of a :class:`MetaKey`."""
         return get_double(lib.flp_meta_get, self, key)
+
+    @staticmethod
+    def bounds(key):
+        """(lo, hi) accepted for a :class:`MetaKey` (BETA1's and BETA2's upper
+        bound is the largest double below 1)."""
+        return bounds(lib.flp_meta_bounds, int(key))
 
     def set_lr(self, group, lr):
         """Base learning rate of a :class:`Group` (>= 0)."""
@@ -920,12 +947,17 @@ class Batch(Handle):
         self.meta = meta
 
     def set(self, key, value):
-        """Set a :class:`BatchKey`."""
+        """Set a :class:`BatchKey` (``RangeError`` outside :meth:`bounds`)."""
         check(lib.flp_batch_set(self, int(key), float(value)))
 
     def get(self, key):
         """Value of a :class:`BatchKey`."""
         return get_double(lib.flp_batch_get, self, key)
+
+    @staticmethod
+    def bounds(key):
+        """(lo, hi) accepted for a :class:`BatchKey`."""
+        return bounds(lib.flp_batch_bounds, int(key))
 
     def _call(self, fn, episodes):
         eps = list(episodes)
