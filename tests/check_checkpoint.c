@@ -166,7 +166,9 @@ START_TEST(test_load_step_count)
     memcpy(&conf_len, file + FLP__CKPT_HEADER_SIZE + 4, 8);
     long optm = FLP__CKPT_HEADER_SIZE + 16 + (long)conf_len;
     ck_assert_int_eq(memcmp(file + optm, "OPTM", 4), 0);
-    long at = optm + 12 + 3 * 8 + 4; /* beta1, beta2, eps, nonfinite policy, then the count */
+    /* the key count, beta1, beta2, eps (f64), the nonfinite policy and the
+     * restart period (i32), then the step count */
+    long at = optm + 12 + 4 + 3 * 8 + 2 * 4;
     int64_t count;
     memcpy(&count, file + at, 8);
     ck_assert_int_eq(count, 1);

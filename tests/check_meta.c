@@ -349,6 +349,60 @@ START_TEST(test_step_decay_milestones)
 }
 END_TEST
 
+/* FLP_META_RESTART_EVERY = 3 is a run split into processes of 3 steps that
+ * each build a new optimizer over the handles: after 3 steps with one
+ * optimizer, 2 more with it equal 2 steps of a fresh one from the same
+ * parameters, bit for bit, moments and bias correction included; a decay
+ * milestone at 4 never fires (its count restarts at 3), one at 1 fires in
+ * every run. The step count still counts every step. */
+START_TEST(test_restart_every)
+{
+    rig a, b;
+    rig_make(&a, 5);
+    rig_make(&b, 5);
+    const int64_t ms[2] = {1, 4};
+    ck_flp(flp_meta_set(a.meta, FLP_META_RESTART_EVERY, 3));
+    double every;
+    ck_flp(flp_meta_get(a.meta, FLP_META_RESTART_EVERY, &every));
+    ck_assert_double_eq(every, 3);
+    for (int k = 0; k < 2; k++) {
+        flp_meta *m = k ? b.meta : a.meta;
+        ck_flp(flp_meta_set_lr(m, FLP_GROUP_WEIGHTS, 0.05));
+        ck_flp(flp_meta_set_step_decay(m, FLP_GROUP_WEIGHTS, 0.1, ms, 2));
+    }
+    const double lr_at[5] = {0.05, 0.005, 0.005, 0.05, 0.005}; /* run steps 0 1 2 | 0 1 */
+    for (int step = 0; step < 5; step++) {
+        double lr;
+        ck_flp(flp_meta_get_lr(a.meta, FLP_GROUP_WEIGHTS, &lr));
+        ck_assert_double_eq_tol(lr, lr_at[step], 1e-15);
+        set_grads(a.meta, step);
+        ck_flp(flp_meta_step(a.meta));
+        if (step == 2) { /* b: the second process, a new optimizer from a's parameters */
+            for (int i = 0; i < 3; i++) {
+                set_grads(b.meta, i);
+                ck_flp(flp_meta_step(b.meta));
+            }
+            flp_meta_free(b.meta);
+            ck_flp(flp_meta_create(b.net, b.fb, b.rule, &b.meta));
+            ck_flp(flp_meta_set_lr(b.meta, FLP_GROUP_WEIGHTS, 0.05));
+            ck_flp(flp_meta_set_step_decay(b.meta, FLP_GROUP_WEIGHTS, 0.1, ms, 2));
+        } else if (step > 2) {
+            set_grads(b.meta, step);
+            ck_flp(flp_meta_step(b.meta));
+        }
+    }
+    snapshot sb = snap_take(b.meta), sa = snap_take(a.meta);
+    ck_assert_int_eq(sa.step, 5);
+    ck_assert_int_eq(sb.step, 2);
+    ck_assert_msg(memcmp(sa.data, sb.data, (size_t)(sa.n_values + sa.n_moments) * sizeof(float)) == 0,
+                  "a restarted optimizer differs from a fresh one");
+    free(sa.data);
+    free(sb.data);
+    rig_free(&a);
+    rig_free(&b);
+}
+END_TEST
+
 static double sched_fn(flp_group group, int64_t step, double base, void *user)
 {
     return base * (double)(step + 1) * (1 + (int)group) * *(double *)user;
@@ -649,7 +703,9 @@ START_TEST(test_bad_inputs)
     rig_free(&other);
 
     ck_flp_fails(flp_meta_set(NULL, FLP_META_BETA1, 0.5), FLP_ERR_NULL);
-    ck_flp_fails(flp_meta_set(m, (flp_meta_key)4, 0.5), FLP_ERR_INVALID);
+    ck_flp_fails(flp_meta_set(m, (flp_meta_key)FLP__META_NKEYS, 0.5), FLP_ERR_INVALID);
+    ck_flp_fails(flp_meta_set(m, FLP_META_RESTART_EVERY, 0.5), FLP_ERR_RANGE);
+    ck_flp_fails(flp_meta_set(m, FLP_META_RESTART_EVERY, -1), FLP_ERR_RANGE);
     ck_flp_fails(flp_meta_set(m, (flp_meta_key)-1, 0.5), FLP_ERR_INVALID);
     ck_flp_fails(flp_meta_set(m, FLP_META_BETA1, 1.0), FLP_ERR_RANGE);
     ck_flp_fails(flp_meta_set(m, FLP_META_BETA1, -0.1), FLP_ERR_RANGE);
@@ -1039,7 +1095,12 @@ START_TEST(test_checkpoint_flipped_bytes)
     }
     /* A flip inside the tensor payload is caught by that section's CRC. */
     memcpy(buf, c.file, (size_t)c.size);
-    buf[c.size / 2] ^= 0x01;
+    long at = FLP__CKPT_HEADER_SIZE;
+    uint64_t len;
+    for (; memcmp(c.file + at, "TENS", 4) != 0; at += 16 + (long)len)
+        memcpy(&len, c.file + at + 4, 8);
+    memcpy(&len, c.file + at + 4, 8);
+    buf[at + 12 + (long)len / 2] ^= 0x01;
     expect_refused(&c, buf, c.size, FLP_ERR_FORMAT, "CRC mismatch in the tensor section",
                    "payload flip");
     free(buf);
@@ -1175,6 +1236,34 @@ START_TEST(test_checkpoint_double_layout)
 }
 END_TEST
 
+/* Rewrite, in place, the optimizer section starting `at` bytes into the
+ * file buf[size] as formats 1 and 2 wrote it: no key count, the first four
+ * keys only (beta1, beta2, eps: f64; nonfinite: i32; the later keys are
+ * i32). Returns the new size of the file. */
+static long to_format2_optimizer(uint8_t *buf, long at, long size)
+{
+    ck_assert_int_eq(memcmp(buf + at, "OPTM", 4), 0);
+    uint64_t len;
+    memcpy(&len, buf + at + 4, 8);
+    const uint8_t *p = buf + at + 12;
+    uint32_t n;
+    memcpy(&n, p, 4);
+    ck_assert_int_eq(n, FLP__META_NKEYS);
+    const long first4 = 3 * 8 + 4, later = 4 * ((long)n - 4), drop = 4 + later;
+    uint8_t *payload = malloc((size_t)len);
+    ck_assert_ptr_nonnull(payload);
+    memcpy(payload, p + 4, (size_t)first4);
+    memcpy(payload + first4, p + 4 + first4 + later, (size_t)((long)len - 4 - first4 - later));
+    long end = at + 16 + (long)len; /* where the next section starts */
+    len -= (uint64_t)drop;
+    memcpy(buf + at + 4, &len, 8);
+    memcpy(buf + at + 12, payload, (size_t)len);
+    memmove(buf + at + 16 + (long)len, buf + end, (size_t)(size - end));
+    tu_fix_section_crc(buf, at);
+    free(payload);
+    return size - drop;
+}
+
 /* Format 1 (libflp 0.1.0: no configuration section) is still read: the
  * same file less its CONF section loads to the same state. */
 START_TEST(test_checkpoint_reads_format_1)
@@ -1188,6 +1277,7 @@ START_TEST(test_checkpoint_reads_format_1)
     memcpy(v1, c.file, FLP__CKPT_HEADER_SIZE);
     memcpy(v1 + FLP__CKPT_HEADER_SIZE, c.file + FLP__CKPT_HEADER_SIZE + skip,
            (size_t)(size - FLP__CKPT_HEADER_SIZE));
+    size = to_format2_optimizer(v1, FLP__CKPT_HEADER_SIZE, size);
     uint32_t format = 1;
     memcpy(v1 + 8, &format, 4);
     uint32_t crc = (uint32_t)crc32_z(0L, v1, 24);
@@ -1548,7 +1638,8 @@ static long to_format2(const uint8_t *file, long size, uint8_t *out)
     memcpy(out + at + 24 + n, &crc, 4);
     long rest = at + 16 + (long)len;
     memcpy(out + at + 28 + n, file + rest, (size_t)(size - rest));
-    return at + 28 + (long)n + (size - rest);
+    long out_size = at + 28 + (long)n + (size - rest);
+    return to_format2_optimizer(out, at + 28 + (long)n, out_size);
 }
 
 static void write_format2(const char *from, const char *to)
@@ -1618,6 +1709,7 @@ Suite *make_meta_suite(void)
     tcase_add_test(adam, test_defaults);
     tcase_add_test(adam, test_net_only);
     tcase_add_test(adam, test_step_decay_milestones);
+    tcase_add_test(adam, test_restart_every);
     tcase_add_test(adam, test_schedule_callback);
     tcase_add_test(adam, test_lr_bounds);
     tcase_add_test(adam, test_step_count_bound);

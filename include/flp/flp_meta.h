@@ -35,14 +35,20 @@ typedef struct flp_meta flp_meta;
 /* Settings of the optimizer, one line per key (flp_common.h, "key maps"):
  * X(META, NAME, value, type, default, lo, hi): Adam's FLP_META_BETA1 (in
  * [0, 1), default 0.9), FLP_META_BETA2 ([0, 1), 0.999) and
- * FLP_META_EPSILON (> 0 and finite, 1e-8), and FLP_META_NONFINITE (0 skip
- * the step, the default; 1 zero the entries). Checkpoints store and
- * restore them. */
+ * FLP_META_EPSILON (> 0 and finite, 1e-8), FLP_META_NONFINITE (0 skip the
+ * step, the default; 1 zero the entries), and FLP_META_RESTART_EVERY
+ * (0 to 2^31 - 1, default 0 = never): every N meta-steps Adam starts afresh, its
+ * moments zeroed and its bias correction and every group's schedule counted
+ * from that step, as a run split into processes of N steps that each build
+ * a new optimizer (the FLP reference's sine protocol: 20 processes of 1,000
+ * steps, so its x0.3 decay at 1500 never fires). flp_meta_step_count still
+ * counts every step. Checkpoints store and restore them. */
 #define FLP_META_KEY_MAP(X)                                                                    \
     X(META, BETA1, 0, REAL, 0.9, 0, 0x1.fffffffffffffp-1)                                      \
     X(META, BETA2, 1, REAL, 0.999, 0, 0x1.fffffffffffffp-1)                                    \
     X(META, EPSILON, 2, REAL, 1e-8, DBL_TRUE_MIN, DBL_MAX)                                     \
-    X(META, NONFINITE, 3, BOOL, 0, 0, 1)
+    X(META, NONFINITE, 3, BOOL, 0, 0, 1)                                                       \
+    X(META, RESTART_EVERY, 4, INT, 0, 0, 2147483647)
 
 typedef enum { FLP_META_KEY_MAP(FLP__KEY_ENUM) } flp_meta_key;
 

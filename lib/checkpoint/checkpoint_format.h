@@ -23,10 +23,11 @@
  *         "key=value\n" lines (checkpoint_config.h), refused if it differs.
  *         Format 3 records every key of the rule's and the feedback's key
  *         maps; format 2 only some (a format 2 file is checked on those)
- *   OPTM  per key of FLP_META_KEY_MAP in map order, f64 for a REAL key and
- *         i32 for the others (beta1, beta2, eps: f64; nonfinite policy:
- *         i32; a key added to the map changes this layout and the format
- *         version); i64 step count;
+ *   OPTM  (format 3 on) u32 n, then the first n keys of FLP_META_KEY_MAP in
+ *         map order, f64 for a REAL key and i32 for the others (a key added
+ *         to the end of the map is read from later files and takes its
+ *         default from earlier ones); format 2: the first 4 keys (beta1,
+ *         beta2, eps: f64; nonfinite policy: i32) without n; i64 step count;
  *         u32 group count (FLP_GROUP_COUNT); per group: f64 base lr,
  *         i32 frozen, f64 decay factor, i32 milestone count,
  *         i64 milestones[FLP__MAX_MILESTONES] (unused ones 0)

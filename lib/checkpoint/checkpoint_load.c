@@ -179,8 +179,8 @@ static uint64_t flp__section_max(flp__section sec)
     switch (sec) {
     case FLP__SEC_CONFIG:
         return 8 + 4 + (uint64_t)FLP__CKPT_CONFIG_MAX;
-    case FLP__SEC_OPTIMIZER: /* exactly this long */
-        return 3 * 8 + 4 + 8 + 4 +
+    case FLP__SEC_OPTIMIZER: /* the key count, every key as f64, then exactly the rest */
+        return 4 + FLP__META_NKEYS * 8 + 8 + 4 +
                FLP_GROUP_COUNT * (8 + 4 + 8 + 4 + 8 * (uint64_t)FLP__MAX_MILESTONES);
     case FLP__SEC_SAMPLER:
         return 4 + FLP__CKPT_KIND_MAX + 8 + (uint64_t)FLP__CKPT_STATE_MAX;
@@ -289,17 +289,27 @@ static flp_status flp__parse_config(flp__ckpt *ck, flp__reader *r, const flp_met
     return st;
 }
 
-/* The optimizer's settings, one per key of its map (f64 for REAL keys,
- * i32 for the others), into ck->adam, each checked against its key. */
+/* Format 2 files stored the optimizer's first four keys, without a count. */
+#define FLP__FORMAT2_META_KEYS 4
+
+/* The optimizer's settings, the first n keys of its map (f64 for REAL keys,
+ * i32 for the others), into ck->adam, each checked against its key; the
+ * keys after them (added to the map since the file was written) keep their
+ * defaults. */
 static flp_status flp__parse_meta_settings(flp__ckpt *ck, flp__reader *r, int *ok)
 {
     double v[FLP__META_NKEYS];
-    for (int i = 0; *ok && i < flp__meta_keys.n; i++) {
-        int32_t n = 0;
+    uint32_t n = FLP__FORMAT2_META_KEYS;
+    if (ck->format >= FLP__CKPT_FORMAT_KEYS && (*ok = flp__get(r, &n, 4)) && (n < 1 || n > FLP__META_NKEYS))
+        return flp__malformed(ck, FLP__SEC_OPTIMIZER, "it records more optimizer settings than this libflp has");
+    for (int i = 0; i < flp__meta_keys.n; i++)
+        v[i] = flp__meta_keys.keys[i].def;
+    for (int i = 0; *ok && i < (int)n; i++) {
+        int32_t k = 0;
         if (flp__meta_keys.keys[i].type == FLP__KEY_REAL)
             *ok = flp__get(r, &v[i], 8);
-        else if ((*ok = flp__get(r, &n, 4)))
-            v[i] = n;
+        else if ((*ok = flp__get(r, &k, 4)))
+            v[i] = k;
     }
     if (!*ok)
         return FLP_OK; /* reported with the section's length */

@@ -88,6 +88,7 @@ static void flp__write_config(flp__writer *w, const flp__save_ctx *c)
 static void flp__write_optimizer(flp__writer *w, const flp__save_ctx *c)
 {
     const flp_meta *meta = c->meta;
+    flp__put_u32(w, (uint32_t)flp__meta_keys.n);
     for (int i = 0; i < flp__meta_keys.n; i++) {
         const flp__key *k = &flp__meta_keys.keys[i];
         double v = flp__meta_setting(&meta->adam, k->value);

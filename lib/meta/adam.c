@@ -229,7 +229,7 @@ static flp_status flp__step_rates(const flp_meta *meta, double lr[FLP_GROUP_COUN
     for (int g = 0; g < FLP_GROUP_COUNT; g++) {
         lr[g] = 0;
         if (!meta->sched.group[g].frozen)
-            FLP__TRY(flp__schedule_lr(&meta->sched, g, meta->step, &lr[g], "flp_meta_step"));
+            FLP__TRY(flp__schedule_lr(&meta->sched, g, flp__meta_run_step(meta), &lr[g], "flp_meta_step"));
     }
     return FLP_OK;
 }
@@ -283,9 +283,18 @@ static void flp__adam_update(const flp__tensor *t, float *m, float *v, const flp
     }
 }
 
+int64_t flp__meta_run_step(const flp_meta *meta)
+{
+    int64_t every = meta->adam.restart_every;
+    return every > 0 ? meta->step % every : meta->step;
+}
+
 static void flp__apply(flp_meta *meta, const double lr[FLP_GROUP_COUNT])
 {
-    const double t = (double)(meta->step + 1);
+    const int64_t run_step = flp__meta_run_step(meta);
+    if (run_step == 0 && meta->step > 0) /* Adam starts afresh */
+        memset(meta->moments, 0, 2 * (size_t)meta->total * sizeof *meta->moments);
+    const double t = (double)(run_step + 1);
     const flp__adam_settings *a = &meta->adam;
     flp__adam_coef c = {.b1 = a->beta1, .b2 = a->beta2, .eps = a->eps,
                         .bc2_sqrt = sqrt(1 - pow(a->beta2, t))};

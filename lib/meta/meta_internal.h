@@ -16,6 +16,7 @@
 typedef struct {
     double beta1, beta2, eps;
     int nonfinite;          /* FLP_META_NONFINITE policy: 0 skip, 1 zero */
+    int64_t restart_every;  /* FLP_META_RESTART_EVERY: 0 never */
 } flp__adam_settings;
 
 struct flp_meta {
@@ -57,6 +58,9 @@ enum { FLP__META_NKEYS = 0 FLP_META_KEY_MAP(FLP__KEY_COUNT) };
 /* The meta-batch's (batch.c): its own keys, then the lifetime's forwarded. */
 extern const flp__key_map flp__batch_keys;
 double flp__meta_setting(const flp__adam_settings *a, int key);
+/* Steps since Adam last started afresh (FLP_META_RESTART_EVERY): what its
+ * bias correction and the schedules count. */
+int64_t flp__meta_run_step(const flp_meta *meta);
 void flp__meta_store_setting(flp__adam_settings *a, int key, double value);
 
 #endif

@@ -11,6 +11,7 @@ double flp__meta_setting(const flp__adam_settings *a, int key)
     case FLP_META_BETA2: return a->beta2;
     case FLP_META_EPSILON: return a->eps;
     case FLP_META_NONFINITE: return a->nonfinite;
+    case FLP_META_RESTART_EVERY: return (double)a->restart_every;
     }
     return 0;
 }
@@ -22,6 +23,7 @@ void flp__meta_store_setting(flp__adam_settings *a, int key, double value)
     case FLP_META_BETA2: a->beta2 = value; break;
     case FLP_META_EPSILON: a->eps = value; break;
     case FLP_META_NONFINITE: a->nonfinite = (int)value; break;
+    case FLP_META_RESTART_EVERY: a->restart_every = (int64_t)value; break;
     }
 }
 

@@ -116,7 +116,7 @@ flp_status flp_meta_get_lr(const flp_meta *meta, flp_group group, double *lr)
     FLP__CHECK_NULL(meta);
     FLP__CHECK_NULL(lr);
     FLP__TRY(flp__check_group(group, __func__));
-    return flp__schedule_lr(&meta->sched, group, meta->step, lr, __func__);
+    return flp__schedule_lr(&meta->sched, group, flp__meta_run_step(meta), lr, __func__);
 }
 
 flp_status flp_meta_freeze(flp_meta *meta, flp_group group, int frozen)

@@ -155,6 +155,7 @@ const FLP_META_BETA1 = flp_meta_key(0)
 const FLP_META_BETA2 = flp_meta_key(1)
 const FLP_META_EPSILON = flp_meta_key(2)
 const FLP_META_NONFINITE = flp_meta_key(3)
+const FLP_META_RESTART_EVERY = flp_meta_key(4)
 
 const flp_batch_key = Cint
 const FLP_BATCH_THREADS = flp_batch_key(0)

@@ -211,6 +211,7 @@ class MetaKey(IntEnum):
     BETA2 = 1
     EPSILON = 2
     NONFINITE = 3
+    RESTART_EVERY = 4
 
 
 class TensorArray(IntEnum):
