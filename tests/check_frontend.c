@@ -1,6 +1,6 @@
 /* check_frontend.c - lifetimes of networks with a frozen convolutional
  * front-end: the meta-gradient with respect to the convolutions by finite
- * differences (FLP Oja and the gradient rule), equality with a reference
+ * differences (FLP Oja, the gradient rule, the rule family), equality with a reference
  * that runs the dense lifetime on features computed apart, and the
  * structures the lifetime refuses. */
 #include <math.h>
@@ -11,7 +11,8 @@
 #include "testutil.h"
 
 /* A tiny network: [2, 6, 6] -> conv 3x3x3 -> act -> conv 4x2x2 stride 2 ->
- * act -> flatten (16) -> linear 6 -> relu -> linear OUT. */
+ * act -> flatten (16) -> linear 6 -> relu (softplus under the rule family)
+ * -> linear OUT. */
 enum { CONV0 = 0, CONV1 = 2, FLAT = 4, DENSE0 = 5, DENSE1 = 7, N_LAYERS = 8, OUT = 3 };
 /* Relative step of the finite differences: the front-end's many relu
  * units put kinks within a few percent of any point, so the step is
@@ -36,14 +37,27 @@ typedef struct {
     int softplus;          /* smooth activations in the front-end */
 } config;
 
+static int is_family(const config *c) { return c->kind == FLP_RULE_FAMILY; }
+
 static void add_act(flp_net *net, int softplus)
 {
     ck_flp(softplus ? flp_net_add_softplus(net, 2.0f) : flp_net_add_relu(net));
 }
 
-/* The front-end alone, or the whole network. */
-static flp_net *build_net(int softplus, int with_dense)
+/* The dense layers after the front-end. Under the rule family the hidden
+ * activation is softplus: its slope modulates the error at the input
+ * e_0, whose dependence on the features is then differentiated too. */
+static void add_dense(flp_net *net, const config *c)
 {
+    ck_flp(flp_net_add_linear(net, 6, 1));
+    ck_flp(is_family(c) ? flp_net_add_softplus(net, 3.0f) : flp_net_add_relu(net));
+    ck_flp(flp_net_add_linear(net, OUT, 1));
+}
+
+/* The front-end alone, or the whole network. */
+static flp_net *build_net(const config *c, int with_dense)
+{
+    int softplus = c->softplus;
     int64_t shape[3] = {2, 6, 6};
     flp_net *net;
     ck_flp(flp_net_create(3, shape, &net));
@@ -52,11 +66,8 @@ static flp_net *build_net(int softplus, int with_dense)
     ck_flp(flp_net_add_conv2d(net, 4, 2, 2, 2, 0, 1));
     add_act(net, softplus);
     ck_flp(flp_net_add_flatten(net));
-    if (with_dense) {
-        ck_flp(flp_net_add_linear(net, 6, 1));
-        ck_flp(flp_net_add_relu(net));
-        ck_flp(flp_net_add_linear(net, OUT, 1));
-    }
+    if (with_dense)
+        add_dense(net, c);
     return net;
 }
 
@@ -70,10 +81,16 @@ static void random_biases(flp_net *net, int layer, flp_rng *rng)
 }
 
 /* Plasticity coefficients: small for FLP, inner learning rates large
- * enough to move the loss for the gradient rule. */
+ * enough to move the loss for the gradient rule; the family's theta. */
 static void random_rates(setup *s, flp_rng *rng, flp_rule_kind kind)
 {
     const int dense[2] = {DENSE0, DENSE1};
+    if (kind == FLP_RULE_FAMILY) {
+        float theta[3];
+        flp_rng_uniform(rng, 0.05f, 0.2f, theta, 3);
+        ck_flp(flp_rule_set_theta(s->rule, theta, 3));
+        return;
+    }
     for (int l = 0; l < 2; l++) {
         int64_t ca, cl = 0;
         float a[256];
@@ -112,7 +129,7 @@ static void set_episode(flp_episode *ep, const config *c, int64_t n_in, const fl
 static void make_setup(setup *s, const config *c, uint64_t seed)
 {
     memset(s, 0, sizeof *s);
-    s->net = build_net(c->softplus, 1);
+    s->net = build_net(c, 1);
     flp_rng *rng;
     ck_flp(flp_rng_create(seed, &rng));
     ck_flp(flp_net_init(s->net, FLP_INIT_KAIMING_NORMAL, rng));
@@ -120,11 +137,13 @@ static void make_setup(setup *s, const config *c, uint64_t seed)
     for (int i = 0; i < 4; i++)
         random_biases(s->net, with_bias[i], rng);
     ck_flp(flp_feedback_create(s->net, &s->fb));
+    if (is_family(c))
+        ck_flp(flp_feedback_set(s->fb, FLP_FEEDBACK_KIND, FLP_FEEDBACK_CHAINED));
     ck_flp(flp_feedback_init(s->fb, rng, 0.6f));
     float cv[6];
     flp_rng_uniform(rng, 0.0f, 0.25f, cv, 6);
     ck_flp(flp_feedback_set_param(s->fb, DENSE0, FLP_FEEDBACK_C, cv, 6));
-    if (c->classification) {
+    if (c->classification && !is_family(c)) {
         ck_flp(flp_feedback_set(s->fb, FLP_FEEDBACK_SIGNAL, c->signal));
         ck_flp(flp_feedback_set(s->fb, FLP_FEEDBACK_CLAMP_OUTPUT, 1));
     }
@@ -194,6 +213,8 @@ static const config fd_configs[] = {
     {FLP_RULE_OJA, 2, 0, 0, 1, 1},                                    /* post as presynaptic activity */
     {FLP_RULE_GRADIENT, 2, 0, 0, 0, 1},                               /* second order */
     {FLP_RULE_GRADIENT, 1, 1, FLP_SIGNAL_TARGET, 0, 1},
+    {FLP_RULE_FAMILY, 2, 1, 0, 0, 1},                                 /* chained errors, every term */
+    {FLP_RULE_FAMILY, 2, 1, 0, 0, 0},                                 /* relu features */
 };
 
 /* The meta-gradient with respect to both convolutions' weights and biases,
@@ -245,7 +266,7 @@ static void check_reference(const config *c, uint64_t seed)
 {
     setup s;
     make_setup(&s, c, seed);
-    flp_net *front = build_net(c->softplus, 0);
+    flp_net *front = build_net(c, 0);
     copy_param(s.net, CONV0, front, CONV0, FLP_PARAM_WEIGHT);
     copy_param(s.net, CONV0, front, CONV0, FLP_PARAM_BIAS);
     copy_param(s.net, CONV1, front, CONV1, FLP_PARAM_WEIGHT);
@@ -263,9 +284,7 @@ static void check_reference(const config *c, uint64_t seed)
     memset(&r, 0, sizeof r);
     int64_t nf = FEAT;
     ck_flp(flp_net_create(1, &nf, &r.net));
-    ck_flp(flp_net_add_linear(r.net, 6, 1));
-    ck_flp(flp_net_add_relu(r.net));
-    ck_flp(flp_net_add_linear(r.net, OUT, 1));
+    add_dense(r.net, c);
     const int dense[2] = {DENSE0, DENSE1};
     for (int l = 0; l < 2; l++)
         for (int w = 0; w < 2; w++)
@@ -274,15 +293,16 @@ static void check_reference(const config *c, uint64_t seed)
     ck_flp(flp_rule_create(r.net, c->kind, &r.rule));
     int64_t n;
     float buf[256];
-    const int fb_keys[4] = {FLP_FEEDBACK_SIGNAL, FLP_FEEDBACK_CLAMP_OUTPUT, FLP_FEEDBACK_POST_PRESYNAPTIC,
-                            FLP_FEEDBACK_RELU};
-    for (int i = 0; i < 4; i++) {
+    const int fb_keys[5] = {FLP_FEEDBACK_KIND, FLP_FEEDBACK_SIGNAL, FLP_FEEDBACK_CLAMP_OUTPUT,
+                            FLP_FEEDBACK_POST_PRESYNAPTIC, FLP_FEEDBACK_RELU};
+    for (int i = 0; i < 5; i++) {
         double v;
         ck_flp(flp_feedback_get(s.fb, (flp_feedback_key)fb_keys[i], &v));
         ck_flp(flp_feedback_set(r.fb, (flp_feedback_key)fb_keys[i], v));
     }
-    const int rule_keys[3] = {FLP_RULE_PLASTIC_LAST, FLP_RULE_HIDDEN_MULTIPLIER, FLP_RULE_SECOND_ORDER};
-    for (int i = 0; i < 3; i++) {
+    const int rule_keys[4] = {FLP_RULE_PLASTIC_LAST, FLP_RULE_HIDDEN_MULTIPLIER, FLP_RULE_SECOND_ORDER,
+                              FLP_RULE_TERMS};
+    for (int i = 0; i < 4; i++) {
         double v;
         ck_flp(flp_rule_get(s.rule, (flp_rule_key)rule_keys[i], &v));
         ck_flp(flp_rule_set(r.rule, (flp_rule_key)rule_keys[i], v));
@@ -301,6 +321,10 @@ static void check_reference(const config *c, uint64_t seed)
             ck_flp(flp_rule_get_lr_bias(s.rule, dense[l], buf, n));
             ck_flp(flp_rule_set_lr_bias(r.rule, 2 * l, buf, n));
         }
+    }
+    if (is_family(c)) {
+        ck_flp(flp_rule_get_theta(s.rule, buf, 3));
+        ck_flp(flp_rule_set_theta(r.rule, buf, 3));
     }
     ck_flp(flp_episode_create(&r.ep));
     set_episode(r.ep, c, FEAT, fx, fq, seed);
@@ -331,6 +355,12 @@ static void check_reference(const config *c, uint64_t seed)
     for (int l = 0; l < 2; l++)
         for (int w = 0; w < 2; w++)
             compare_net_grads(s.net, dense[l], r.net, 2 * l, (flp_param)w);
+    if (is_family(c)) {
+        float ga[3], gb[3];
+        ck_flp(flp_rule_get_theta_grad(s.rule, ga, 3));
+        ck_flp(flp_rule_get_theta_grad(r.rule, gb, 3));
+        ck_allclose_f("theta gradient", ga, gb, 3, 1e-5, 1e-7);
+    }
     float wa[6 * FEAT], wb[6 * FEAT];
     ck_flp(flp_lifetime_final_weight(s.lt, DENSE0, wa, 6 * FEAT));
     ck_flp(flp_lifetime_final_weight(r.lt, 0, wb, 6 * FEAT));

@@ -533,31 +533,6 @@ START_TEST(test_bad_input)
     flp_lifetime_free(lt);
     flp_rule_free(oja);
     free_setup(&s);
-    /* a convolutional front-end is refused, by name */
-    int64_t shape[3] = {1, 4, 4};
-    flp_net *conv;
-    flp_feedback *fb;
-    flp_rule *family;
-    ck_flp(flp_net_create(3, shape, &conv));
-    ck_flp(flp_net_add_conv2d(conv, 2, 3, 3, 1, 0, 1));
-    ck_flp(flp_net_add_flatten(conv));
-    ck_flp(flp_net_add_linear(conv, 3, 0));
-    ck_flp(flp_feedback_create(conv, &fb));
-    ck_flp(flp_feedback_set(fb, FLP_FEEDBACK_KIND, FLP_FEEDBACK_CHAINED));
-    ck_flp(flp_rule_create(conv, FLP_RULE_FAMILY, &family));
-    ck_flp(flp_lifetime_create(conv, fb, family, &lt));
-    float img[16] = {0};
-    int32_t lab[1] = {0};
-    flp_episode *ep;
-    ck_flp(flp_episode_create(&ep));
-    ck_flp(flp_episode_set_classes(ep, 1, 1, 16, 3, img, lab, 1, img, lab));
-    ck_flp_fails(flp_lifetime_run(lt, ep, 0, &loss), FLP_ERR_UNSUPPORTED);
-    ck_assert_msg(strstr(flp_last_error(), "front-end") != NULL, "%s", flp_last_error());
-    flp_episode_free(ep);
-    flp_lifetime_free(lt);
-    flp_rule_free(family);
-    flp_feedback_free(fb);
-    flp_net_free(conv);
 }
 END_TEST
 

@@ -56,9 +56,9 @@
  * FLP_GROUP_RULE; FLP_RULE_TERMS switches terms on and off and
  * FLP_RULE_THETA_L1 adds lambda sum |theta_t| to the meta-loss. The family
  * uses neither alpha nor the hidden multiplier, and needs a labelled
- * episode, chained or symmetric feedback and a dense network (no
- * convolutional front-end yet: FLP_ERR_UNSUPPORTED); the other rules need
- * direct pathways.
+ * episode and chained or symmetric feedback (a convolutional front-end
+ * before its dense layers is meta-learned through it, as under the other
+ * rules); the other rules need direct pathways.
  *
  * Layers are named by their index in the network (flp_net.h); feedback
  * pathways and plasticity coefficients exist for linear layers only. Every

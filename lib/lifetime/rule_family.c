@@ -5,7 +5,10 @@
  * with B_i the chained feedback matrix or, symmetric, W_i itself; and its
  * exact reverse: the terms' VJPs (rule_terms.c), then the error chain
  * bottom-up, softmax, and backprop through the forward pass that made y.
- * Derivation in doc/MATH.md. */
+ * Behind a front-end the inputs x are its features: the three places x
+ * enters a step (layer 0's terms as their presynaptic activity, e_0's
+ * slope act'(x), the forward pass) each add to dLoss/dx of the step
+ * (lt->xbar) when it is wanted. Derivation in doc/MATH.md. */
 #include <math.h>
 #include <string.h>
 
@@ -20,9 +23,6 @@ static flp_status check(const flp_lifetime *lt)
     if (lt->fb->kind == FLP_FEEDBACK_DIRECT)
         return flp__error(FLP_ERR_INVALID, "flp_lifetime_run: the rule family needs chained or symmetric "
                           "feedback (FLP_FEEDBACK_KIND)");
-    if (lt->front > 0)
-        return flp__error(FLP_ERR_UNSUPPORTED, "flp_lifetime_run: the rule family does not support a "
-                          "convolutional front-end yet (its input gradient is not collected)");
     if (!lt->classification) /* the error is always softmax - onehot */
         return flp__error(FLP_ERR_SHAPE, "flp_lifetime_run: the rule family needs a labelled episode, this one "
                           "is regression");
@@ -147,6 +147,12 @@ static int update(const flp_lifetime *lt, int i, int64_t k, float *state, float 
 
 /* ---- the reverse -------------------------------------------------------------- */
 
+/* dLoss/dx of step k's batch, where a front-end wants it; else NULL. */
+static float *step_xbar(const flp_lifetime *lt, int64_t k)
+{
+    return lt->xbar != NULL ? lt->xbar + k * lt->batch * lt->layer[0].n_in : NULL;
+}
+
 static double dot(int64_t n, const float *a, const float *b)
 {
     double s = 0.0;
@@ -176,7 +182,7 @@ static void terms_reverse(flp_lifetime *lt, int i, int64_t k, const float *Wk, c
     }
     memset(Td, 0, (size_t)len * sizeof *Td);
     flp__term_adj adj = {
-        .pre = i > 0 ? lt->s.hbar + B * lt->layer[i - 1].h_off : NULL,
+        .pre = i > 0 ? lt->s.hbar + B * lt->layer[i - 1].h_off : step_xbar(lt, k),
         .post = top ? lt->s.sigbar : lt->s.hbar + B * d->h_off,
         .err_post = lt->s.postbar + B * d->h_off,
         .err_pre = error_in(lt, i, lt->s.postbar, lt->s.e0bar),
@@ -192,7 +198,7 @@ static void terms_reverse(flp_lifetime *lt, int i, int64_t k, const float *Wk, c
 /* Reverse of the error chain, bottom-up so that each ebar_{i+1} is complete
  * before it is used: with u = ebar_i ⊙ act'(y_i),
  *     ebar_{i+1} += u B_i^T,   Bbar_i += e_{i+1}^T u,
- *     ybar_i += ebar_i ⊙ (e_{i+1} B_i) ⊙ act''(y_i)   (y_0 = x: none)
+ *     ybar_i += ebar_i ⊙ (e_{i+1} B_i) ⊙ act''(y_i)   (y_0 = x: into xbar, if wanted)
  * and at the top sigbar (the adjoint of softmax) += ebar_L. */
 static void errors_reverse(flp_lifetime *lt, int64_t k, const float *Wk, const float *acts)
 {
@@ -205,8 +211,8 @@ static void errors_reverse(flp_lifetime *lt, int64_t k, const float *Wk, const f
         float *u = lt->s.work, *eB = lt->s.work + B * d->n_in;
         for (int64_t j = 0; j < B * d->n_in; j++)
             u[j] = eb[j] * act_slope(m, y[j]);
-        if (i > 0 && m->act == FLP__ACT_SOFTPLUS) {
-            float *yb = lt->s.hbar + B * lt->layer[i - 1].h_off;
+        float *yb = i > 0 ? lt->s.hbar + B * lt->layer[i - 1].h_off : step_xbar(lt, k);
+        if (yb != NULL && m->act == FLP__ACT_SOFTPLUS) {
             flp__gemm_nn(B, d->n_in, d->n_out, 1.0f, e_up, d->n_out, Bi, d->n_in, 0.0f, eB, d->n_in);
             for (int64_t j = 0; j < B * d->n_in; j++)
                 yb[j] += eb[j] * eB[j] * act_curvature(m, y[j]);
@@ -252,6 +258,8 @@ static void reverse(flp_lifetime *lt, int64_t k, float *Wk, const float *acts)
     errors_reverse(lt, k, Wk, acts);
     softmax_reverse(lt);
     flp__lt_backprop(lt, Wk, B, flp__lt_step_x(lt, k), acts, lt->s.hbar, lt->Wbar, 0);
+    if (lt->xbar != NULL)
+        flp__lt_input_vjp(lt, Wk, B, lt->s.hbar, step_xbar(lt, k));
 }
 
 /* ---- work ----------------------------------------------------------------------- */
