@@ -188,25 +188,14 @@ FLP_API flp_status flp_dataset_num_alphabets(const flp_dataset *ds, int64_t *n);
  * (default 5), FLP_FEWSHOT_SHOTS examples of each shown in the lifetime
  * (5), FLP_FEWSHOT_QUERY_PER_CLASS query examples of each (5),
  * FLP_FEWSHOT_ORDER an flp_order (FLP_ORDER_IID), FLP_FEWSHOT_BATCH examples
- * per inner step (1: online), FLP_FEWSHOT_OUTPUTS the episodes' n_out (0,
- * the default, = WAYS; else at least WAYS and more than any label
- * FLP_FEWSHOT_LABELS gives: a wider head, as the rule family's reference has
- * 47 outputs) and FLP_FEWSHOT_LABELS an flp_fewshot_labels
- * (FLP_LABELS_DRAW_ORDER). The values are shared with flp_sine_key until the
- * next major version (flp_episode.h, "sampler key families"). */
+ * per inner step (1: online). The values are shared with flp_sine_key
+ * until the next major version (flp_episode.h, "sampler key families"). */
 #define FLP_FEWSHOT_KEY_MAP(X)                                                                 \
     X(FEWSHOT, WAYS, 0, INT, 5, 1, 4096)                                                       \
     X(FEWSHOT, SHOTS, 1, INT, 5, 1, 1 << 16)                                                   \
     X(FEWSHOT, QUERY_PER_CLASS, 2, INT, 5, 1, 1 << 16)                                         \
     X(FEWSHOT, ORDER, 3, ENUM, FLP_ORDER_IID, FLP_ORDER_IID, FLP_ORDER_CONTINUAL)              \
-    X(FEWSHOT, BATCH, 4, INT, 1, 1, 1 << 20)                                                   \
-    X(FEWSHOT, OUTPUTS, 5, INT, 0, 0, 1 << 20)                                                 \
-    X(FEWSHOT, LABELS, 6, ENUM, FLP_LABELS_DRAW_ORDER, FLP_LABELS_DRAW_ORDER, FLP_LABELS_CLASS_INDEX)
-
-typedef enum {
-    FLP_LABELS_DRAW_ORDER = 0, /* 0..WAYS-1 in the order drawn, a fresh mapping every episode */
-    FLP_LABELS_CLASS_INDEX = 1 /* the class's index in the split's data set (fixed across episodes) */
-} flp_fewshot_labels;
+    X(FEWSHOT, BATCH, 4, INT, 1, 1, 1 << 20)
 
 typedef enum { FLP_FEWSHOT_KEY_MAP(FLP__KEY_ENUM) } flp_fewshot_key;
 

@@ -77,11 +77,6 @@ typedef struct flp_lifetime flp_lifetime;
  *     reproducible. Default 0.
  *   FLP_LIFETIME_REINIT_SEED: seed of those draws: an integer in
  *     [0, 2^53]. Default 0.
- *   FLP_LIFETIME_REINIT_FEEDBACK: 1: under chained feedback (the rule
- *     family), draw every feedback matrix B_l afresh at every run as well
- *     (Xavier uniform, as flp_feedback_init), from the same generator after
- *     the weights; B then gets no meta-gradient and the feedback handle's B
- *     is unused. Default 0.
  * flp_batch (flp_batch.h) forwards every key of both maps to its workers. */
 #define FLP_LIFETIME_KEY_MAP(X)                                                                \
     X(LIFETIME, MEMORY_BUDGET, 0, REAL, 512.0 * 1024 * 1024, 0, DBL_MAX)                       \
@@ -89,8 +84,7 @@ typedef struct flp_lifetime flp_lifetime;
 #ifdef FLP_EXPERIMENTAL
 #define FLP_LIFETIME_KEY_MAP_EXPERIMENTAL(X)                                                   \
     X(LIFETIME, REINIT, 2, BOOL, 0, 0, 1)                                                      \
-    X(LIFETIME, REINIT_SEED, 3, INT, 0, 0, 9007199254740992.0)                                 \
-    X(LIFETIME, REINIT_FEEDBACK, 4, BOOL, 0, 0, 1)
+    X(LIFETIME, REINIT_SEED, 3, INT, 0, 0, 9007199254740992.0)
 #else
 #define FLP_LIFETIME_KEY_MAP_EXPERIMENTAL(X)
 #endif

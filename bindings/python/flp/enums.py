@@ -17,7 +17,6 @@ from enum import IntEnum
 __all__ = [
     "Status", "Group", "LayerKind", "Param", "Init", "Signal", "FeedbackKey", "FeedbackKind", "FeedbackTensor",
     "RuleKind", "RuleTerm", "Granularity", "RuleKey", "EpisodeArray", "Split", "Order", "SineKey", "FewshotKey",
-    "Labels",
     "LifetimeKey", "MetaKey", "BatchKey", "TensorArray", "Limit",
 ]
 
@@ -183,37 +182,27 @@ class FewshotKey(IntEnum):
     QUERY_PER_CLASS = 2
     ORDER = 3
     BATCH = 4
-    OUTPUTS = 5
-    LABELS = 6
-
-
-class Labels(IntEnum):
-    """flp_fewshot_labels: how the few-shot sampler labels an episode's classes."""
-    DRAW_ORDER = 0
-    CLASS_INDEX = 1
 
 
 class LifetimeKey(IntEnum):
     """flp_lifetime_key: settings of a :class:`flp.Lifetime`.
 
-    Experimental: REINIT, REINIT_SEED, REINIT_FEEDBACK (weights and feedback drawn afresh per lifetime)."""
+    Experimental: REINIT, REINIT_SEED (weights drawn afresh per lifetime)."""
     MEMORY_BUDGET = 0
     CHECK_FINITE = 1
     REINIT = 2
     REINIT_SEED = 3
-    REINIT_FEEDBACK = 4
 
 
 class BatchKey(IntEnum):
     """flp_batch_key: settings of a meta-batch (flp_batch).
 
-    Experimental: REINIT, REINIT_SEED, REINIT_FEEDBACK (as the lifetime's)."""
+    Experimental: REINIT, REINIT_SEED (as the lifetime's)."""
     THREADS = 0
     MEMORY_BUDGET = 1
     CHECK_FINITE = 2
     REINIT = 3
     REINIT_SEED = 4
-    REINIT_FEEDBACK = 5
 
 
 class MetaKey(IntEnum):

@@ -77,7 +77,7 @@ ENUMS = {"flp_status": flp.Status, "flp_group": flp.Group, "flp_layer_kind": flp
          "flp_rule_kind": flp.RuleKind, "flp_granularity": flp.Granularity,
          "flp_rule_key": flp.RuleKey, "flp_episode_array": flp.EpisodeArray,
          "flp_split": flp.Split, "flp_order": flp.Order, "flp_sine_key": flp.SineKey,
-         "flp_fewshot_key": flp.FewshotKey, "flp_fewshot_labels": flp.Labels,
+         "flp_fewshot_key": flp.FewshotKey,
          "flp_lifetime_key": flp.LifetimeKey, "flp_meta_key": flp.MetaKey,
          "flp_batch_key": flp.BatchKey, "flp_tensor_array": flp.TensorArray, "flp_limit": flp.Limit}
 
